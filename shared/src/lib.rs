@@ -1,1 +1,25 @@
-//! Shared core of the messenger backend.
+//! Shared core of the messenger backend: storage, migrations, auth, errors,
+//! pagination, domain events and the domain logic of every area, plus a thin
+//! transport-neutral HTTP layer so each Spin component stays a few lines.
+
+pub mod access_tokens;
+pub mod api;
+pub mod auth;
+pub mod custom_properties;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod group_tags;
+pub mod http;
+pub mod migrate;
+pub mod pagination;
+pub mod scopes;
+pub mod statuses;
+pub mod time;
+pub mod users;
+pub mod validate;
+
+#[cfg(test)]
+mod testutil;
+
+pub use error::{Error, Result};
