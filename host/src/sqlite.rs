@@ -1,0 +1,353 @@
+//! `spin:sqlite/sqlite@3.0.0` on rusqlite.
+//!
+//! Each label maps to a database file (or, with no state directory, to a
+//! fresh in-memory database per open, as in Spin). File databases keep a small
+//! pool of idle connections so a request does not pay for an open, with WAL
+//! and a busy timeout set on every connection. A guest connection holds one
+//! rusqlite connection for its lifetime, so a guest's transaction stays on one
+//! connection; an unfinished transaction is rolled back before the connection
+//! goes back to the pool.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use wasmtime::component::Resource;
+
+use crate::bindings::spin::sqlite::sqlite::{self as wit, Error, QueryResult, RowResult, Value};
+use crate::state::RequestState;
+
+/// Largest total size of one query result handed to a guest (as in Spin).
+const MAX_RESULT_BYTES: usize = 128 * 1024 * 1024;
+/// How long a statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle connections kept per database file.
+const MAX_IDLE_CONNECTIONS: usize = 16;
+
+/// Where one labelled database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A file on disk, created on first use.
+    File(PathBuf),
+    /// A fresh, private in-memory database for every open.
+    InMemory,
+}
+
+/// One labelled database and its idle connections.
+pub struct Database {
+    location: DatabaseLocation,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl Database {
+    /// A database at `location`; nothing is opened until first use.
+    pub fn new(location: DatabaseLocation) -> Self {
+        Self {
+            location,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Opens a new connection configured for concurrent use.
+    pub fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
+        match &self.location {
+            DatabaseLocation::InMemory => rusqlite::Connection::open_in_memory(),
+            DatabaseLocation::File(path) => open_file(path),
+        }
+    }
+
+    fn checkout(&self) -> rusqlite::Result<rusqlite::Connection> {
+        if let Ok(mut idle) = self.idle.lock() {
+            if let Some(conn) = idle.pop() {
+                return Ok(conn);
+            }
+        }
+        self.connect()
+    }
+
+    fn checkin(&self, conn: rusqlite::Connection) {
+        if self.location == DatabaseLocation::InMemory {
+            return;
+        }
+        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+fn open_file(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    if let Some(parent) = path.parent() {
+        // A missing parent surfaces as the open error below.
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+/// Every database of the app, by label.
+#[derive(Default)]
+pub struct Databases {
+    by_label: HashMap<String, Arc<Database>>,
+}
+
+impl Databases {
+    /// Adds (or replaces) a labelled database.
+    pub fn insert(&mut self, label: &str, database: Database) {
+        self.by_label.insert(label.to_string(), Arc::new(database));
+    }
+
+    /// Whether `label` is defined.
+    pub fn contains(&self, label: &str) -> bool {
+        self.by_label.contains_key(label)
+    }
+
+    /// The database for `label`.
+    pub fn get(&self, label: &str) -> Option<&Arc<Database>> {
+        self.by_label.get(label)
+    }
+
+    /// Runs a `--sqlite` startup statement: `@file` runs as a batch, inline
+    /// text as one statement, against the `default` database or the label
+    /// after `:` (for `@file:label`).
+    pub fn run_startup_statement(&self, spec: &str) -> Result<(), String> {
+        let (sql, label, batch) = match spec.strip_prefix('@') {
+            Some(file_spec) => {
+                let (file, label) = match file_spec.rsplit_once(':') {
+                    Some((file, label)) if !label.contains('/') => {
+                        if file.is_empty() || label.is_empty() {
+                            return Err(format!("invalid --sqlite {spec:?}"));
+                        }
+                        (file, label)
+                    }
+                    _ => (file_spec, "default"),
+                };
+                let sql = std::fs::read_to_string(file)
+                    .map_err(|e| format!("--sqlite {spec:?}: cannot read {file}: {e}"))?;
+                (sql, label, true)
+            }
+            None => (spec.to_string(), "default", false),
+        };
+        let database = self
+            .get(label)
+            .ok_or_else(|| format!("--sqlite {spec:?}: no database labelled {label:?}"))?;
+        let conn = database
+            .checkout()
+            .map_err(|e| format!("--sqlite {spec:?}: {e}"))?;
+        let result = if batch {
+            conn.execute_batch(&sql)
+        } else {
+            conn.prepare(&sql).and_then(|mut stmt| stmt.raw_execute().map(|_| ()))
+        };
+        database.checkin(conn);
+        result.map_err(|e| format!("--sqlite {spec:?} failed: {e}"))
+    }
+}
+
+/// The guest's `connection` resource.
+pub struct GuestConnection {
+    conn: Option<rusqlite::Connection>,
+    database: Arc<Database>,
+    last_insert_rowid: i64,
+    changes: u64,
+}
+
+impl Drop for GuestConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.database.checkin(conn);
+        }
+    }
+}
+
+/// What one request may open: the app's databases and this component's labels.
+#[derive(Clone)]
+pub struct SqliteAccess {
+    /// All databases of the app.
+    pub databases: Arc<Databases>,
+    /// Labels listed in the component's `sqlite_databases`.
+    pub allowed: Arc<[String]>,
+}
+
+fn io_error(e: impl std::fmt::Display) -> Error {
+    Error::Io(e.to_string())
+}
+
+fn to_sql(value: Value) -> rusqlite::types::Value {
+    match value {
+        Value::Integer(i) => rusqlite::types::Value::Integer(i),
+        Value::Real(r) => rusqlite::types::Value::Real(r),
+        Value::Text(t) => rusqlite::types::Value::Text(t),
+        Value::Blob(b) => rusqlite::types::Value::Blob(b),
+        Value::Null => rusqlite::types::Value::Null,
+    }
+}
+
+fn from_sql(value: ValueRef<'_>) -> Result<Value, Error> {
+    Ok(match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => Value::Text(
+            String::from_utf8(t.to_vec()).map_err(|_| io_error("column holds text that is not UTF-8"))?,
+        ),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    })
+}
+
+fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Text(t) => t.len(),
+        Value::Blob(b) => b.len(),
+        _ => 8,
+    }
+}
+
+fn run(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<Value>,
+) -> Result<QueryResult, Error> {
+    let mut stmt = conn.prepare_cached(statement).map_err(io_error)?;
+    let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+    let params: Vec<rusqlite::types::Value> = parameters.into_iter().map(to_sql).collect();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params))
+        .map_err(io_error)?;
+    let mut result_rows = Vec::new();
+    let mut total = 0usize;
+    while let Some(row) = rows.next().map_err(io_error)? {
+        let mut values = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            let value = from_sql(row.get_ref(i).map_err(io_error)?)?;
+            total += value_size(&value);
+            values.push(value);
+        }
+        if total > MAX_RESULT_BYTES {
+            return Err(io_error(format!(
+                "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+            )));
+        }
+        result_rows.push(RowResult { values });
+    }
+    Ok(QueryResult {
+        columns,
+        rows: result_rows,
+    })
+}
+
+impl wit::Host for RequestState {}
+
+impl wit::HostConnection for RequestState {
+    fn open(&mut self, database: String) -> Result<Resource<GuestConnection>, Error> {
+        if !self.sqlite.allowed.iter().any(|label| *label == database) {
+            return Err(Error::AccessDenied);
+        }
+        let db = self
+            .sqlite
+            .databases
+            .get(&database)
+            .cloned()
+            .ok_or(Error::NoSuchDatabase)?;
+        let conn = db.checkout().map_err(io_error)?;
+        let guest = GuestConnection {
+            conn: Some(conn),
+            database: db,
+            last_insert_rowid: 0,
+            changes: 0,
+        };
+        self.table.push(guest).map_err(|_| Error::Io("too many connections opened".into()))
+    }
+
+    fn execute(
+        &mut self,
+        connection: Resource<GuestConnection>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> Result<QueryResult, Error> {
+        let guest = self
+            .table
+            .get_mut(&connection)
+            .map_err(|_| Error::InvalidConnection)?;
+        let conn = guest.conn.as_ref().ok_or(Error::InvalidConnection)?;
+        let result = run(conn, &statement, parameters);
+        guest.last_insert_rowid = conn.last_insert_rowid();
+        guest.changes = conn.changes();
+        result
+    }
+
+    fn last_insert_rowid(&mut self, connection: Resource<GuestConnection>) -> i64 {
+        self.table
+            .get(&connection)
+            .map(|c| c.last_insert_rowid)
+            .unwrap_or(0)
+    }
+
+    fn changes(&mut self, connection: Resource<GuestConnection>) -> u64 {
+        self.table.get(&connection).map(|c| c.changes).unwrap_or(0)
+    }
+
+    fn drop(&mut self, connection: Resource<GuestConnection>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip() {
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        let result = run(
+            &conn,
+            "SELECT ?, ?, ?, ?, ?",
+            vec![
+                Value::Integer(-7),
+                Value::Real(1.5),
+                Value::Text("привет".into()),
+                Value::Blob(vec![0, 255]),
+                Value::Null,
+            ],
+        )
+        .expect("query");
+        let values = &result.rows[0].values;
+        assert!(matches!(values[0], Value::Integer(-7)));
+        assert!(matches!(values[1], Value::Real(r) if r == 1.5));
+        assert!(matches!(&values[2], Value::Text(t) if t == "привет"));
+        assert!(matches!(&values[3], Value::Blob(b) if b == &vec![0, 255]));
+        assert!(matches!(values[4], Value::Null));
+    }
+
+    #[test]
+    fn several_statements_are_an_error() {
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        assert!(run(&conn, "SELECT 1; SELECT 2", vec![]).is_err());
+        assert!(run(&conn, "SELEKT 1", vec![]).is_err());
+    }
+
+    #[test]
+    fn unfinished_transactions_roll_back_on_checkin() {
+        let dir = std::env::temp_dir().join(format!("spin-host-sqlite-{}", std::process::id()));
+        let db = Database::new(DatabaseLocation::File(dir.join("t.db")));
+        let conn = db.checkout().expect("open");
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS t(x); DELETE FROM t; BEGIN; INSERT INTO t VALUES (1);")
+            .expect("write");
+        db.checkin(conn);
+        let conn = db.checkout().expect("reuse");
+        assert!(conn.is_autocommit());
+        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).expect("count");
+        assert_eq!(n, 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
