@@ -91,7 +91,10 @@ pub fn parse_issue(body: &Json) -> Result<IssueRequest> {
     let mut f = Fields::new(obj, "");
     let req = IssueRequest {
         user_id: f.i64("user_id"),
-        name: f.string("name", Some(NAME_MAX)).flatten().filter(|s| !s.is_empty()),
+        name: f
+            .string("name", Some(NAME_MAX))
+            .flatten()
+            .filter(|s| !s.is_empty()),
         scopes: f.string_array("scopes", None),
     };
     f.finish()?;
@@ -131,7 +134,12 @@ pub fn issue(db: &dyn Db, actor: &Principal, req: IssueRequest) -> Result<Issued
             .collect(),
         Some(list) => {
             if list.is_empty() {
-                return Err(Error::invalid("scopes", ErrorCode::Blank, None, "can't be blank"));
+                return Err(Error::invalid(
+                    "scopes",
+                    ErrorCode::Blank,
+                    None,
+                    "can't be blank",
+                ));
             }
             let mut errors = Vec::new();
             let mut out: Vec<&'static str> = Vec::new();
@@ -143,12 +151,14 @@ pub fn issue(db: &dyn Db, actor: &Principal, req: IssueRequest) -> Result<Issued
                         Some(s.clone()),
                         "is not a known scope",
                     )),
-                    Some(sc) if !scopes::allowed(target.role, false, sc) => errors.push(FieldError::new(
-                        format!("scopes.{i}"),
-                        ErrorCode::NotApplicable,
-                        Some(s.clone()),
-                        "is not available to the user's role",
-                    )),
+                    Some(sc) if !scopes::allowed(target.role, false, sc) => {
+                        errors.push(FieldError::new(
+                            format!("scopes.{i}"),
+                            ErrorCode::NotApplicable,
+                            Some(s.clone()),
+                            "is not available to the user's role",
+                        ))
+                    }
                     Some(sc) => {
                         if !out.contains(&sc) {
                             out.push(sc);
@@ -272,7 +282,10 @@ pub fn token_info(db: &dyn Db, p: &Principal, raw_token: &str) -> Result<Json> {
     match &p.credential {
         Credential::AdminToken => {
             let created_at = db
-                .query_row("SELECT created_at FROM users WHERE id = ?", &[p.user_id.into()])?
+                .query_row(
+                    "SELECT created_at FROM users WHERE id = ?",
+                    &[p.user_id.into()],
+                )?
                 .map(|r| r.string(0))
                 .transpose()?
                 .unwrap_or_else(|| time::now().to_string());

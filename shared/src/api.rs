@@ -38,17 +38,14 @@ pub fn handle(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 }
 
 fn id_param(raw: &str, key: &str) -> Result<i64> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            Error::NotFound(crate::error::FieldError::new(
-                key,
-                ErrorCode::NotFound,
-                Some(raw.to_owned()),
-                "Object not found",
-            ))
-        })
+    raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Error::NotFound(crate::error::FieldError::new(
+            key,
+            ErrorCode::NotFound,
+            Some(raw.to_owned()),
+            "Object not found",
+        ))
+    })
 }
 
 struct Ctx<'a> {
@@ -77,10 +74,7 @@ impl Ctx<'_> {
 }
 
 fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
-    let rest = req
-        .path
-        .strip_prefix(PREFIX)
-        .ok_or(Error::RouteNotFound)?;
+    let rest = req.path.strip_prefix(PREFIX).ok_or(Error::RouteNotFound)?;
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let c = Ctx { db, cfg, req };
     let q = req.query();
@@ -88,7 +82,8 @@ fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
     match (segs.as_slice(), m) {
         (["openapi.json"], "GET") => Ok(Response::json(
             200,
-            &serde_json::from_str(EXTENSIONS_OPENAPI).map_err(|e| Error::Internal(e.to_string()))?,
+            &serde_json::from_str(EXTENSIONS_OPENAPI)
+                .map_err(|e| Error::Internal(e.to_string()))?,
         )),
 
         // Users.
@@ -127,7 +122,10 @@ fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
         }
         (["users", id, "status"], "GET") => {
             c.auth(Some("user_status:read"))?;
-            Ok(Response::data(200, statuses::get(db, id_param(id, "user_id")?)?.into()))
+            Ok(Response::data(
+                200,
+                statuses::get(db, id_param(id, "user_id")?)?.into(),
+            ))
         }
         (["users", id, "status"], "PUT") => {
             let p = c.auth(Some("user_status:write"))?;
@@ -154,7 +152,10 @@ fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
         (["profile", "status"], "PUT") => {
             let p = c.auth(Some("profile_status:write"))?;
             let input = statuses::parse_input(&c.body()?)?;
-            Ok(Response::data(200, statuses::set(db, &p, p.user_id, &input)?))
+            Ok(Response::data(
+                200,
+                statuses::set(db, &p, p.user_id, &input)?,
+            ))
         }
         (["profile", "status"], "DELETE") => {
             let p = c.auth(Some("profile_status:write"))?;
@@ -177,7 +178,10 @@ fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
         }
         (["group_tags", id], "GET") => {
             c.auth(Some("group_tags:read"))?;
-            Ok(Response::data(200, group_tags::get(db, id_param(id, "id")?)?))
+            Ok(Response::data(
+                200,
+                group_tags::get(db, id_param(id, "id")?)?,
+            ))
         }
         (["group_tags", id], "PUT") => {
             let p = c.auth(Some("group_tags:write"))?;
@@ -210,7 +214,10 @@ fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
         (["custom_properties"], "POST") => {
             let p = c.auth(Some("users:update"))?;
             let input = custom_properties::parse_definition(&c.body()?)?;
-            Ok(Response::data(201, custom_properties::define(db, &p, &input)?))
+            Ok(Response::data(
+                201,
+                custom_properties::define(db, &p, &input)?,
+            ))
         }
         (["custom_properties", id], "DELETE") => {
             let p = c.auth(Some("users:update"))?;
@@ -227,17 +234,28 @@ fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
         (["access_tokens"], "POST") => {
             let p = c.auth(None)?;
             let input = access_tokens::parse_issue(&c.body()?)?;
-            Ok(Response::data(201, access_tokens::issue(db, &p, input)?.to_json()))
+            Ok(Response::data(
+                201,
+                access_tokens::issue(db, &p, input)?.to_json(),
+            ))
         }
         (["access_tokens"], "GET") => {
             let p = c.auth(None)?;
             let user_id = match q.get("user_id").filter(|s| !s.is_empty()) {
                 None => None,
                 Some(s) => Some(s.parse::<i64>().map_err(|_| {
-                    Error::bad_request("user_id", ErrorCode::Invalid, Some(s.to_owned()), "must be an integer")
+                    Error::bad_request(
+                        "user_id",
+                        ErrorCode::Invalid,
+                        Some(s.to_owned()),
+                        "must be an integer",
+                    )
                 })?),
             };
-            Ok(Response::data(200, json!(access_tokens::list(db, &p, user_id)?)))
+            Ok(Response::data(
+                200,
+                json!(access_tokens::list(db, &p, user_id)?),
+            ))
         }
         (["access_tokens", id], "DELETE") => {
             let p = c.auth(None)?;

@@ -88,9 +88,9 @@ pub fn bearer(header: Option<&str>) -> Result<&str> {
         .map(str::trim)
         .filter(|h| !h.is_empty())
         .ok_or(Error::Unauthorized("Access token is missing"))?;
-    let (scheme, token) = header
-        .split_once(' ')
-        .ok_or(Error::Unauthorized("Authorization header must be 'Bearer <token>'"))?;
+    let (scheme, token) = header.split_once(' ').ok_or(Error::Unauthorized(
+        "Authorization header must be 'Bearer <token>'",
+    ))?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(Error::Unauthorized(
@@ -205,7 +205,9 @@ mod tests {
         assert_eq!(e.status(), 401);
         // An unset admin token never matches an empty bearer.
         assert_eq!(
-            authenticate(&db, None, Some("Bearer ")).unwrap_err().status(),
+            authenticate(&db, None, Some("Bearer "))
+                .unwrap_err()
+                .status(),
             401
         );
     }
@@ -213,7 +215,13 @@ mod tests {
     #[test]
     fn missing_malformed_and_unknown_tokens_are_401() {
         let db = test_db();
-        for h in [None, Some(""), Some("Basic abc"), Some("Bearer"), Some("Bearer nope")] {
+        for h in [
+            None,
+            Some(""),
+            Some("Basic abc"),
+            Some("Bearer"),
+            Some("Bearer nope"),
+        ] {
             let e = authenticate(&db, Some(ADMIN), h).unwrap_err();
             assert_eq!(e.status(), 401, "{h:?}");
             assert_eq!(e.body()["error"], "invalid_token");

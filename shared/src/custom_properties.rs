@@ -53,7 +53,12 @@ pub fn parse_definition(body: &Json) -> Result<DefinitionInput> {
             name,
             data_type,
         }),
-        _ => Err(Error::invalid("custom_property", ErrorCode::Blank, None, "can't be blank")),
+        _ => Err(Error::invalid(
+            "custom_property",
+            ErrorCode::Blank,
+            None,
+            "can't be blank",
+        )),
     }
 }
 
@@ -66,9 +71,18 @@ pub fn parse_entity_type(raw: Option<&str>) -> Result<&'static str> {
             None,
             "Parameter 'entity_type' is required",
         )),
-        Some(s) => ENTITY_TYPES.iter().find(|t| **t == s).copied().ok_or_else(|| {
-            Error::bad_request("entity_type", ErrorCode::Inclusion, Some(s.to_owned()), "must be User or Task")
-        }),
+        Some(s) => ENTITY_TYPES
+            .iter()
+            .find(|t| **t == s)
+            .copied()
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "entity_type",
+                    ErrorCode::Inclusion,
+                    Some(s.to_owned()),
+                    "must be User or Task",
+                )
+            }),
     }
 }
 
@@ -140,7 +154,9 @@ pub fn define(db: &dyn Db, actor: &Principal, input: &DefinitionInput) -> Result
         )?;
         let id = db.last_insert_rowid();
         def_event(db, actor, id, "create")?;
-        Ok(json!({"id": id, "name": input.name, "data_type": input.data_type, "entity_type": input.entity_type}))
+        Ok(
+            json!({"id": id, "name": input.name, "data_type": input.data_type, "entity_type": input.entity_type}),
+        )
     })
 }
 
@@ -155,7 +171,10 @@ pub fn remove(db: &dyn Db, actor: &Principal, id: i64) -> Result<()> {
         if db.changes() == 0 {
             return Err(Error::not_found("id", id));
         }
-        db.execute("DELETE FROM user_custom_property_values WHERE property_id = ?", &[id.into()])?;
+        db.execute(
+            "DELETE FROM user_custom_property_values WHERE property_id = ?",
+            &[id.into()],
+        )?;
         def_event(db, actor, id, "delete")
     })
 }
@@ -165,7 +184,9 @@ fn value_ok(data_type: &str, v: &str) -> bool {
         "number" => v.parse::<f64>().is_ok_and(f64::is_finite),
         "date" => Timestamp::parse(v).is_some(),
         "link" => {
-            let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+            let rest = v
+                .strip_prefix("https://")
+                .or_else(|| v.strip_prefix("http://"));
             rest.is_some_and(|r| !r.is_empty() && !r.chars().any(char::is_whitespace))
         }
         _ => true,
@@ -174,7 +195,10 @@ fn value_ok(data_type: &str, v: &str) -> bool {
 
 /// Checks user property values against live `User` definitions. Returns
 /// `(id, Some(value))` to store or `(id, None)` to clear (empty value).
-pub fn validate_user_values(db: &dyn Db, values: &[(i64, String)]) -> Result<Vec<(i64, Option<String>)>> {
+pub fn validate_user_values(
+    db: &dyn Db,
+    values: &[(i64, String)],
+) -> Result<Vec<(i64, Option<String>)>> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for (i, (id, value)) in values.iter().enumerate() {
@@ -205,7 +229,7 @@ pub fn validate_user_values(db: &dyn Db, values: &[(i64, String)]) -> Result<Vec
                     format!("custom_properties.{i}.value"),
                     ErrorCode::Invalid,
                     Some(value.clone()),
-                    &format!("is not a valid {data_type}"),
+                    format!("is not a valid {data_type}"),
                 )
                 .with_payload(json!({"id": id})),
             );
@@ -221,7 +245,11 @@ pub fn validate_user_values(db: &dyn Db, values: &[(i64, String)]) -> Result<Vec
 }
 
 /// Stores validated values (inside the caller's transaction).
-pub fn store_user_values(db: &dyn Db, user_id: i64, values: &[(i64, Option<String>)]) -> Result<()> {
+pub fn store_user_values(
+    db: &dyn Db,
+    user_id: i64,
+    values: &[(i64, Option<String>)],
+) -> Result<()> {
     for (id, value) in values {
         match value {
             Some(v) => db.execute(

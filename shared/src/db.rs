@@ -222,8 +222,8 @@ mod native {
     impl NativeDb {
         /// Opens a private in-memory database with the connection pragmas set.
         pub fn open_in_memory() -> Result<Self, DbError> {
-            let conn = rusqlite::Connection::open_in_memory()
-                .map_err(|e| DbError::Open(e.to_string()))?;
+            let conn =
+                rusqlite::Connection::open_in_memory().map_err(|e| DbError::Open(e.to_string()))?;
             let db = NativeDb { conn };
             apply_connection_pragmas(&db)?;
             Ok(db)

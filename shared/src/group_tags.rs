@@ -97,7 +97,12 @@ fn insert(db: &dyn Db, actor: &Principal, name: &str) -> Result<i64> {
     )
     .map_err(|e| {
         if e.is_unique_violation() {
-            Error::invalid("name", ErrorCode::Taken, Some(name.to_owned()), "has already been taken")
+            Error::invalid(
+                "name",
+                ErrorCode::Taken,
+                Some(name.to_owned()),
+                "has already been taken",
+            )
         } else {
             e.into()
         }
@@ -137,7 +142,10 @@ pub fn delete(db: &dyn Db, actor: &Principal, id: i64) -> Result<()> {
     require_manager(actor)?;
     transaction(db, |db| -> Result<()> {
         get(db, id)?;
-        db.execute("DELETE FROM group_tag_users WHERE group_tag_id = ?", &[id.into()])?;
+        db.execute(
+            "DELETE FROM group_tag_users WHERE group_tag_id = ?",
+            &[id.into()],
+        )?;
         db.execute("DELETE FROM group_tags WHERE id = ?", &[id.into()])?;
         tag_event(db, actor, id, "delete")
     })
@@ -166,7 +174,12 @@ pub fn list(
 }
 
 /// Page of a tag's users (`GET /group_tags/{id}/users`).
-pub fn users(db: &dyn Db, id: i64, limit: i64, cursor: Option<&Cursor>) -> Result<(Vec<Json>, Json)> {
+pub fn users(
+    db: &dyn Db,
+    id: i64,
+    limit: i64,
+    cursor: Option<&Cursor>,
+) -> Result<(Vec<Json>, Json)> {
     get(db, id)?;
     let page = pagination::id_page(
         db,
@@ -181,7 +194,10 @@ pub fn users(db: &dyn Db, id: i64, limit: i64, cursor: Option<&Cursor>) -> Resul
 
 /// Replaces a user's tags by names, creating missing tags. Call inside a transaction.
 pub fn set_user_tags(db: &dyn Db, actor: &Principal, user_id: i64, names: &[String]) -> Result<()> {
-    db.execute("DELETE FROM group_tag_users WHERE user_id = ?", &[user_id.into()])?;
+    db.execute(
+        "DELETE FROM group_tag_users WHERE user_id = ?",
+        &[user_id.into()],
+    )?;
     let now = time::now().to_string();
     for name in names {
         let existing = db

@@ -109,9 +109,10 @@ impl Response {
     pub fn error(e: &Error) -> Self {
         let mut r = Self::json(e.status(), &e.body());
         match e {
-            Error::Unauthorized(_) => r
-                .headers
-                .push(("www-authenticate".into(), "Bearer error=\"invalid_token\"".into())),
+            Error::Unauthorized(_) => r.headers.push((
+                "www-authenticate".into(),
+                "Bearer error=\"invalid_token\"".into(),
+            )),
             Error::InsufficientScope(_) => r.headers.push((
                 "www-authenticate".into(),
                 "Bearer error=\"insufficient_scope\"".into(),
@@ -145,15 +146,13 @@ pub fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;

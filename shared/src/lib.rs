@@ -23,3 +23,6 @@ pub mod validate;
 mod testutil;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod api_tests;

@@ -180,7 +180,8 @@ mod tests {
 
     #[test]
     fn splitter_handles_quotes_comments_and_triggers() {
-        let sql = "-- c; x\nCREATE TABLE a(x TEXT DEFAULT ';');/* ; */INSERT INTO a VALUES ('it''s;');\n\
+        let sql =
+            "-- c; x\nCREATE TABLE a(x TEXT DEFAULT ';');/* ; */INSERT INTO a VALUES ('it''s;');\n\
                    CREATE TRIGGER t AFTER INSERT ON a BEGIN DELETE FROM a; END;\nSELECT 1";
         let s = split_statements(sql);
         assert_eq!(s.len(), 4, "{s:?}");

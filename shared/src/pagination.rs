@@ -37,7 +37,8 @@ pub struct Cursor {
 impl Cursor {
     /// Opaque string form.
     pub fn encode(&self) -> String {
-        let mut v = json!({"id": self.id, "d": if self.dir == Direction::Next { "n" } else { "p" }});
+        let mut v =
+            json!({"id": self.id, "d": if self.dir == Direction::Next { "n" } else { "p" }});
         if let Some(k) = &self.key {
             v["k"] = k.clone();
         }
@@ -102,7 +103,9 @@ pub fn parse_limit(raw: Option<&str>, max: i64, default: i64) -> Result<i64> {
 
 /// Parses an optional `cursor` query parameter.
 pub fn parse_cursor(raw: Option<&str>) -> Result<Option<Cursor>> {
-    raw.filter(|s| !s.is_empty()).map(Cursor::decode).transpose()
+    raw.filter(|s| !s.is_empty())
+        .map(Cursor::decode)
+        .transpose()
 }
 
 /// One page of ids plus the list-method `meta`.

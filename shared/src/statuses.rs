@@ -48,7 +48,12 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
     let emoji = f.required_string("emoji", None);
     if let Some(e) = &emoji {
         if !is_emoji(e) {
-            f.fail("emoji", ErrorCode::WrongEmoji, Some(e.clone()), "must be an emoji");
+            f.fail(
+                "emoji",
+                ErrorCode::WrongEmoji,
+                Some(e.clone()),
+                "must be an emoji",
+            );
         }
     }
     let title = f.required_string("title", Some(TITLE_MAX));
@@ -56,18 +61,31 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
         Some(Some(s)) if !s.is_empty() => match Timestamp::parse(&s) {
             Some(t) if t > time::now() => Some(t),
             Some(_) => {
-                f.fail("expires_at", ErrorCode::Invalid, Some(s), "must be in the future");
+                f.fail(
+                    "expires_at",
+                    ErrorCode::Invalid,
+                    Some(s),
+                    "must be in the future",
+                );
                 None
             }
             None => {
-                f.fail("expires_at", ErrorCode::Invalid, Some(s), "must be an ISO 8601 date-time");
+                f.fail(
+                    "expires_at",
+                    ErrorCode::Invalid,
+                    Some(s),
+                    "must be an ISO 8601 date-time",
+                );
                 None
             }
         },
         _ => None,
     };
     let is_away = f.bool("is_away").unwrap_or(false);
-    let away_message = f.string("away_message", Some(AWAY_MAX)).flatten().filter(|s| !s.is_empty());
+    let away_message = f
+        .string("away_message", Some(AWAY_MAX))
+        .flatten()
+        .filter(|s| !s.is_empty());
     f.finish()?;
     match (emoji, title) {
         (Some(emoji), Some(title)) => Ok(StatusInput {
@@ -77,7 +95,12 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
             is_away,
             away_message,
         }),
-        _ => Err(Error::invalid("status", ErrorCode::Blank, None, "can't be blank")),
+        _ => Err(Error::invalid(
+            "status",
+            ErrorCode::Blank,
+            None,
+            "can't be blank",
+        )),
     }
 }
 
@@ -165,7 +188,10 @@ pub fn clear(db: &dyn Db, actor: &Principal, user_id: i64) -> Result<()> {
     require_self_or_manager(actor, user_id)?;
     transaction(db, |db| -> Result<()> {
         crate::users::load(db, user_id, "user_id")?;
-        db.execute("DELETE FROM user_statuses WHERE user_id = ?", &[user_id.into()])?;
+        db.execute(
+            "DELETE FROM user_statuses WHERE user_id = ?",
+            &[user_id.into()],
+        )?;
         if db.changes() > 0 {
             status_event(db, actor, user_id, "delete")?;
         }

@@ -25,18 +25,6 @@ pub fn owner_principal() -> Principal {
     }
 }
 
-/// Principal for an existing user with every scope its role allows.
-pub fn principal_for(db: &dyn Db, id: i64) -> Principal {
-    let u = crate::users::load(db, id, "id").expect("user");
-    Principal {
-        user_id: id,
-        role: u.role,
-        bot: u.bot,
-        scopes: scopes::allowed_for(u.role, u.bot),
-        credential: Credential::AdminToken,
-    }
-}
-
 /// Creates a user with the given e-mail and role, returning its id.
 pub fn create_user(db: &dyn Db, email: &str, role: &str) -> i64 {
     let body = serde_json::json!({"user": {"email": email, "role": role, "first_name": "Test"}});

@@ -76,7 +76,12 @@ pub fn parse_input(body: &Json, create: bool) -> Result<UserInput> {
             if validate::is_email(&email) {
                 input.email = Some(email.to_lowercase());
             } else {
-                f.fail("email", ErrorCode::Invalid, Some(email), "is not a valid e-mail");
+                f.fail(
+                    "email",
+                    ErrorCode::Invalid,
+                    Some(email),
+                    "is not a valid e-mail",
+                );
             }
         }
     }
@@ -104,7 +109,12 @@ pub fn parse_input(body: &Json, create: bool) -> Result<UserInput> {
         for (i, item) in items.iter().enumerate() {
             let key = format!("custom_properties.{i}");
             let Some(o) = item.as_object() else {
-                f.fail(&key, ErrorCode::Invalid, validate::show(item), "must be an object");
+                f.fail(
+                    &key,
+                    ErrorCode::Invalid,
+                    validate::show(item),
+                    "must be an object",
+                );
                 continue;
             };
             let mut cf = Fields::new(o, &f.key(&key));
@@ -398,7 +408,12 @@ pub fn create(db: &dyn Db, actor: &Principal, input: UserInput) -> Result<Json> 
     get(db, id)
 }
 
-fn check_protections(actor: &Principal, target: &UserRow, role: Option<Role>, suspend: bool) -> Result<()> {
+fn check_protections(
+    actor: &Principal,
+    target: &UserRow,
+    role: Option<Role>,
+    suspend: bool,
+) -> Result<()> {
     let role_change = role.is_some_and(|r| r != target.role);
     if target.role == Role::Owner && (role_change || suspend) {
         return Err(Error::forbidden(
@@ -526,7 +541,10 @@ pub fn delete(db: &dyn Db, actor: &Principal, id: i64) -> Result<()> {
             "UPDATE access_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
             &[now.into(), id.into()],
         )?;
-        db.execute("DELETE FROM group_tag_users WHERE user_id = ?", &[id.into()])?;
+        db.execute(
+            "DELETE FROM group_tag_users WHERE user_id = ?",
+            &[id.into()],
+        )?;
         db.execute("DELETE FROM user_statuses WHERE user_id = ?", &[id.into()])?;
         member_event(db, actor, id, "delete")
     })
@@ -653,7 +671,11 @@ pub fn search(db: &dyn Db, p: &SearchParams) -> Result<(Vec<Json>, Json)> {
             vec![q.clone().into(), q.clone().into(), q.clone().into(), q.clone().into()],
         ),
     };
-    let (cmp, order) = if p.ascending { (">", "ASC") } else { ("<", "DESC") };
+    let (cmp, order) = if p.ascending {
+        (">", "ASC")
+    } else {
+        ("<", "DESC")
+    };
     let mut sql_params = key_params;
     sql_params.extend(params.iter().cloned());
     let mut outer = String::new();

@@ -228,12 +228,7 @@ impl<'a> Fields<'a> {
                     ok = false;
                 }
                 Json::String(s) if max.is_some_and(|m| s.trim().chars().count() > m) => {
-                    self.fail(
-                        &key,
-                        ErrorCode::TooLong,
-                        Some(s.clone()),
-                        "is too long",
-                    );
+                    self.fail(&key, ErrorCode::TooLong, Some(s.clone()), "is too long");
                     ok = false;
                 }
                 Json::String(s) => out.push(s.trim().to_owned()),
@@ -257,7 +252,12 @@ impl<'a> Fields<'a> {
                 Some(n) if item.is_i64() || item.is_u64() => out.push(n),
                 _ => {
                     let v = show(item);
-                    self.fail(&format!("{k}.{i}"), ErrorCode::Invalid, v, "must be an integer");
+                    self.fail(
+                        &format!("{k}.{i}"),
+                        ErrorCode::Invalid,
+                        v,
+                        "must be an integer",
+                    );
                     ok = false;
                 }
             }
@@ -307,7 +307,10 @@ mod tests {
         assert_eq!(e.body()["errors"][0]["key"], "user");
         assert_eq!(e.body()["errors"][0]["code"], "required");
         assert_eq!(wrapper(&json!([1]), "user").unwrap_err().status(), 400);
-        assert_eq!(wrapper(&json!({"user": 5}), "user").unwrap_err().status(), 400);
+        assert_eq!(
+            wrapper(&json!({"user": 5}), "user").unwrap_err().status(),
+            400
+        );
     }
 
     #[test]
@@ -327,7 +330,12 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| (i["key"].as_str().unwrap().to_owned(), i["code"].as_str().unwrap().to_owned()))
+            .map(|i| {
+                (
+                    i["key"].as_str().unwrap().to_owned(),
+                    i["code"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         assert_eq!(
             codes,
