@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS users (
     time_zone        TEXT,
     image_url        TEXT,
     last_activity_at TEXT,
+    -- Unicode-lowercased copies maintained by the app (SQLite's lower() is ASCII-only).
+    search_text      TEXT    NOT NULL DEFAULT '',
+    sort_name        TEXT    NOT NULL DEFAULT '',
     created_at       TEXT    NOT NULL,
     updated_at       TEXT    NOT NULL,
     deleted_at       TEXT
@@ -124,8 +127,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_undelivered ON events (id) WHERE delivered_at IS NULL;
 
 -- The workspace owner always exists (id 1).
-INSERT OR IGNORE INTO users (id, first_name, last_name, nickname, email, role, invite_status, created_at, updated_at)
-VALUES (1, 'Owner', NULL, 'owner', NULL, 'owner', 'confirmed',
+INSERT OR IGNORE INTO users (id, first_name, last_name, nickname, email, role, invite_status, search_text, sort_name,
+                             created_at, updated_at)
+VALUES (1, 'Owner', NULL, 'owner', NULL, 'owner', 'confirmed', 'owner' || char(10) || 'owner' || char(10) || 'owner', 'owner owner',
         strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
 
 INSERT OR IGNORE INTO schema_migrations (version, name, applied_at)

@@ -637,6 +637,19 @@ fn search_users_filters_sorts_and_pages() {
     }
     assert_eq!(seen.len(), 5);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 5);
+    // Unicode case folding (SQLite's lower() is ASCII-only).
+    app.create_user(
+        "kir@example.com",
+        json!({"first_name": "Олег", "last_name": "Кириллов"}),
+    );
+    let (_, b) = app.admin("GET", "/search/users?query=%D0%BE%D0%BB%D0%B5%D0%B3", None);
+    assert_eq!(b["meta"]["total"], 1, "{b}");
+    let (_, b) = app.admin(
+        "GET",
+        "/search/users?query=%D0%BE%D0%BB%D0%B5%D0%B3%20%D0%BA%D0%B8%D1%80",
+        None,
+    );
+    assert_eq!(b["data"][0]["last_name"], "Кириллов");
     // /users?query= uses the search meta.
     let (_, b) = app.admin("GET", "/users?query=olga", None);
     assert_eq!(b["meta"]["total"], 1);

@@ -356,3 +356,49 @@ mod spin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_commits_or_rolls_back_everything() {
+        let db = NativeDb::open_in_memory().unwrap();
+        db.execute("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)", &[])
+            .unwrap();
+        let r: Result<(), DbError> = transaction(&db, |db| {
+            db.execute("INSERT INTO t (x) VALUES (?)", &[1.into()])?;
+            db.execute("INSERT INTO t (x) VALUES (?)", &[1.into()])?;
+            Ok(())
+        });
+        let err = r.unwrap_err();
+        assert!(err.is_unique_violation(), "{err}");
+        let n = db
+            .query_row("SELECT COUNT(*) FROM t", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(n.i64(0).unwrap(), 0, "first insert must be rolled back");
+        transaction(&db, |db| -> Result<(), DbError> {
+            db.execute("INSERT INTO t (x) VALUES (?)", &[2.into()])?;
+            assert_eq!(db.changes(), 1);
+            Ok(())
+        })
+        .unwrap();
+        let n = db
+            .query_row("SELECT COUNT(*) FROM t", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(n.i64(0).unwrap(), 1);
+    }
+
+    #[test]
+    fn connection_pragmas_are_applied() {
+        let db = NativeDb::open_in_memory().unwrap();
+        let fk = db.query_row("PRAGMA foreign_keys", &[]).unwrap().unwrap();
+        assert_eq!(fk.i64(0).unwrap(), 1);
+        let bt = db.query_row("PRAGMA busy_timeout", &[]).unwrap().unwrap();
+        assert_eq!(bt.i64(0).unwrap(), 5000);
+        let row = Row(vec![Value::Text("x".into())]);
+        assert!(row.i64(0).is_err() && row.i64(7).is_err());
+    }
+}

@@ -325,6 +325,30 @@ fn map_unique(e: crate::db::DbError, input: &UserInput) -> Error {
     }
 }
 
+/// Recomputes the Unicode-lowercased `search_text` and `sort_name` of a user
+/// (SQLite's `lower()` only folds ASCII, so Cyrillic names need Rust).
+fn refresh_search(db: &dyn Db, id: i64) -> Result<()> {
+    let Some(r) = db.query_row(
+        "SELECT first_name, last_name, nickname, email, phone_number, department, title FROM users WHERE id = ?",
+        &[id.into()],
+    )?
+    else {
+        return Ok(());
+    };
+    let mut fields = Vec::with_capacity(8);
+    for i in 0..7 {
+        fields.push(r.opt_string(i)?.unwrap_or_default().to_lowercase());
+    }
+    let full_name = format!("{} {}", fields[0], fields[1]).trim().to_owned();
+    let sort_name = format!("{full_name} {}", fields[2]).trim().to_owned();
+    fields.push(full_name);
+    db.execute(
+        "UPDATE users SET search_text = ?, sort_name = ? WHERE id = ?",
+        &[fields.join("\n").into(), sort_name.into(), id.into()],
+    )?;
+    Ok(())
+}
+
 fn member_event(db: &dyn Db, actor: &Principal, id: i64, event: &str) -> Result<()> {
     events::record(
         db,
@@ -389,6 +413,7 @@ pub fn create(db: &dyn Db, actor: &Principal, input: UserInput) -> Result<Json> 
         )
         .map_err(|e| map_unique(e, &input))?;
         let id = db.last_insert_rowid();
+        refresh_search(db, id)?;
         if let Some(tags) = &input.list_tags {
             group_tags::set_user_tags(db, actor, id, tags)?;
         }
@@ -491,6 +516,7 @@ pub fn update(db: &dyn Db, actor: &Principal, id: i64, input: UserInput) -> Resu
             &params,
         )
         .map_err(|e| map_unique(e, &input))?;
+        refresh_search(db, id)?;
         if let Some(tags) = &input.list_tags {
             group_tags::set_user_tags(db, actor, id, tags)?;
         }
@@ -595,16 +621,6 @@ pub struct SearchParams {
     pub roles: Vec<Role>,
 }
 
-const SEARCH_COLUMNS: &[&str] = &[
-    "first_name",
-    "last_name",
-    "nickname",
-    "email",
-    "phone_number",
-    "department",
-    "title",
-];
-
 /// Search (`meta.total` + `meta.paginate.next_page`) with keyset paging over
 /// `(sort key, id)`.
 pub fn search(db: &dyn Db, p: &SearchParams) -> Result<(Vec<Json>, Json)> {
@@ -617,18 +633,8 @@ pub fn search(db: &dyn Db, p: &SearchParams) -> Result<(Vec<Json>, Json)> {
         .filter(|q| !q.is_empty())
         .map(str::to_lowercase);
     if let Some(q) = &q {
-        let ors: Vec<String> = SEARCH_COLUMNS
-            .iter()
-            .map(|c| format!("instr(lower(coalesce({c}, '')), ?) > 0"))
-            .chain(std::iter::once(
-                "instr(lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '')), ?) > 0"
-                    .to_owned(),
-            ))
-            .collect();
-        filters.push(format!("({})", ors.join(" OR ")));
-        for _ in 0..=SEARCH_COLUMNS.len() {
-            params.push(q.clone().into());
-        }
+        filters.push("instr(search_text, ?) > 0".into());
+        params.push(q.clone().into());
     }
     if !p.roles.is_empty() {
         let mut stored: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
@@ -658,15 +664,11 @@ pub fn search(db: &dyn Db, p: &SearchParams) -> Result<(Vec<Json>, Json)> {
 
     let (key_expr, key_params): (String, Vec<Value>) = match (p.sort, &q) {
         (SearchSort::Creation, _) => ("created_at".into(), vec![]),
-        (SearchSort::Alphabetical, _) => (
-            "lower(trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || nickname))".into(),
-            vec![],
-        ),
+        (SearchSort::Alphabetical, _) => ("sort_name".into(), vec![]),
         (SearchSort::ByScore, None) => ("0".into(), vec![]),
         (SearchSort::ByScore, Some(q)) => (
-            "(CASE WHEN lower(nickname) = ? OR lower(coalesce(email, '')) = ? THEN 3 \
-                   WHEN instr(lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '')), ?) = 1 \
-                     OR instr(lower(nickname), ?) = 1 THEN 2 ELSE 1 END)"
+            "(CASE WHEN lower(nickname) = ? OR coalesce(email, '') = ? THEN 3 \
+                   WHEN instr(sort_name, ?) = 1 OR instr(lower(nickname), ?) = 1 THEN 2 ELSE 1 END)"
                 .into(),
             vec![q.clone().into(), q.clone().into(), q.clone().into(), q.clone().into()],
         ),
