@@ -283,6 +283,13 @@ fn owner_protection_and_self_update() {
     }
     let (s, b) = app.admin("DELETE", "/users/1", None);
     assert_eq!((s, first_error(&b).1.as_str()), (403, "owner_protected"));
+    // Echoing the owner's rendered role back is not a change.
+    let (s, b) = app.admin("PUT", "/users/1", Some(json!({"user": {"role": "admin"}})));
+    assert_eq!((s, b["data"]["role"].as_str()), (200, Some("admin")));
+    let owner_role = crate::db::Db::query_row(&app.db, "SELECT role FROM users WHERE id = 1", &[])
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner_role.string(0).unwrap(), "owner");
     // The owner may still edit their own profile fields.
     let (s, b) = app.admin(
         "PUT",

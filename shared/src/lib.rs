@@ -2,6 +2,8 @@
 //! pagination, domain events and the domain logic of every area, plus a thin
 //! transport-neutral HTTP layer so each Spin component stays a few lines.
 
+#![deny(missing_docs)]
+
 pub mod access_tokens;
 pub mod api;
 pub mod auth;

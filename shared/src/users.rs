@@ -439,7 +439,9 @@ fn check_protections(
     role: Option<Role>,
     suspend: bool,
 ) -> Result<()> {
-    let role_change = role.is_some_and(|r| r != target.role);
+    // The owner is rendered as `admin`, so echoing `admin` back is no change.
+    let role_change =
+        role.is_some_and(|r| r != target.role && !(target.role == Role::Owner && r == Role::Admin));
     if target.role == Role::Owner && (role_change || suspend) {
         return Err(Error::forbidden(
             if role_change { "role" } else { "suspended" },
@@ -499,7 +501,7 @@ pub fn update(db: &dyn Db, actor: &Principal, id: i64, input: UserInput) -> Resu
             ensure_unique(db, "nickname", nick, id)?;
             set("nickname = ?", nick.clone().into());
         }
-        if let Some(role) = input.role {
+        if let Some(role) = input.role.filter(|_| target.role != Role::Owner) {
             set("role = ?", role.as_str().into());
         }
         if let Some(s) = input.suspended {
