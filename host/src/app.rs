@@ -123,7 +123,9 @@ fn state_dir(options: &UpOptions, runtime: &RuntimeConfig, app_dir: &Path) -> Op
 fn variable_sources(options: &UpOptions, runtime: &RuntimeConfig) -> Vec<VariableSource> {
     let mut sources = Vec::new();
     if !options.variables.is_empty() {
-        sources.push(VariableSource::Static(options.variables.iter().cloned().collect()));
+        sources.push(VariableSource::Static(
+            options.variables.iter().cloned().collect(),
+        ));
     }
     for provider in &runtime.variables_providers {
         sources.push(match provider {
@@ -178,8 +180,10 @@ fn key_value_stores(runtime: &RuntimeConfig, state: Option<&Path>) -> Result<Key
         }
         Ok(store)
     };
-    let default_path = state.map(|dir| dir.join("sqlite_key_value.db"));
-    stores.insert("default", spin_store(default_path)?);
+    if !runtime.key_value_stores.contains_key("default") {
+        let default_path = state.map(|dir| dir.join("sqlite_key_value.db"));
+        stores.insert("default", spin_store(default_path)?);
+    }
     for (label, config) in &runtime.key_value_stores {
         match config {
             KeyValueStoreConfig::Spin { path } => stores.insert(label, spin_store(path.clone())?),
@@ -196,12 +200,13 @@ fn key_value_stores(runtime: &RuntimeConfig, state: Option<&Path>) -> Result<Key
 }
 
 const P2_HANDLER: &str = "wasi:http/incoming-handler@0.2";
-const OTHER_HANDLERS: &[&str] = &[
-    "wasi:http/handler@0.3",
-    "fermyon:spin/inbound-http",
-];
+const OTHER_HANDLERS: &[&str] = &["wasi:http/handler@0.3", "fermyon:spin/inbound-http"];
 
-fn check_handler(engine: &Engine, id: &str, component: &wasmtime::component::Component) -> Result<()> {
+fn check_handler(
+    engine: &Engine,
+    id: &str,
+    component: &wasmtime::component::Component,
+) -> Result<()> {
     let exports: Vec<String> = component
         .component_type()
         .exports(engine)
@@ -280,8 +285,7 @@ fn load_component(
     let instance_pre = linker
         .instantiate_pre(&component)
         .map_err(|e| anyhow!("component {id:?} cannot be linked: {e}"))?;
-    let pre = ProxyPre::new(instance_pre)
-        .map_err(|e| anyhow!("component {id:?}: {e}"))?;
+    let pre = ProxyPre::new(instance_pre).map_err(|e| anyhow!("component {id:?}: {e}"))?;
 
     let mut environment: Vec<(String, String)> = spec.environment.clone().into_iter().collect();
     environment.extend(shared.environment.iter().cloned());

@@ -37,7 +37,13 @@ mod tests {
     #[test]
     fn known_dates() {
         assert_eq!(super::format_utc(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::format_utc(1_704_364_284, 5), "2024-01-04T10:31:24.005Z");
-        assert_eq!(super::format_utc(951_782_400, 0), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            super::format_utc(1_704_364_284, 5),
+            "2024-01-04T10:31:24.005Z"
+        );
+        assert_eq!(
+            super::format_utc(951_782_400, 0),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 }

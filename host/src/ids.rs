@@ -37,7 +37,9 @@ fn validate_words(text: &str, separator: char, allow_upper_words: bool) -> Resul
             .next()
             .ok_or_else(|| format!("must be {style}: empty word"))?;
         if !first.is_ascii_alphabetic() {
-            return Err(format!("must be {style}: each word must start with a letter"));
+            return Err(format!(
+                "must be {style}: each word must start with a letter"
+            ));
         }
         if !word.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(format!("must be {style}: only letters and digits in words"));
@@ -60,7 +62,9 @@ mod tests {
         for ok in ["web", "web-api", "WEB-api", "a1-b2"] {
             assert!(validate_kebab(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Web", "web_api", "-web", "web-", "1web", "web--api", "wEb"] {
+        for bad in [
+            "", "Web", "web_api", "-web", "web-", "1web", "web--api", "wEb",
+        ] {
             assert!(validate_kebab(bad).is_err(), "{bad}");
         }
     }

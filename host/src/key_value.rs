@@ -268,7 +268,12 @@ impl wit::HostStore for RequestState {
         s.backend.get(&s.label, &key).map_err(other)
     }
 
-    fn set(&mut self, store: Resource<GuestStore>, key: String, value: Vec<u8>) -> Result<(), Error> {
+    fn set(
+        &mut self,
+        store: Resource<GuestStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Error> {
         let s = self.guest_store(&store)?;
         s.backend.set(&s.label, &key, &value).map_err(other)
     }

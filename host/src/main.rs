@@ -32,7 +32,11 @@ use crate::app::{App, UpOptions};
 use crate::engine::EngineOptions;
 
 #[derive(Parser)]
-#[command(name = "spin-host", version, about = "A Spin-compatible runner for WASI P2 HTTP components")]
+#[command(
+    name = "spin-host",
+    version,
+    about = "A Spin-compatible runner for WASI P2 HTTP components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,7 +84,11 @@ struct UpArgs {
     #[arg(long = "max-instance-memory", env = "SPIN_MAX_INSTANCE_MEMORY", default_value_t = 256 * 1024 * 1024)]
     max_instance_memory: usize,
     /// Most instances alive at once.
-    #[arg(long = "max-instances", env = "SPIN_MAX_INSTANCE_COUNT", default_value_t = 1000)]
+    #[arg(
+        long = "max-instances",
+        env = "SPIN_MAX_INSTANCE_COUNT",
+        default_value_t = 1000
+    )]
     max_instances: u32,
     /// Use the on-demand allocator instead of the pooling allocator.
     #[arg(long = "disable-pooling")]
@@ -110,7 +118,8 @@ fn parse_listen(text: &str) -> Result<SocketAddr> {
 }
 
 fn duration(seconds: f64, flag: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| anyhow!("{flag} must be a positive number of seconds"))
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| anyhow!("{flag} must be a positive number of seconds"))
 }
 
 impl UpArgs {

@@ -58,6 +58,7 @@ struct RawManifest {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Accepted for Spin compatibility; the host has no use for them.
 struct RawApplication {
     name: String,
     version: Option<String>,
@@ -227,6 +228,7 @@ pub struct AppVariable {
     /// The default value; `None` means the variable is required.
     pub default: Option<String>,
     /// Whether the value is a secret (informational only, as in Spin).
+    #[allow(dead_code)]
     pub secret: bool,
 }
 
@@ -375,10 +377,9 @@ fn build(raw: RawManifest, app_dir: &Path) -> Result<AppManifest, ManifestError>
 
     for (trigger_type, table) in app_triggers {
         if trigger_type == "http" {
-            let http: RawHttpAppTrigger =
-                toml::Value::Table(table).try_into().map_err(|e| {
-                    invalid(format!("[application.trigger.http]: {e}"))
-                })?;
+            let http: RawHttpAppTrigger = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| invalid(format!("[application.trigger.http]: {e}")))?;
             if let Some(base) = http.base {
                 if base != "/" {
                     return Err(invalid(format!(
@@ -482,7 +483,8 @@ fn build_trigger(
             )))
         }
         Some(RawRoute::Path(path)) => Some(
-            RoutePattern::parse(&path).map_err(|e| invalid(format!("{label}: route {path:?}: {e}")))?,
+            RoutePattern::parse(&path)
+                .map_err(|e| invalid(format!("{label}: route {path:?}: {e}")))?,
         ),
     };
     match raw.executor {
@@ -664,7 +666,9 @@ fn file_mount(app_dir: &Path, mount: RawFileMount) -> Result<FileMount, String> 
         } => (source, destination),
     };
     if source.ends_with("..") || source.ends_with('.') && source != "." {
-        return Err(format!("file source {source:?} must not end in `.` or `..`"));
+        return Err(format!(
+            "file source {source:?} must not end in `.` or `..`"
+        ));
     }
     if !destination.starts_with('/') {
         return Err(format!("file destination {destination:?} must be absolute"));
@@ -713,7 +717,10 @@ source = "web.wasm"
             Ok(_) => panic!("accepted a manifest that should be rejected ({needle})"),
             Err(e) => {
                 let message = e.to_string();
-                assert!(message.contains(needle), "{message:?} does not name {needle:?}");
+                assert!(
+                    message.contains(needle),
+                    "{message:?} does not name {needle:?}"
+                );
             }
         }
     }
@@ -721,9 +728,21 @@ source = "web.wasm"
     #[test]
     fn unknown_keys_are_rejected_and_named() {
         rejected(&format!("{MINIMAL}\nbogus = 1\n"), "bogus");
-        rejected(&MINIMAL.replace("name = \"app\"", "name = \"app\"\ncolour = \"red\""), "colour");
-        rejected(&MINIMAL.replace("source = \"web.wasm\"", "source = \"web.wasm\"\nsauce = 1"), "sauce");
-        rejected(&MINIMAL.replace("component = \"web\"", "component = \"web\"\nmethod = \"GET\""), "method");
+        rejected(
+            &MINIMAL.replace("name = \"app\"", "name = \"app\"\ncolour = \"red\""),
+            "colour",
+        );
+        rejected(
+            &MINIMAL.replace("source = \"web.wasm\"", "source = \"web.wasm\"\nsauce = 1"),
+            "sauce",
+        );
+        rejected(
+            &MINIMAL.replace(
+                "component = \"web\"",
+                "component = \"web\"\nmethod = \"GET\"",
+            ),
+            "method",
+        );
     }
 
     #[test]
@@ -741,35 +760,78 @@ source = "web.wasm"
 
     #[test]
     fn variables_need_exactly_one_of_required_or_default() {
-        rejected(&format!("{MINIMAL}\n[variables]\nx = {{ required = true, default = \"1\" }}\n"), "\"x\"");
-        rejected(&format!("{MINIMAL}\n[variables]\nx = {{ secret = true }}\n"), "\"x\"");
-        assert!(parse(&format!("{MINIMAL}\n[variables]\nx = {{ required = true }}\n")).is_ok());
-        rejected(&format!("{MINIMAL}\n[variables]\nBad = {{ default = \"1\" }}\n"), "Bad");
+        rejected(
+            &format!("{MINIMAL}\n[variables]\nx = {{ required = true, default = \"1\" }}\n"),
+            "\"x\"",
+        );
+        rejected(
+            &format!("{MINIMAL}\n[variables]\nx = {{ secret = true }}\n"),
+            "\"x\"",
+        );
+        assert!(parse(&format!(
+            "{MINIMAL}\n[variables]\nx = {{ required = true }}\n"
+        ))
+        .is_ok());
+        rejected(
+            &format!("{MINIMAL}\n[variables]\nBad = {{ default = \"1\" }}\n"),
+            "Bad",
+        );
     }
 
     #[test]
     fn base_other_than_root_is_rejected() {
-        let with_base = MINIMAL.replace("name = \"app\"", "name = \"app\"\n[application.trigger.http]\nbase = \"/api\"");
+        let with_base = MINIMAL.replace(
+            "name = \"app\"",
+            "name = \"app\"\n[application.trigger.http]\nbase = \"/api\"",
+        );
         rejected(&with_base, "base");
-        let root = MINIMAL.replace("name = \"app\"", "name = \"app\"\n[application.trigger.http]\nbase = \"/\"");
+        let root = MINIMAL.replace(
+            "name = \"app\"",
+            "name = \"app\"\n[application.trigger.http]\nbase = \"/\"",
+        );
         assert!(parse(&root).is_ok());
-        let other = MINIMAL.replace("name = \"app\"", "name = \"app\"\n[application.trigger.http]\nfoo = \"/\"");
+        let other = MINIMAL.replace(
+            "name = \"app\"",
+            "name = \"app\"\n[application.trigger.http]\nfoo = \"/\"",
+        );
         rejected(&other, "foo");
     }
 
     #[test]
     fn trigger_rules() {
         rejected(&MINIMAL.replace("route = \"/...\"\n", ""), "route");
-        rejected(&MINIMAL.replace("route = \"/...\"", "route = { private = false }"), "private");
-        rejected(&MINIMAL.replace("component = \"web\"", "component = \"nope\""), "nope");
         rejected(
-            &MINIMAL.replace("component = \"web\"", "component = \"web\"\nstatic_response = { body = \"x\" }"),
+            &MINIMAL.replace("route = \"/...\"", "route = { private = false }"),
+            "private",
+        );
+        rejected(
+            &MINIMAL.replace("component = \"web\"", "component = \"nope\""),
+            "nope",
+        );
+        rejected(
+            &MINIMAL.replace(
+                "component = \"web\"",
+                "component = \"web\"\nstatic_response = { body = \"x\" }",
+            ),
             "not both",
         );
-        rejected(&MINIMAL.replace("route = \"/...\"", "route = \"/a/:\""), "route");
-        rejected(&MINIMAL.replace("route = \"/...\"", "route = \"/a/*x\""), "route");
-        rejected(&MINIMAL.replace("component = \"web\"", "component = \"web\"\nexecutor = { type = \"wasip3-unstable\" }"), "executor");
-        let private = parse(&MINIMAL.replace("route = \"/...\"", "route = { private = true }")).expect("private ok");
+        rejected(
+            &MINIMAL.replace("route = \"/...\"", "route = \"/a/:\""),
+            "route",
+        );
+        rejected(
+            &MINIMAL.replace("route = \"/...\"", "route = \"/a/*x\""),
+            "route",
+        );
+        rejected(
+            &MINIMAL.replace(
+                "component = \"web\"",
+                "component = \"web\"\nexecutor = { type = \"wasip3-unstable\" }",
+            ),
+            "executor",
+        );
+        let private = parse(&MINIMAL.replace("route = \"/...\"", "route = { private = true }"))
+            .expect("private ok");
         assert!(private.http_triggers[0].route.is_none());
     }
 
@@ -808,7 +870,12 @@ component = { source = "x.wasm" }
 
     #[test]
     fn bad_outbound_hosts_are_rejected() {
-        for bad in ["insecure:allow-all", "example.com", "https://example.com/path", "http://*example.com"] {
+        for bad in [
+            "insecure:allow-all",
+            "example.com",
+            "https://example.com/path",
+            "http://*example.com",
+        ] {
             let text = MINIMAL.replace(
                 "source = \"web.wasm\"",
                 &format!("source = \"web.wasm\"\nallowed_outbound_hosts = [\"{bad}\"]"),
@@ -828,6 +895,9 @@ component = { source = "x.wasm" }
 
     #[test]
     fn no_triggers_is_rejected() {
-        rejected("spin_manifest_version = 2\n[application]\nname = \"a\"\n", "No triggers");
+        rejected(
+            "spin_manifest_version = 2\n[application]\nname = \"a\"\n",
+            "No triggers",
+        );
     }
 }

@@ -71,7 +71,9 @@ impl AllowedHost {
             if entry == "*" {
                 return Err(format!("{entry:?} has no scheme; did you mean `*://*:*`?"));
             }
-            return Err(format!("{entry:?} has no scheme (expected `scheme://host[:port]`)"));
+            return Err(format!(
+                "{entry:?} has no scheme (expected `scheme://host[:port]`)"
+            ));
         };
         let scheme = if scheme == "*" {
             SchemeSpec::Any
@@ -81,8 +83,9 @@ impl AllowedHost {
             return Err(format!("{entry:?}: invalid scheme {scheme:?}"));
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let (host_text, port_text) = split_host_port(rest)
-            .ok_or_else(|| format!("{entry:?}: paths are not allowed, only `scheme://host[:port]`"))?;
+        let (host_text, port_text) = split_host_port(rest).ok_or_else(|| {
+            format!("{entry:?}: paths are not allowed, only `scheme://host[:port]`")
+        })?;
         let host = parse_host(host_text).map_err(|e| format!("{entry:?}: {e}"))?;
         let port = match port_text {
             Some("*") => PortSpec::Any,
@@ -124,7 +127,8 @@ impl AllowedHost {
         match &self.host {
             HostSpec::Any => true,
             HostSpec::Subdomain(suffix) => {
-                host.parse::<IpAddr>().is_err() && host.to_ascii_lowercase().ends_with(suffix.as_str())
+                host.parse::<IpAddr>().is_err()
+                    && host.to_ascii_lowercase().ends_with(suffix.as_str())
             }
             HostSpec::Literal(name) => name.eq_ignore_ascii_case(host),
             HostSpec::Cidr(net) => host.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
@@ -182,16 +186,23 @@ fn parse_host(text: &str) -> Result<HostSpec, String> {
         if suffix.is_empty() || suffix.contains('*') {
             return Err(format!("invalid wildcard host {text:?}"));
         }
-        return Ok(HostSpec::Subdomain(format!(".{}", suffix.to_ascii_lowercase())));
+        return Ok(HostSpec::Subdomain(format!(
+            ".{}",
+            suffix.to_ascii_lowercase()
+        )));
     }
     if text.contains('*') {
-        return Err(format!("wildcards are only allowed as a leading `*.` in {text:?}"));
+        return Err(format!(
+            "wildcards are only allowed as a leading `*.` in {text:?}"
+        ));
     }
     if let Ok(net) = text.parse::<IpNet>() {
         return Ok(HostSpec::Cidr(net));
     }
     Ok(HostSpec::Literal(
-        text.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
+        text.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase(),
     ))
 }
 
@@ -233,8 +244,12 @@ impl AllowedHostsConfig {
                     ));
                 }
             }
-            let rendered: Result<String, ()> =
-                template.render(|name| variables.get(name).and_then(|v| v.default.clone()).ok_or(()));
+            let rendered: Result<String, ()> = template.render(|name| {
+                variables
+                    .get(name)
+                    .and_then(|v| v.default.clone())
+                    .ok_or(())
+            });
             if let Ok(text) = rendered {
                 AllowedHost::parse(&text)?;
             }
@@ -426,7 +441,12 @@ mod tests {
 
     #[test]
     fn matching() {
-        let c = config(&["http://localhost:3000", "https://*.example.com", "http://127.0.0.1:1000..2000", "tcp://10.0.0.0/8:5432"]);
+        let c = config(&[
+            "http://localhost:3000",
+            "https://*.example.com",
+            "http://127.0.0.1:1000..2000",
+            "tcp://10.0.0.0/8:5432",
+        ]);
         assert!(c.allows("http", "localhost", 3000));
         assert!(!c.allows("http", "localhost", 80));
         assert!(!c.allows("https", "localhost", 3000));
@@ -449,8 +469,17 @@ mod tests {
             self_origin: "127.0.0.1:3000".into(),
         };
         let uri = |s: &str| s.parse::<Uri>().expect("uri");
-        assert_eq!(policy.decide(&uri("http://127.0.0.1:8080/x")), Decision::Send);
-        assert!(matches!(policy.decide(&uri("http://127.0.0.1:8081/x")), Decision::Deny(_)));
-        assert!(matches!(policy.decide(&uri("/relative")), Decision::Deny(_)));
+        assert_eq!(
+            policy.decide(&uri("http://127.0.0.1:8080/x")),
+            Decision::Send
+        );
+        assert!(matches!(
+            policy.decide(&uri("http://127.0.0.1:8081/x")),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            policy.decide(&uri("/relative")),
+            Decision::Deny(_)
+        ));
     }
 }

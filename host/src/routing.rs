@@ -238,7 +238,10 @@ mod tests {
     #[test]
     fn longest_wildcard_prefix_wins() {
         let r = router(&["/one/...", "/one/two/three/...", "/one/two/..."]);
-        assert_eq!(winner(&r, "/one/two/three/four").as_deref(), Some("/one/two/three/..."));
+        assert_eq!(
+            winner(&r, "/one/two/three/four").as_deref(),
+            Some("/one/two/three/...")
+        );
         assert_eq!(winner(&r, "/one/two/x").as_deref(), Some("/one/two/..."));
         assert_eq!(winner(&r, "/one/x").as_deref(), Some("/one/..."));
     }
@@ -278,7 +281,10 @@ mod tests {
         assert_eq!(info("/foo/bar").as_deref(), Some("/bar"));
         assert_eq!(info("/foo/bar/").as_deref(), Some("/bar/"));
         let all = RoutePattern::parse("/...").expect("valid");
-        assert_eq!(all.matches("/a/b").map(|m| m.path_info).as_deref(), Some("/a/b"));
+        assert_eq!(
+            all.matches("/a/b").map(|m| m.path_info).as_deref(),
+            Some("/a/b")
+        );
         assert_eq!(all.component_route(), "");
         assert_eq!(all.based(), "/...");
     }

@@ -132,7 +132,10 @@ impl RuntimeConfig {
             .filter(|k| !KNOWN_KEYS.contains(k))
             .collect();
         if !unused.is_empty() {
-            return Err(format!("unused runtime config key(s): {}", unused.join(", ")));
+            return Err(format!(
+                "unused runtime config key(s): {}",
+                unused.join(", ")
+            ));
         }
         let raw: RawRuntimeConfig = toml::Value::Table(table)
             .try_into()
@@ -187,9 +190,14 @@ values = { greeting = "hello" }
         let config = RuntimeConfig::parse(text, Path::new("/etc/app")).expect("valid");
         assert_eq!(
             config.key_value_stores["cache"],
-            KeyValueStoreConfig::Spin { path: Some(PathBuf::from("/etc/app/cache.db")) }
+            KeyValueStoreConfig::Spin {
+                path: Some(PathBuf::from("/etc/app/cache.db"))
+            }
         );
-        assert!(matches!(config.key_value_stores["default"], KeyValueStoreConfig::Redis { .. }));
+        assert!(matches!(
+            config.key_value_stores["default"],
+            KeyValueStoreConfig::Redis { .. }
+        ));
         assert_eq!(config.variables_providers.len(), 1);
         assert!(config.sqlite_databases.contains_key("analytics"));
     }
@@ -197,8 +205,17 @@ values = { greeting = "hello" }
     #[test]
     fn rejects_unknown_keys_and_types() {
         let err = RuntimeConfig::parse("colour = 1", Path::new(".")).unwrap_err();
-        assert!(err.contains("unused runtime config key(s): colour"), "{err}");
-        assert!(RuntimeConfig::parse("[key_value_store.x]\ntype = \"azure\"", Path::new(".")).is_err());
-        assert!(RuntimeConfig::parse("[sqlite_database.x]\ntype = \"libsql\"\nurl = \"x\"", Path::new(".")).is_err());
+        assert!(
+            err.contains("unused runtime config key(s): colour"),
+            "{err}"
+        );
+        assert!(
+            RuntimeConfig::parse("[key_value_store.x]\ntype = \"azure\"", Path::new(".")).is_err()
+        );
+        assert!(RuntimeConfig::parse(
+            "[sqlite_database.x]\ntype = \"libsql\"\nurl = \"x\"",
+            Path::new(".")
+        )
+        .is_err());
     }
 }

@@ -107,7 +107,10 @@ impl Server {
         }
         drop(listener);
         eprintln!("shutting down: waiting up to {grace:?} for in-flight requests");
-        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
             eprintln!("warning: in-flight requests did not finish within {grace:?}");
         }
     }
@@ -121,7 +124,13 @@ impl Server {
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into());
         let outcome = self.dispatch(req, peer).await;
-        log_access(&method, &path, outcome.response.status(), &outcome.component, start.elapsed());
+        log_access(
+            &method,
+            &path,
+            outcome.response.status(),
+            &outcome.component,
+            start.elapsed(),
+        );
         outcome.response
     }
 
@@ -144,9 +153,10 @@ impl Server {
                     fixed.body.clone(),
                 );
                 for (name, value) in &fixed.headers {
-                    if let (Ok(name), Ok(value)) =
-                        (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str()))
-                    {
+                    if let (Ok(name), Ok(value)) = (
+                        HeaderName::try_from(name.as_str()),
+                        HeaderValue::try_from(value.as_str()),
+                    ) {
                         response.headers_mut().append(name, value);
                     }
                 }
@@ -176,9 +186,10 @@ impl Server {
                     info["version"] = serde_json::Value::String(version.clone());
                 }
                 let mut response = plain(StatusCode::OK, info.to_string());
-                response
-                    .headers_mut()
-                    .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
                 response
             }
             _ => plain(StatusCode::NOT_FOUND, Bytes::new()),
@@ -229,7 +240,10 @@ impl Server {
         let mut store = match self.new_store(component) {
             Ok(store) => store,
             Err(e) => {
-                eprintln!("error: component {:?}: cannot prepare instance: {e:#}", component.id);
+                eprintln!(
+                    "error: component {:?}: cannot prepare instance: {e:#}",
+                    component.id
+                );
                 return plain(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new());
             }
         };
@@ -245,7 +259,10 @@ impl Server {
         let (incoming, out) = match resources {
             Ok(pair) => pair,
             Err(e) => {
-                eprintln!("error: component {:?}: cannot pass the request: {e:#}", component.id);
+                eprintln!(
+                    "error: component {:?}: cannot pass the request: {e:#}",
+                    component.id
+                );
                 return plain(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new());
             }
         };
@@ -263,7 +280,7 @@ impl Server {
                     .await
             };
             match tokio::time::timeout(timeout, run).await {
-                Ok(result) => result.map_err(|e| format!("{e:?}")),
+                Ok(result) => result.map_err(|e| format!("{e:#}")),
                 Err(_) => Err(format!("request timed out after {timeout:?}")),
             }
         });
@@ -274,7 +291,10 @@ impl Server {
                 // late failures without holding up the response.
                 tokio::spawn(async move {
                     if let Ok(Err(e)) = task.await {
-                        eprintln!("error: component {id:?} failed after its response started: {}", one_line(&e));
+                        eprintln!(
+                            "error: component {id:?} failed after its response started: {}",
+                            one_line(&e)
+                        );
                     }
                 });
                 response
@@ -363,7 +383,12 @@ fn prepare_request(
         .headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| h.split(':').next().unwrap_or("").ends_with(".spin.internal"))
+        .is_some_and(|h| {
+            h.split(':')
+                .next()
+                .unwrap_or("")
+                .ends_with(".spin.internal")
+        })
     {
         parts.headers.remove(HOST);
     }
@@ -374,7 +399,10 @@ fn prepare_request(
             }
             authority.to_string()
         }
-        (Some(host), None) => host.to_str().map_err(|_| "invalid Host header")?.to_string(),
+        (Some(host), None) => host
+            .to_str()
+            .map_err(|_| "invalid Host header")?
+            .to_string(),
         (None, Some(authority)) => authority.to_string(),
         (None, None) => return Err("no 'Host' header present"),
     };
@@ -401,7 +429,10 @@ fn prepare_request(
     add("spin-component-route", pattern.component_route())?;
     add("spin-client-addr", &peer.to_string())?;
     for (name, value) in &route_match.params {
-        let header = format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-"));
+        let header = format!(
+            "spin-path-match-{}",
+            name.to_ascii_lowercase().replace('_', "-")
+        );
         add(&header, value)?;
     }
     Ok(())

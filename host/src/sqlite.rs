@@ -146,7 +146,8 @@ impl Databases {
         let result = if batch {
             conn.execute_batch(&sql)
         } else {
-            conn.prepare(&sql).and_then(|mut stmt| stmt.raw_execute().map(|_| ()))
+            conn.prepare(&sql)
+                .and_then(|mut stmt| stmt.raw_execute().map(|_| ()))
         };
         database.checkin(conn);
         result.map_err(|e| format!("--sqlite {spec:?} failed: {e}"))
@@ -198,7 +199,8 @@ fn from_sql(value: ValueRef<'_>) -> Result<Value, Error> {
         ValueRef::Integer(i) => Value::Integer(i),
         ValueRef::Real(r) => Value::Real(r),
         ValueRef::Text(t) => Value::Text(
-            String::from_utf8(t.to_vec()).map_err(|_| io_error("column holds text that is not UTF-8"))?,
+            String::from_utf8(t.to_vec())
+                .map_err(|_| io_error("column holds text that is not UTF-8"))?,
         ),
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
     })
@@ -265,7 +267,9 @@ impl wit::HostConnection for RequestState {
             last_insert_rowid: 0,
             changes: 0,
         };
-        self.table.push(guest).map_err(|_| Error::Io("too many connections opened".into()))
+        self.table
+            .push(guest)
+            .map_err(|_| Error::Io("too many connections opened".into()))
     }
 
     fn execute(
@@ -341,12 +345,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("spin-host-sqlite-{}", std::process::id()));
         let db = Database::new(DatabaseLocation::File(dir.join("t.db")));
         let conn = db.checkout().expect("open");
-        conn.execute_batch("CREATE TABLE IF NOT EXISTS t(x); DELETE FROM t; BEGIN; INSERT INTO t VALUES (1);")
-            .expect("write");
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS t(x); DELETE FROM t; BEGIN; INSERT INTO t VALUES (1);",
+        )
+        .expect("write");
         db.checkin(conn);
         let conn = db.checkout().expect("reuse");
         assert!(conn.is_autocommit());
-        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).expect("count");
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
         assert_eq!(n, 0);
         let _ = std::fs::remove_dir_all(dir);
     }

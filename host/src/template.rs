@@ -49,7 +49,10 @@ impl Template {
     }
 
     /// Renders the template, looking variables up with `resolve`.
-    pub fn render<E>(&self, mut resolve: impl FnMut(&str) -> Result<String, E>) -> Result<String, E> {
+    pub fn render<E>(
+        &self,
+        mut resolve: impl FnMut(&str) -> Result<String, E>,
+    ) -> Result<String, E> {
         let mut out = String::new();
         for part in &self.parts {
             match part {

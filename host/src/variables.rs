@@ -36,7 +36,9 @@ impl VariableSource {
             VariableSource::Static(values) => values.get(name).cloned(),
             VariableSource::Environment { prefix, dotenv } => {
                 let key = format!("{prefix}_{}", name.to_ascii_uppercase());
-                std::env::var(&key).ok().or_else(|| dotenv.get(&key).cloned())
+                std::env::var(&key)
+                    .ok()
+                    .or_else(|| dotenv.get(&key).cloned())
             }
         }
     }
@@ -128,7 +130,9 @@ impl ComponentVariables {
     /// The value of one of the component's variables.
     pub fn get(&self, name: &str) -> Result<String, Error> {
         if ids::validate_lower_snake(name).is_err() {
-            return Err(Error::InvalidName(format!("invalid variable name {name:?}")));
+            return Err(Error::InvalidName(format!(
+                "invalid variable name {name:?}"
+            )));
         }
         let template = self.templates.get(name).ok_or_else(|| {
             Error::Undefined(format!("no variable for {:?}.{name:?}", self.component))
@@ -151,14 +155,27 @@ mod tests {
 
     fn declared() -> BTreeMap<String, AppVariable> {
         let mut vars = BTreeMap::new();
-        vars.insert("greeting".into(), AppVariable { default: Some("hi".into()), secret: false });
-        vars.insert("token".into(), AppVariable { default: None, secret: true });
+        vars.insert(
+            "greeting".into(),
+            AppVariable {
+                default: Some("hi".into()),
+                secret: false,
+            },
+        );
+        vars.insert(
+            "token".into(),
+            AppVariable {
+                default: None,
+                secret: true,
+            },
+        );
         vars
     }
 
     #[test]
     fn sources_in_order_then_default() {
-        let cli = VariableSource::Static(HashMap::from([("greeting".to_string(), "cli".to_string())]));
+        let cli =
+            VariableSource::Static(HashMap::from([("greeting".to_string(), "cli".to_string())]));
         let resolver = VariableResolver::new(declared(), vec![cli]);
         assert_eq!(resolver.resolve("greeting").as_deref(), Ok("cli"));
         assert!(resolver.resolve("token").is_err());
@@ -171,7 +188,10 @@ mod tests {
     fn dotenv_fills_in_for_the_environment() {
         let source = VariableSource::Environment {
             prefix: "SPIN_HOST_TEST_NEVER_SET".into(),
-            dotenv: HashMap::from([("SPIN_HOST_TEST_NEVER_SET_TOKEN".to_string(), "dot".to_string())]),
+            dotenv: HashMap::from([(
+                "SPIN_HOST_TEST_NEVER_SET_TOKEN".to_string(),
+                "dot".to_string(),
+            )]),
         };
         let resolver = VariableResolver::new(declared(), vec![source]);
         assert_eq!(resolver.resolve("token").as_deref(), Ok("dot"));
@@ -183,7 +203,10 @@ mod tests {
         let resolver = Arc::new(VariableResolver::new(declared(), vec![]));
         let vars = ComponentVariables {
             component: "web".into(),
-            templates: BTreeMap::from([("msg".to_string(), Template::parse("{{ greeting }}!").expect("t"))]),
+            templates: BTreeMap::from([(
+                "msg".to_string(),
+                Template::parse("{{ greeting }}!").expect("t"),
+            )]),
             resolver,
         };
         assert_eq!(vars.get("msg").ok().as_deref(), Some("hi!"));

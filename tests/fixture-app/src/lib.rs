@@ -27,10 +27,17 @@ fn query_param(req: &Request, name: &str) -> Option<String> {
 #[http_component]
 async fn handle(req: Request) -> Result<impl IntoResponse> {
     let path = req.path().to_string();
-    let route = path.trim_start_matches('/');
+    // The `restricted` component is the same code mounted under /restricted.
+    let route = path
+        .trim_start_matches("/restricted")
+        .trim_start_matches('/');
     let section = route.split('/').next().unwrap_or("");
     Ok(match section {
         "ping" => json_response(200, json!({"ok": true})),
+        "env" => json_response(
+            200,
+            json!({"FIXTURE_ENV": std::env::var("FIXTURE_ENV").ok()}),
+        ),
         "headers" | "users" | "exact" | "root" | "" => headers(&req, section),
         "sqlite" => sqlite(&req),
         "kv" => key_value(&req),
@@ -39,6 +46,13 @@ async fn handle(req: Request) -> Result<impl IntoResponse> {
         "trap" => panic!("the fixture was asked to trap"),
         "spin" => spin_forever(),
         "echo" => json_response(200, json!({"length": req.body().len()})),
+        "sleep" => {
+            let ms = query_param(&req, "ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            json_response(200, json!({"slept_ms": ms}))
+        }
         "bench" => bench_read(&req),
         _ => json_response(404, json!({"error": "unknown fixture route", "path": path})),
     })
@@ -78,7 +92,7 @@ fn to_json(value: &Value) -> Json {
 }
 
 fn sqlite(req: &Request) -> Response {
-    let op = req.path().trim_start_matches("/sqlite/");
+    let op = req.path().rsplit("/sqlite/").next().unwrap_or("");
     let database = query_param(req, "db").unwrap_or_else(|| "default".into());
     let conn = match Connection::open(&database) {
         Ok(conn) => conn,
@@ -131,7 +145,7 @@ fn sqlite(req: &Request) -> Response {
 }
 
 fn key_value(req: &Request) -> Response {
-    let op = req.path().trim_start_matches("/kv/");
+    let op = req.path().rsplit("/kv/").next().unwrap_or("");
     let label = query_param(req, "store").unwrap_or_else(|| "default".into());
     let key = query_param(req, "key").unwrap_or_default();
     let store = match Store::open(&label) {
@@ -140,9 +154,9 @@ fn key_value(req: &Request) -> Response {
     };
     let result = match (req.method(), op) {
         (Method::Put, "value") => store.set(&key, req.body()).map(|_| json!({"set": key})),
-        (Method::Get, "value") => store.get(&key).map(|v| {
-            json!({"value": v.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())})
-        }),
+        (Method::Get, "value") => store
+            .get(&key)
+            .map(|v| json!({"value": v.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())})),
         (Method::Delete, "value") => store.delete(&key).map(|_| json!({"deleted": key})),
         (Method::Get, "exists") => store.exists(&key).map(|e| json!({"exists": e})),
         (Method::Get, "keys") => store.get_keys().map(|mut keys| {
@@ -158,7 +172,7 @@ fn key_value(req: &Request) -> Response {
 }
 
 fn variable(req: &Request) -> Response {
-    let name = req.path().trim_start_matches("/vars/");
+    let name = req.path().rsplit("/vars/").next().unwrap_or("");
     match spin_sdk::variables::get(name) {
         Ok(value) => json_response(200, json!({"value": value})),
         Err(e) => json_response(404, json!({"error": format!("{e:?}")})),
@@ -196,9 +210,8 @@ fn bench_read(req: &Request) -> Response {
     let id = query_param(req, "id")
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(1);
-    let result = Connection::open_default().and_then(|conn| {
-        conn.execute("SELECT v FROM bench WHERE id = ?", &[Value::Integer(id)])
-    });
+    let result = Connection::open_default()
+        .and_then(|conn| conn.execute("SELECT v FROM bench WHERE id = ?", &[Value::Integer(id)]));
     match result {
         Ok(rows) => {
             let value = rows
