@@ -248,7 +248,7 @@ impl wit::Host for RequestState {}
 
 impl wit::HostStore for RequestState {
     fn open(&mut self, label: String) -> Result<Resource<GuestStore>, Error> {
-        if !self.key_value.allowed.iter().any(|l| *l == label) {
+        if !self.key_value.allowed.contains(&label) {
             return Err(Error::AccessDenied);
         }
         let backend = self

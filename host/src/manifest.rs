@@ -754,7 +754,7 @@ source = "web.wasm"
     fn component_ids_must_be_kebab_case() {
         rejected(&MINIMAL.replace("web", "Web_App"), "Web_App");
         rejected(&MINIMAL.replace("web", "9web"), "9web");
-        assert!(parse(&MINIMAL.replace("web", "web-API2")).is_err());
+        assert!(parse(&MINIMAL.replace("web", "web-Api")).is_err());
         assert!(parse(&MINIMAL.replace("web", "web-API")).is_ok());
     }
 

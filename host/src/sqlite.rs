@@ -251,7 +251,7 @@ impl wit::Host for RequestState {}
 
 impl wit::HostConnection for RequestState {
     fn open(&mut self, database: String) -> Result<Resource<GuestConnection>, Error> {
-        if !self.sqlite.allowed.iter().any(|label| *label == database) {
+        if !self.sqlite.allowed.contains(&database) {
             return Err(Error::AccessDenied);
         }
         let db = self
