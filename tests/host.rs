@@ -429,6 +429,12 @@ fn outbound_requests_follow_allowed_outbound_hosts() {
     );
     assert_eq!(forbidden.hits(), 0, "a denied request must not be sent");
     assert!(host.stderr_text().contains("allowed_outbound_hosts"));
+
+    // A relative URL is a "self" request, allowed by `http://self` and sent
+    // to the host's own listen address.
+    let own = host.get("/outbound?url=/ping");
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert_eq!(own.json()["body"], json!("{\"ok\":true}"));
 }
 
 #[test]

@@ -304,7 +304,9 @@ impl OutboundPolicy {
     fn decide(&self, uri: &Uri) -> Decision {
         let authority = uri.authority().map(Authority::as_str).unwrap_or("");
         let host = uri.host().unwrap_or("");
-        if authority.is_empty() || host == "self.alt" {
+        // A relative URL reaches us with an empty host (wasi:http may still
+        // give it a port), so "no host" is what marks a self request.
+        if host.is_empty() || host == "self.alt" {
             return if self.hosts.allows_self() {
                 Decision::SendToSelf
             } else {

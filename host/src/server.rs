@@ -270,6 +270,8 @@ impl Server {
         let pre = component.pre.clone();
         let timeout = self.app.request_timeout;
         let id = component.id.clone();
+        // The guest task logs its own failure (one line); the request side
+        // only adds the case of a guest that returned without a response.
         let task = tokio::spawn(async move {
             let _permit = permit;
             let run = async {
@@ -279,37 +281,31 @@ impl Server {
                     .call_handle(&mut store, incoming, out)
                     .await
             };
-            match tokio::time::timeout(timeout, run).await {
-                Ok(result) => result.map_err(|e| format!("{e:#}")),
-                Err(_) => Err(format!("request timed out after {timeout:?}")),
-            }
+            let failure = match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(())) => return true,
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(_) => format!("request timed out after {timeout:?}"),
+            };
+            eprintln!("error: component {id:?}: {}", one_line(&failure));
+            false
         });
 
         match receiver.await {
-            Ok(Ok(response)) => {
-                // The guest may keep running to stream the body; report its
-                // late failures without holding up the response.
-                tokio::spawn(async move {
-                    if let Ok(Err(e)) = task.await {
-                        eprintln!(
-                            "error: component {id:?} failed after its response started: {}",
-                            one_line(&e)
-                        );
-                    }
-                });
-                response
-            }
+            Ok(Ok(response)) => response,
             Ok(Err(code)) => {
-                eprintln!("error: component {id:?} answered with error {code:?}");
+                eprintln!(
+                    "error: component {:?} answered with error {code:?}",
+                    component.id
+                );
                 plain(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new())
             }
             Err(_) => {
-                let reason = match task.await {
-                    Ok(Ok(())) => "guest returned without setting a response".to_string(),
-                    Ok(Err(e)) => e,
-                    Err(e) => format!("guest task failed: {e}"),
-                };
-                eprintln!("error: component {id:?}: {}", one_line(&reason));
+                if matches!(task.await, Ok(true)) {
+                    eprintln!(
+                        "error: component {:?}: guest returned without setting a response",
+                        component.id
+                    );
+                }
                 plain(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new())
             }
         }
