@@ -4,29 +4,22 @@
 //! (`x-requirements.scope` from the spec), parse/validate, call the domain
 //! function, render. Errors are rendered only by [`Response::error`].
 
-use crate::auth::{self, Principal};
+pub use crate::api_support::Config;
+use crate::api_support::{id_param, Ctx, LIST_MAX};
+use crate::auth;
 use crate::db::Db;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{Request, Response};
 use crate::pagination::{parse_cursor, parse_limit};
-use crate::{access_tokens, custom_properties, group_tags, migrate, statuses, users, validate};
-use serde_json::{json, Value as Json};
+use crate::{access_tokens, custom_properties, group_tags, statuses, users};
+use serde_json::json;
 
 /// Mount point of the public API.
 pub const PREFIX: &str = "/api/shared/v1";
 /// Our OpenAPI document for the extension endpoints.
 pub const EXTENSIONS_OPENAPI: &str = include_str!("../openapi/extensions.json");
-/// `limit` bounds of list methods.
-const LIST_MAX: i64 = 50;
 /// `limit` bounds of `/search/users`.
 const SEARCH_MAX: i64 = 200;
-
-/// Per-request configuration supplied by the component.
-#[derive(Debug, Clone, Default)]
-pub struct Config {
-    /// Value of the `admin_token` Spin variable (`None` = not configured).
-    pub admin_token: Option<String>,
-}
 
 /// Handles one request end to end; never panics and never returns a bare 500
 /// for bad input.
@@ -34,42 +27,6 @@ pub fn handle(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     match dispatch(db, cfg, req) {
         Ok(r) => r,
         Err(e) => Response::error(&e),
-    }
-}
-
-fn id_param(raw: &str, key: &str) -> Result<i64> {
-    raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        Error::NotFound(crate::error::FieldError::new(
-            key,
-            ErrorCode::NotFound,
-            Some(raw.to_owned()),
-            "Object not found",
-        ))
-    })
-}
-
-struct Ctx<'a> {
-    db: &'a dyn Db,
-    cfg: &'a Config,
-    req: &'a Request,
-}
-
-impl Ctx<'_> {
-    fn auth(&self, scope: Option<&'static str>) -> Result<Principal> {
-        migrate::migrate(self.db)?;
-        let p = auth::authenticate(
-            self.db,
-            self.cfg.admin_token.as_deref(),
-            self.req.header("authorization"),
-        )?;
-        if let Some(s) = scope {
-            p.require(s)?;
-        }
-        Ok(p)
-    }
-
-    fn body(&self) -> Result<Json> {
-        validate::parse_json(&self.req.body)
     }
 }
 

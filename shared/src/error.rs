@@ -39,6 +39,10 @@ pub enum ErrorCode {
     Forbidden,
     /// Malformed request parameters.
     WrongParams,
+    /// The operation does not apply to a personal (one-to-one) chat.
+    PersonalChat,
+    /// The chat's creator cannot be removed from it.
+    CannotKickOwner,
     /// Internal failure.
     Unhandled,
 }
@@ -60,6 +64,8 @@ impl ErrorCode {
             ErrorCode::OwnerProtected => "owner_protected",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::WrongParams => "wrong_params",
+            ErrorCode::PersonalChat => "personal_chat",
+            ErrorCode::CannotKickOwner => "cannot_kick_owner",
             ErrorCode::Unhandled => "unhandled",
         }
     }

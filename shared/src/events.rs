@@ -18,6 +18,11 @@ pub const ACCESS_TOKEN: &str = "access_token";
 /// Event kind for custom property definitions.
 pub const CUSTOM_PROPERTY: &str = "custom_property";
 
+/// Event kind for chats (create, rename, permission change, archive, tags).
+pub const CHAT: &str = "chat";
+/// Event kind for chat membership (webhook `chat_member`: `add`/`remove`, plus role changes).
+pub const CHAT_MEMBER: &str = "chat_member";
+
 /// A domain event about to be recorded.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {

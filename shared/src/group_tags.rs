@@ -142,6 +142,7 @@ pub fn delete(db: &dyn Db, actor: &Principal, id: i64) -> Result<()> {
     require_manager(actor)?;
     transaction(db, |db| -> Result<()> {
         get(db, id)?;
+        crate::chat_members::on_tag_deleted(db, Some(actor.user_id), id)?;
         db.execute(
             "DELETE FROM group_tag_users WHERE group_tag_id = ?",
             &[id.into()],
@@ -216,5 +217,6 @@ pub fn set_user_tags(db: &dyn Db, actor: &Principal, user_id: i64, names: &[Stri
             &[tag_id.into(), user_id.into(), now.clone().into()],
         )?;
     }
-    Ok(())
+    // Tag membership follows into the chats the tags are attached to.
+    crate::chat_members::sync_user(db, Some(actor.user_id), user_id)
 }

@@ -6,7 +6,12 @@
 
 pub mod access_tokens;
 pub mod api;
+pub mod api_support;
 pub mod auth;
+pub mod chat_members;
+pub mod chat_visibility;
+pub mod chats;
+pub mod chats_api;
 pub mod custom_properties;
 pub mod db;
 pub mod error;

@@ -23,11 +23,18 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Add new files here.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../migrations/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_chats",
+        sql: include_str!("../../migrations/0002_chats.sql"),
+    },
+];
 
 /// Version of the newest embedded migration.
 pub fn latest_version() -> i64 {
@@ -215,8 +222,10 @@ mod tests {
         // second raw run must not fail.
         let db = NativeDb::open_in_memory().unwrap();
         for _ in 0..2 {
-            for stmt in split_statements(MIGRATIONS[0].sql) {
-                db.execute(&stmt, &[]).unwrap();
+            for m in MIGRATIONS {
+                for stmt in split_statements(m.sql) {
+                    db.execute(&stmt, &[]).unwrap();
+                }
             }
         }
         assert_eq!(migrate(&db).unwrap(), 0);

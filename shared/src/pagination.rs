@@ -216,6 +216,141 @@ pub fn id_page(
     }
 }
 
+/// Converts a sort key read from SQL into its cursor form.
+fn key_json(v: Option<&Value>) -> Json {
+    match v {
+        Some(Value::Integer(i)) => json!(i),
+        Some(Value::Text(s)) => json!(s),
+        _ => Json::Null,
+    }
+}
+
+/// Converts a cursor's sort key back into a statement parameter.
+fn key_value(k: Option<&Json>) -> Value {
+    match k {
+        Some(Json::String(s)) => Value::Text(s.clone()),
+        Some(Json::Number(n)) => n.as_i64().map_or(Value::Null, Value::Integer),
+        _ => Value::Null,
+    }
+}
+
+/// Keyset page over `(k, id)` in either order, with list-method meta
+/// (`next_page`, `prev_page`, `has_next`, `has_prev`).
+///
+/// `source` is a `SELECT <id> AS id, <key> AS k FROM ... WHERE ...` query
+/// with `params`; `ascending` selects the sort direction of both columns.
+pub fn keyset_page(
+    db: &dyn Db,
+    source: &str,
+    params: &[Value],
+    ascending: bool,
+    limit: i64,
+    cur: Option<&Cursor>,
+) -> Result<(Vec<i64>, Json)> {
+    let (fwd, back, ord, rev) = if ascending {
+        (">", "<", "ASC", "DESC")
+    } else {
+        ("<", ">", "DESC", "ASC")
+    };
+    let fetch = |op: Option<&str>, order: &str, anchor: Option<(&Value, i64)>, n: i64| {
+        let mut p = params.to_vec();
+        let filter = match (op, anchor) {
+            (Some(op), Some((k, id))) => {
+                p.push(k.clone());
+                p.push(id.into());
+                format!("WHERE (k, id) {op} (?, ?)")
+            }
+            _ => String::new(),
+        };
+        p.push(n.into());
+        db.query(
+            &format!(
+                "SELECT id, k FROM ({source}) {filter} ORDER BY k {order}, id {order} LIMIT ?"
+            ),
+            &p,
+        )
+        .map_err(Error::from)
+    };
+    if let Some(c) = cur.filter(|c| c.end) {
+        let same = c.encode();
+        let meta = json!({"paginate": {
+            "next_page": same, "prev_page": same, "has_next": false, "has_prev": false,
+        }});
+        return Ok((Vec::new(), meta));
+    }
+    let lim = usize::try_from(limit).unwrap_or(0);
+    let backward = cur.is_some_and(|c| c.dir == Direction::Prev);
+    let anchor = cur.map(|c| (key_value(c.key.as_ref()), c.id));
+    let mut rows = match (&anchor, backward) {
+        (Some((k, id)), true) => fetch(Some(back), rev, Some((k, *id)), limit + 1)?,
+        (Some((k, id)), false) => fetch(Some(fwd), ord, Some((k, *id)), limit + 1)?,
+        (None, _) => fetch(None, ord, None, limit + 1)?,
+    };
+    let more = rows.len() > lim;
+    rows.truncate(lim);
+    if backward {
+        rows.reverse();
+    }
+    let first = rows
+        .first()
+        .map(|r| (r.0.get(1).cloned().unwrap_or(Value::Null), r.i64(0)));
+    let last = rows
+        .last()
+        .map(|r| (r.0.get(1).cloned().unwrap_or(Value::Null), r.i64(0)));
+    let exists = |op: &str, pos: &(Value, i64)| -> Result<bool> {
+        Ok(!fetch(Some(op), ord, Some((&pos.0, pos.1)), 1)?.is_empty())
+    };
+    let mk = |pos: Option<&(Value, i64)>, dir: Direction, end: bool| -> String {
+        Cursor {
+            key: pos.map(|p| key_json(Some(&p.0))).filter(|k| !k.is_null()),
+            id: pos.map_or(0, |p| p.1),
+            dir,
+            end,
+        }
+        .encode()
+    };
+    let first = match first {
+        Some((k, id)) => Some((k, id?)),
+        None => None,
+    };
+    let last = match last {
+        Some((k, id)) => Some((k, id?)),
+        None => None,
+    };
+    let (has_next, has_prev) = match (&first, &last) {
+        (Some(f), Some(l)) => {
+            if backward {
+                (exists(fwd, l)?, more)
+            } else {
+                (more, exists(back, f)?)
+            }
+        }
+        _ => (false, false),
+    };
+    let ids = rows
+        .iter()
+        .map(|r| r.i64(0))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let anchor_pos = anchor.clone();
+    let next_page = match &last {
+        Some(l) => mk(Some(l), Direction::Next, false),
+        None => mk(anchor_pos.as_ref(), Direction::Next, anchor_pos.is_none()),
+    };
+    let prev_page = match &first {
+        Some(f) => mk(Some(f), Direction::Prev, false),
+        None => mk(anchor_pos.as_ref(), Direction::Prev, anchor_pos.is_none()),
+    };
+    Ok((
+        ids,
+        json!({"paginate": {
+            "next_page": next_page,
+            "prev_page": prev_page,
+            "has_next": has_next,
+            "has_prev": has_prev,
+        }}),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

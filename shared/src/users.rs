@@ -573,6 +573,7 @@ pub fn delete(db: &dyn Db, actor: &Principal, id: i64) -> Result<()> {
             "DELETE FROM group_tag_users WHERE user_id = ?",
             &[id.into()],
         )?;
+        crate::chat_members::remove_user_everywhere(db, Some(actor.user_id), id)?;
         db.execute("DELETE FROM user_statuses WHERE user_id = ?", &[id.into()])?;
         member_event(db, actor, id, "delete")
     })

@@ -1,0 +1,129 @@
+//! Router and thin handlers of the chats area: `/chats/...` and
+//! `/search/chats`. Same shape as [`crate::api`]: authenticate, check the
+//! operation's scope, parse, call the domain, render; errors are rendered only
+//! by [`Response::error`].
+
+use crate::api::PREFIX;
+use crate::api_support::{id_param, Config, Ctx, LIST_MAX};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use crate::pagination::{parse_cursor, parse_limit};
+use crate::{chat_members, chats};
+
+/// Handles one request of the chats area end to end.
+pub fn handle(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    match dispatch(db, cfg, req) {
+        Ok(r) => r,
+        Err(e) => Response::error(&e),
+    }
+}
+
+fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
+    let rest = req.path.strip_prefix(PREFIX).ok_or(Error::RouteNotFound)?;
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let c = Ctx { db, cfg, req };
+    let q = req.query();
+    match (segs.as_slice(), req.method.as_str()) {
+        (["chats"], "GET") => {
+            let p = c.auth(Some("chats:read"))?;
+            let params = chats::parse_list_params(&q, LIST_MAX)?;
+            let (data, meta) = chats::list(db, &p, &params)?;
+            Ok(Response::list(data, meta))
+        }
+        (["chats"], "POST") => {
+            let p = c.auth(Some("chats:create"))?;
+            let input = chats::parse_create(&c.body()?)?;
+            Ok(Response::data(201, chats::create(db, &p, &input)?))
+        }
+        (["chats", id], "GET") => {
+            let p = c.auth(Some("chats:read"))?;
+            Ok(Response::data(
+                200,
+                chats::get(db, &p, id_param(id, "id")?)?,
+            ))
+        }
+        (["chats", id], "PUT") => {
+            let p = c.auth(Some("chats:update"))?;
+            let id = id_param(id, "id")?;
+            let upd = chats::parse_update(&c.body()?)?;
+            Ok(Response::data(200, chats::update(db, &p, id, &upd)?))
+        }
+        (["chats", id, action @ ("archive" | "unarchive")], "PUT") => {
+            let p = c.auth(Some("chats:archive"))?;
+            chats::set_archived(db, &p, id_param(id, "id")?, *action == "archive")?;
+            Ok(Response::no_content())
+        }
+        (["chats", id, "members"], "GET") => {
+            let p = c.auth(Some("chat_members:read"))?;
+            let id = id_param(id, "id")?;
+            let role = chat_members::parse_role_filter(q.get("role"))?;
+            let limit = parse_limit(q.get("limit"), LIST_MAX, LIST_MAX)?;
+            let cursor = parse_cursor(q.get("cursor"))?;
+            let (data, meta) = chat_members::list(db, &p, id, role, limit, cursor.as_ref())?;
+            Ok(Response::list(data, meta))
+        }
+        (["chats", id, "members"], "POST") => {
+            let p = c.auth(Some("chat_members:write"))?;
+            let id = id_param(id, "id")?;
+            let input = chat_members::parse_add(&c.body()?)?;
+            chat_members::add(db, &p, id, &input)?;
+            Ok(Response::no_content())
+        }
+        (["chats", id, "members", user_id], "PUT") => {
+            let p = c.auth(Some("chat_members:write"))?;
+            let id = id_param(id, "id")?;
+            let user_id = id_param(user_id, "user_id")?;
+            let role = chat_members::parse_role(&c.body()?)?;
+            chat_members::set_role(db, &p, id, user_id, role)?;
+            Ok(Response::no_content())
+        }
+        (["chats", id, "members", user_id], "DELETE") => {
+            let p = c.auth(Some("chat_members:write"))?;
+            let id = id_param(id, "id")?;
+            chat_members::remove(db, &p, id, id_param(user_id, "user_id")?)?;
+            Ok(Response::no_content())
+        }
+        (["chats", id, "leave"], "DELETE") => {
+            let p = c.auth(Some("chats:leave"))?;
+            chat_members::leave(db, &p, id_param(id, "id")?)?;
+            Ok(Response::no_content())
+        }
+        (["chats", id, "group_tags"], "POST") => {
+            let p = c.auth(Some("chat_members:write"))?;
+            let id = id_param(id, "id")?;
+            let tags = chat_members::parse_tags(&c.body()?)?;
+            chat_members::add_tags(db, &p, id, &tags)?;
+            Ok(Response::no_content())
+        }
+        (["chats", id, "group_tags", tag_id], "DELETE") => {
+            let p = c.auth(Some("chat_members:write"))?;
+            let id = id_param(id, "id")?;
+            chat_members::remove_tag(db, &p, id, id_param(tag_id, "tag_id")?)?;
+            Ok(Response::no_content())
+        }
+        (["search", "chats"], "GET") => {
+            let p = c.auth(Some("search:chats"))?;
+            let params = chats::parse_search_params(&q)?;
+            let (data, meta) = chats::search(db, &p, &params)?;
+            Ok(Response::list(data, meta))
+        }
+        (path, _) if is_known(path) => Err(Error::MethodNotAllowed),
+        _ => Err(Error::RouteNotFound),
+    }
+}
+
+fn is_known(path: &[&str]) -> bool {
+    matches!(
+        path,
+        ["chats"]
+            | ["chats", _]
+            | [
+                "chats",
+                _,
+                "archive" | "unarchive" | "members" | "leave" | "group_tags"
+            ]
+            | ["chats", _, "members" | "group_tags", _]
+            | ["search", "chats"]
+    )
+}
