@@ -75,8 +75,9 @@ fn num(s: &str) -> Option<i64> {
 }
 
 impl Timestamp {
-    /// Parses ISO 8601 date-times: `YYYY-MM-DDTHH:MM[:SS[.fff]](Z|±HH:MM)` or a
-    /// bare date `YYYY-MM-DD` (midnight UTC). Returns `None` for anything else.
+    /// Parses ISO 8601 date-times: `YYYY-MM-DDTHH:MM[:SS[.fff]][Z|±HH:MM]`
+    /// (no offset = UTC) or a bare date `YYYY-MM-DD` (midnight UTC). Returns
+    /// `None` for anything else.
     pub fn parse(s: &str) -> Option<Timestamp> {
         let s = s.trim();
         if s.len() == 10 {
@@ -86,8 +87,7 @@ impl Timestamp {
         let rest = rest.strip_prefix(['T', 't', ' '])?;
         let (time, offset_min) = if let Some(t) = rest.strip_suffix(['Z', 'z']) {
             (t, 0)
-        } else {
-            let pos = rest.rfind(['+', '-'])?;
+        } else if let Some(pos) = rest.rfind(['+', '-']) {
             let (t, off) = rest.split_at(pos);
             let sign = if off.starts_with('-') { -1 } else { 1 };
             let off = &off[1..];
@@ -101,6 +101,10 @@ impl Timestamp {
                 return None;
             }
             (t, sign * (hh * 60 + mm))
+        } else {
+            // No offset (what Python's naive `datetime.isoformat()` and the
+            // official SDK send): read as UTC.
+            (rest, 0)
         };
         let ts = Self::from_parts(date, time, 0)?;
         Some(Timestamp(ts.0 - offset_min * 60_000))
@@ -184,12 +188,30 @@ mod tests {
             "yesterday",
             "2024-02-30T00:00:00Z",
             "2024-01-01T25:00:00Z",
-            "2024-01-01T10:00:00",
+            "2024-01-01T10:00:00+25:00",
+            "2024-01-01T10:00:00.Z",
             "2024-1-01T10:00:00Z",
         ] {
             assert!(Timestamp::parse(bad).is_none(), "{bad}");
         }
         let now = now();
         assert_eq!(Timestamp::parse(&now.to_string()), Some(now));
+    }
+
+    #[test]
+    fn date_times_without_an_offset_are_utc() {
+        // Python's `datetime(2024, 1, 1, 10).isoformat()`, as the SDK sends it.
+        assert_eq!(
+            Timestamp::parse("2024-01-01T10:00:00").unwrap().to_string(),
+            "2024-01-01T10:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2024-01-01T10:00:00.123456").unwrap().to_string(),
+            "2024-01-01T10:00:00.123Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2024-01-01T10:00").unwrap().to_string(),
+            "2024-01-01T10:00:00.000Z"
+        );
     }
 }
