@@ -33,3 +33,5 @@ pub use error::{Error, Result};
 
 #[cfg(test)]
 mod api_tests;
+#[cfg(test)]
+mod chats_tests;
