@@ -1190,6 +1190,44 @@ fn search_users_rejects_unknown_sort_order_and_roles_with_400() {
     );
 }
 
+#[test]
+fn search_users_reads_date_times_without_an_offset_as_utc() {
+    // Python's naive `datetime.isoformat()`, as the official SDK sends it.
+    let host = start();
+    create_user(&host, "naive@example.com", "user");
+    let page = expect(
+        &admin(
+            &host,
+            "GET",
+            "/search/users?query=naive&created_from=2000-01-01T00:00:00&created_to=2999-01-01T00:00:00.000001",
+            None,
+        ),
+        200,
+    );
+    assert_eq!(page["meta"]["total"], 1);
+    let page = expect(
+        &admin(
+            &host,
+            "GET",
+            "/search/users?query=naive&created_from=2999-01-01T00:00:00",
+            None,
+        ),
+        200,
+    );
+    assert_eq!(page["meta"]["total"], 0);
+    assert_api_error(
+        &admin(
+            &host,
+            "GET",
+            "/search/users?created_to=2024-13-01T00:00:00",
+            None,
+        ),
+        400,
+        "created_to",
+        "invalid",
+    );
+}
+
 // --------------------------------------------------- token info, tokens
 
 #[test]

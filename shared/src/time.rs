@@ -206,7 +206,9 @@ mod tests {
             "2024-01-01T10:00:00.000Z"
         );
         assert_eq!(
-            Timestamp::parse("2024-01-01T10:00:00.123456").unwrap().to_string(),
+            Timestamp::parse("2024-01-01T10:00:00.123456")
+                .unwrap()
+                .to_string(),
             "2024-01-01T10:00:00.123Z"
         );
         assert_eq!(
