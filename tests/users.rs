@@ -1685,6 +1685,42 @@ fn paging_through_120_users_with_concurrent_inserts_loses_and_repeats_nobody() {
     assert_eq!(all, expected);
 }
 
+#[test]
+fn concurrent_creates_of_the_same_email_give_one_201_and_422_taken_never_500() {
+    let host = start();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let host = &host;
+                s.spawn(move || {
+                    (0..5)
+                        .map(|i| {
+                            let body = json!({"user": {"email": format!("race{i}@example.com")}});
+                            admin(host, "POST", "/users", Some(body)).status
+                        })
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        35,
+        "{statuses:?}"
+    );
+    let page = expect(&admin(&host, "GET", "/search/users?query=race", None), 200);
+    assert_eq!(page["meta"]["total"], 5);
+}
+
 // ------------------------------------------------------------ restarts
 
 #[test]
