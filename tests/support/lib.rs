@@ -113,39 +113,54 @@ impl Host {
         Self::start_in(config, state)
     }
 
-    /// Starts a host with a given state directory (to test restarts).
+    /// Starts a host with a given state directory (to test restarts). A
+    /// port taken between choosing and binding it is retried on another.
     pub fn start_in(config: HostConfig, state: tempfile::TempDir) -> Host {
-        let port = free_port();
-        let logs = tempfile::Builder::new()
-            .prefix("host-logs")
-            .tempdir()
-            .expect("log dir")
-            .keep();
-        let stdout = logs.join("stdout.log");
-        let stderr = logs.join("stderr.log");
-        let child = command(&config, port, state.path())
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("cannot start the host");
-        let mut host = Host {
-            child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            state,
-            stdout,
-            stderr,
-        };
-        host.wait_ready();
-        host
+        let mut state = Some(state);
+        for _attempt in 0..5 {
+            let port = free_port();
+            let logs = tempfile::Builder::new()
+                .prefix("host-logs")
+                .tempdir()
+                .expect("log dir")
+                .keep();
+            let stdout = logs.join("stdout.log");
+            let stderr = logs.join("stderr.log");
+            let dir = state.take().expect("state dir");
+            let child = command(&config, port, dir.path())
+                .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+                .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+                .spawn()
+                .expect("cannot start the host");
+            let mut host = Host {
+                child: Some(child),
+                base: format!("http://127.0.0.1:{port}"),
+                port,
+                state: dir,
+                stdout,
+                stderr,
+            };
+            match host.wait_ready() {
+                Ok(()) => return host,
+                Err(log) if log.contains("cannot listen") => {
+                    let spare = tempfile::tempdir().expect("temp dir");
+                    state = Some(std::mem::replace(&mut host.state, spare));
+                }
+                Err(log) => panic!("host did not start:\n{log}"),
+            }
+        }
+        panic!("no free port after 5 attempts");
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("host exited early ({status}):\n{}", self.stderr_text());
+                    return Err(format!(
+                        "host exited early ({status}):\n{}",
+                        self.stderr_text()
+                    ));
                 }
             }
             if let Ok(resp) = ureq::get(&format!("{}/.well-known/spin/health", self.base))
@@ -153,12 +168,15 @@ impl Host {
                 .call()
             {
                 if resp.status() == 200 {
-                    return;
+                    return Ok(());
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("host did not become ready:\n{}", self.stderr_text());
+        Err(format!(
+            "host did not become ready:\n{}",
+            self.stderr_text()
+        ))
     }
 
     /// Everything the host wrote to stderr so far.
