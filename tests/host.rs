@@ -667,3 +667,37 @@ fn manifests_spin_would_reject_are_rejected_with_the_culprit_named() {
         "/nonexistent/app.wasm",
     );
 }
+
+#[test]
+fn sqlite_flags_run_statements_and_files_before_serving() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("seed.sql");
+    std::fs::write(
+        &file,
+        "INSERT INTO bench VALUES (7, 'seven');\nINSERT INTO bench VALUES (8, 'eight');\n",
+    )
+    .expect("write seed");
+    let seed = format!("@{}", file.display());
+    let host = Host::start(fixture().args(&[
+        "--sqlite",
+        "CREATE TABLE bench (id INTEGER PRIMARY KEY, v TEXT)",
+        "--sqlite",
+        &seed,
+    ]));
+    assert_eq!(
+        host.get("/bench?id=7").json(),
+        json!({"id": 7, "v": "seven"})
+    );
+    assert_eq!(
+        host.get("/bench?id=8").json(),
+        json!({"id": 8, "v": "eight"})
+    );
+    assert_eq!(host.get("/bench?id=9").json(), json!({"id": 9, "v": null}));
+
+    let (status, stderr) = start_failure(fixture().args(&["--sqlite", "CREATE TABLE (oops"]));
+    assert!(!status.success());
+    assert!(
+        stderr.contains("--sqlite") && stderr.contains("syntax error"),
+        "{stderr}"
+    );
+}
