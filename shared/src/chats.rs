@@ -688,10 +688,17 @@ pub fn find_or_create_personal_chat(db: &dyn Db, a: i64, b: i64, in_tx: bool) ->
     if let Some(id) = find_personal(db, &key)? {
         return Ok(id);
     }
-    if in_tx {
+    let created = if in_tx {
         create_personal(db, a, b, &key)
     } else {
         transaction(db, |db| create_personal(db, a, b, &key))
+    };
+    match created {
+        // A concurrent request created the same pair's chat first.
+        Err(Error::Db(e)) if e.is_unique_violation() => {
+            find_personal(db, &key)?.ok_or(Error::Db(e))
+        }
+        other => other,
     }
 }
 

@@ -1147,3 +1147,34 @@ fn router_auth_scopes_and_routes() {
         assert_eq!(call(&db, m, &path, Some(ADMIN), None).0, 204, "{m} {path}");
     }
 }
+
+#[test]
+fn personal_chat_created_concurrently_is_found_not_duplicated() {
+    let dir = std::env::temp_dir().join(format!("chats-personal-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("db.sqlite");
+    let _ = std::fs::remove_file(&path);
+    let db = NativeDb::open(&path).unwrap();
+    crate::migrate::migrate(&db).unwrap();
+    let a = user(&db, "a", "user");
+    let b = user(&db, "b", "user");
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let db = NativeDb::open(&path).unwrap();
+                chats::find_or_create_personal_chat(&db, a, b, false).unwrap()
+            })
+        })
+        .collect();
+    let ids: Vec<i64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    let n = db
+        .query_row("SELECT COUNT(*) FROM chats WHERE personal = 1", &[])
+        .unwrap()
+        .unwrap()
+        .i64(0)
+        .unwrap();
+    assert_eq!(n, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
