@@ -229,6 +229,15 @@ pub fn sync_user(db: &dyn Db, actor: Option<i64>, user_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Payload of a chat tag event: the tag id and (audit fact) its current name.
+fn tag_payload(db: &dyn Db, tag_id: i64) -> Result<Json> {
+    let name = db
+        .query_row("SELECT name FROM group_tags WHERE id = ?", &[tag_id.into()])?
+        .map(|r| r.string(0))
+        .transpose()?;
+    Ok(json!({"group_tag_id": tag_id, "tag_name": name}))
+}
+
 /// Detaches a tag that is being deleted from every chat and removes the
 /// members who were there only through it. Call in the deleting transaction.
 pub fn on_tag_deleted(db: &dyn Db, actor: Option<i64>, tag_id: i64) -> Result<()> {
@@ -237,13 +246,7 @@ pub fn on_tag_deleted(db: &dyn Db, actor: Option<i64>, tag_id: i64) -> Result<()
         &[tag_id.into()],
     )?;
     for chat_id in ids_of(&chats)? {
-        chat_event(
-            db,
-            actor,
-            chat_id,
-            "tag_remove",
-            json!({"group_tag_id": tag_id}),
-        )?;
+        chat_event(db, actor, chat_id, "tag_remove", tag_payload(db, tag_id)?)?;
         sync_chat(db, actor, chat_id)?;
     }
     Ok(())
@@ -289,13 +292,7 @@ pub fn attach_tags(db: &dyn Db, actor: Option<i64>, chat_id: i64, tag_ids: &[i64
         ],
     )?;
     for tag_id in ids_of(&attached)? {
-        chat_event(
-            db,
-            actor,
-            chat_id,
-            "tag_add",
-            json!({"group_tag_id": tag_id}),
-        )?;
+        chat_event(db, actor, chat_id, "tag_add", tag_payload(db, tag_id)?)?;
     }
     sync_chat(db, actor, chat_id)
 }
@@ -573,7 +570,7 @@ pub fn remove_tag(db: &dyn Db, p: &Principal, chat_id: i64, tag_id: i64) -> Resu
             Some(p.user_id),
             chat_id,
             "tag_remove",
-            json!({"group_tag_id": tag_id}),
+            tag_payload(db, tag_id)?,
         )?;
         sync_chat(db, Some(p.user_id), chat_id)
     })

@@ -521,6 +521,18 @@ fn tag_sync_both_directions() {
     assert_eq!(members(&db, c2), vec![creator, u2, u3]);
     crate::users::delete(&db, &owner, u3).unwrap();
     assert_eq!(members(&db, c2), vec![creator, u2]);
+    // Tag events carry the audit facts: who, which tag, its name.
+    let tag_events: Vec<_> = events_of(&db, chat)
+        .into_iter()
+        .filter(|(k, e, _, _)| k == "chat" && e.starts_with("tag_"))
+        .collect();
+    assert_eq!(tag_events.len(), 5, "{tag_events:?}");
+    assert_eq!(tag_events[0].1, "tag_add");
+    assert_eq!(tag_events[0].2, Some(creator));
+    assert_eq!(tag_events[0].3["tag_name"], "dev");
+    assert_eq!(tag_events[4].1, "tag_remove");
+    assert_eq!(tag_events[4].2, Some(1));
+    assert_eq!(tag_events[4].3["tag_name"], "dev");
 }
 
 fn events_of(db: &dyn Db, chat: i64) -> Vec<(String, String, Option<i64>, Json)> {
