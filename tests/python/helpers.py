@@ -1,0 +1,139 @@
+"""Helpers shared by the SDK tests: unique values, the strict model check,
+an SDK client context, plain HTTP for our extensions and personal tokens.
+
+`assert_model` checks that a parsed SDK model matches its declared field
+types (the SDK itself is lenient: it keeps unknown enum values and passes
+wrong types through).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import types
+import typing
+import urllib.error
+import urllib.request
+from datetime import datetime
+from enum import Enum
+
+from pachca.client import PachcaClient
+from pachca.models import User, UserCreateRequest, UserCreateRequestUser
+
+_counter = itertools.count()
+
+
+def unique(prefix: str) -> str:
+    """A value unique within the session (the host is shared by all tests)."""
+    return f"{prefix}{next(_counter)}"
+
+
+def assert_model(value: object, tp: object = None, path: str = "$") -> None:
+    """Checks that a parsed SDK model matches its declared field types."""
+    if tp is None:
+        tp = type(value)
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(tp)
+        if value is None:
+            assert type(None) in args, f"{path} is null but not nullable"
+            return
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                assert_model(value, arg, path)
+                return
+            except AssertionError as e:
+                errors.append(str(e))
+        raise AssertionError("; ".join(errors))
+    assert value is not None, f"{path} is null but declared {tp}"
+    if origin is list:
+        assert isinstance(value, list), f"{path}: {value!r} is not a list"
+        (item,) = typing.get_args(tp)
+        for i, v in enumerate(value):
+            assert_model(v, item, f"{path}[{i}]")
+        return
+    if origin is dict or tp is typing.Any:
+        return
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        assert isinstance(value, tp), f"{path}: {value!r} is not a {tp.__name__}"
+        hints = typing.get_type_hints(tp)
+        for f in dataclasses.fields(tp):
+            assert_model(getattr(value, f.name), hints[f.name], f"{path}.{f.name}")
+        return
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        assert isinstance(value, tp), f"{path}: {value!r} is not a {tp.__name__}"
+        assert getattr(value, "is_known", True), f"{path}: {value!r} is unknown to {tp.__name__}"
+        return
+    if tp is datetime:
+        assert isinstance(value, datetime), f"{path}: {value!r} is not a datetime"
+        assert value.tzinfo is not None, f"{path}: {value!r} has no time zone"
+        return
+    if tp is int:
+        assert isinstance(value, int) and not isinstance(value, bool), f"{path}: {value!r} is not an int"
+        return
+    if tp is float:
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{path}: {value!r}"
+        return
+    if isinstance(tp, type):
+        assert isinstance(value, tp), f"{path}: {value!r} is not a {tp.__name__}"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+class Sdk:
+    """`async with Sdk(server, token) as client:` closes the client afterwards."""
+
+    def __init__(self, server, token: str | None = None) -> None:
+        self.client = PachcaClient(token or server.admin_token, base_url=server.base_url)
+
+    async def __aenter__(self) -> PachcaClient:
+        return self.client
+
+    async def __aexit__(self, *exc) -> None:
+        await self.client.close()
+
+
+def http(server, method: str, path: str, body: dict | None = None, token: str | None = None):
+    """Plain HTTP for our extensions, which the SDK does not know."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"{server.base_url}{path}",
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Bearer {token or server.admin_token}",
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, (json.loads(raw) if raw else None)
+
+
+async def create(client: PachcaClient, **fields) -> User:
+    """Creates a user (a unique e-mail unless given) and checks the model."""
+    email = fields.pop("email", None) or f"{unique('sdk')}@example.com"
+    user = await client.users.create_user(UserCreateRequest(user=UserCreateRequestUser(email=email, **fields)))
+    assert_model(user)
+    return user
+
+
+def issue_token(server, user_id: int, scopes: list[str] | None = None) -> dict:
+    """A personal token of `user_id` via `POST /access_tokens`: `{"id", "token", ...}`."""
+    body: dict = {"access_token": {"user_id": user_id, "name": "sdk"}}
+    if scopes is not None:
+        body["access_token"]["scopes"] = scopes
+    status, data = http(server, "POST", "/access_tokens", body)
+    assert status == 201, data
+    return data["data"]
