@@ -270,9 +270,11 @@ impl Server {
         let pre = component.pre.clone();
         let timeout = self.app.request_timeout;
         let id = component.id.clone();
-        // The guest task logs its own failure (one line); the request side
-        // only adds the case of a guest that returned without a response.
-        let task = tokio::spawn(async move {
+        // The guest logs its own failure (one line). It runs on this task
+        // until it either finishes (most requests: no extra task) or sets the
+        // response head while still running, in which case the rest of it
+        // (streaming the body) moves to its own task.
+        let guest = async move {
             let _permit = permit;
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -288,9 +290,19 @@ impl Server {
             };
             eprintln!("error: component {id:?}: {}", one_line(&failure));
             false
-        });
+        };
+        let mut guest = Box::pin(guest);
+        let mut receiver = receiver;
+        let (received, guest_finished_ok) = tokio::select! {
+            biased;
+            finished_ok = &mut guest => (receiver.await, Some(finished_ok)),
+            received = &mut receiver => {
+                tokio::spawn(guest);
+                (received, None)
+            }
+        };
 
-        match receiver.await {
+        match received {
             Ok(Ok(response)) => response,
             Ok(Err(code)) => {
                 eprintln!(
@@ -300,7 +312,7 @@ impl Server {
                 plain(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new())
             }
             Err(_) => {
-                if matches!(task.await, Ok(true)) {
+                if guest_finished_ok == Some(true) {
                     eprintln!(
                         "error: component {:?}: guest returned without setting a response",
                         component.id
