@@ -701,3 +701,20 @@ fn sqlite_flags_run_statements_and_files_before_serving() {
         "{stderr}"
     );
 }
+
+#[test]
+fn large_responses_stream_intact_while_the_guest_still_writes() {
+    // 8 MiB is far above wasi:http's outgoing buffer: the response head goes
+    // out while the guest is still writing the body.
+    let host = Host::start(fixture());
+    let size = 8 * 1024 * 1024;
+    let reply = host.get(&format!("/large?bytes={size}"));
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), size);
+    assert!(reply
+        .body
+        .iter()
+        .enumerate()
+        .all(|(i, b)| *b == b'a' + (i % 26) as u8));
+    assert_eq!(host.get("/ping").status, 200);
+}

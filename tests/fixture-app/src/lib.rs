@@ -46,6 +46,13 @@ async fn handle(req: Request) -> Result<impl IntoResponse> {
         "trap" => panic!("the fixture was asked to trap"),
         "spin" => spin_forever(),
         "echo" => json_response(200, json!({"length": req.body().len()})),
+        "large" => {
+            let bytes = query_param(&req, "bytes")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let body: Vec<u8> = (0..bytes).map(|i: usize| b'a' + (i % 26) as u8).collect();
+            Response::new(200, body)
+        }
         "sleep" => {
             let ms = query_param(&req, "ms")
                 .and_then(|v| v.parse().ok())
