@@ -378,6 +378,14 @@ pub fn create(db: &dyn Db, p: &Principal, input: &ChatInput) -> Result<Json> {
     render_one(db, id)
 }
 
+/// Body of the `POST /chats` 201: the chat plus `meta.not_found_member_ids`,
+/// which the official SDKs require (`CreateChatResponse`). Unknown
+/// `member_ids` are refused with 422 before anything is created, so the list
+/// is always empty here.
+pub fn created_body(chat: Json) -> Json {
+    json!({"data": chat, "meta": {"not_found_member_ids": []}})
+}
+
 /// `PUT /chats/{id}`: rename and/or change the access type (creator/admins).
 pub fn update(db: &dyn Db, p: &Principal, id: i64, upd: &ChatUpdate) -> Result<Json> {
     transaction(db, |db| -> Result<()> {

@@ -34,7 +34,8 @@ fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
         (["chats"], "POST") => {
             let p = c.auth(Some("chats:create"))?;
             let input = chats::parse_create(&c.body()?)?;
-            Ok(Response::data(201, chats::create(db, &p, &input)?))
+            let chat = chats::create(db, &p, &input)?;
+            Ok(Response::json(201, &chats::created_body(chat)))
         }
         (["chats", id], "GET") => {
             let p = c.auth(Some("chats:read"))?;

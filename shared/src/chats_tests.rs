@@ -1161,6 +1161,23 @@ fn router_auth_scopes_and_routes() {
 }
 
 #[test]
+fn create_response_has_the_meta_the_sdks_require() {
+    // pachca-sdk's `CreateChatResponse` has a required `meta.not_found_member_ids`.
+    let db = test_db();
+    let u = user(&db, "m", "user");
+    let (s, b) = call(
+        &db,
+        "POST",
+        "/chats",
+        Some(ADMIN),
+        Some(json!({"chat": {"name": "With meta", "member_ids": [u]}})),
+    );
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["meta"], json!({"not_found_member_ids": []}));
+    assert_eq!(b["data"]["member_ids"], json!([1, u]));
+}
+
+#[test]
 fn personal_chat_created_concurrently_is_found_not_duplicated() {
     let dir = std::env::temp_dir().join(format!("chats-personal-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
