@@ -288,6 +288,36 @@ fn post_users_with_a_guest_needs_exactly_one_chat_400_on_chat_ids() {
 }
 
 #[test]
+fn post_users_with_chat_ids_makes_the_user_a_member_of_those_chats() {
+    let host = start();
+    let chat = |name: &str, public: bool| {
+        let body = json!({"chat": {"name": name, "public": public}});
+        id_of(&expect(&admin(&host, "POST", "/chats", Some(body)), 201)["data"])
+    };
+    let (open, closed) = (chat("Open", true), chat("Closed", false));
+    let body = json!({"user": {"email": "c@example.com", "chat_ids": [open, closed]}});
+    let user = id_of(&expect(&admin(&host, "POST", "/users", Some(body)), 201)["data"]);
+    for id in [open, closed] {
+        let got = expect(&admin(&host, "GET", &format!("/chats/{id}"), None), 200);
+        assert_eq!(got["data"]["member_ids"], json!([1, user]), "chat {id}");
+    }
+    let members = expect(
+        &admin(&host, "GET", &format!("/chats/{closed}/members"), None),
+        200,
+    );
+    assert_eq!(members["data"][1]["id"], user);
+
+    // An unknown chat is 422 on its item, and no user is created.
+    let body = json!({"user": {"email": "d@example.com", "chat_ids": [open, 987654]}});
+    let reply = admin(&host, "POST", "/users", Some(body));
+    assert_api_error(&reply, 422, "chat_ids.1", "not_found");
+    let body = json!({"user": {"email": "d@example.com"}});
+    expect(&admin(&host, "POST", "/users", Some(body)), 201);
+    let got = expect(&admin(&host, "GET", &format!("/chats/{open}"), None), 200);
+    assert_eq!(got["data"]["member_ids"], json!([1, user]));
+}
+
+#[test]
 fn get_users_lists_users_by_id_with_pagination_meta() {
     let host = start();
     let ids: Vec<i64> = (0..3)

@@ -51,6 +51,19 @@ impl App {
         b["data"].clone()
     }
 
+    /// A chat created by the owner (who is its only member).
+    fn chat(&self, name: &str, public: bool) -> i64 {
+        crate::migrate::migrate(&self.db).unwrap();
+        let input = crate::chats::ChatInput {
+            name: name.into(),
+            public,
+            ..Default::default()
+        };
+        crate::chats::create(&self.db, &crate::testutil::owner_principal(), &input).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    }
+
     fn token_for(&self, user_id: i64, scopes: Option<Vec<&str>>) -> String {
         let mut t = json!({"user_id": user_id, "name": "t"});
         if let Some(s) = scopes {
@@ -78,10 +91,11 @@ fn first_error(b: &Json) -> (String, String) {
 #[test]
 fn create_user_renders_the_spec_user_and_records_an_event() {
     let app = App::new();
+    let (c5, c6) = (app.chat("Five", true), app.chat("Six", false));
     let u = app.create_user(
         "Oleg@Example.com",
         json!({"nickname": "oleg", "department": "Product", "title": "CIO", "role": "admin",
-               "list_tags": ["Design", "Product"], "chat_ids": [5, 6], "phone_number": "+79001234567"}),
+               "list_tags": ["Design", "Product"], "chat_ids": [c5, c6], "phone_number": "+79001234567"}),
     );
     for key in [
         "id",
@@ -135,6 +149,116 @@ fn create_user_renders_the_spec_user_and_records_an_event() {
     assert_eq!(a["nickname"], "anna");
     let b = app.create_user("anna@other.org", json!({}));
     assert_eq!(b["nickname"], "anna1");
+}
+
+#[test]
+fn create_user_with_chat_ids_joins_those_chats_in_the_same_transaction() {
+    use crate::chat_members::member_ids;
+    let app = App::new();
+    let open = app.chat("Open", true);
+    let closed = app.chat("Closed", false);
+    let u = app.create_user("j@example.com", json!({"chat_ids": [open, closed, open]}))["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(member_ids(&app.db, open).unwrap(), vec![1, u]);
+    assert_eq!(member_ids(&app.db, closed).unwrap(), vec![1, u]);
+    let role = crate::chats::membership(&app.db, open, u).unwrap().unwrap();
+    assert_eq!((role.role.as_str(), role.direct), ("member", true));
+    let ev = crate::events::for_entity(&app.db, "Chat", open).unwrap();
+    assert!(
+        ev.contains(&("chat_member".to_owned(), "add".to_owned())),
+        "{ev:?}"
+    );
+    // An admin joins as a chat admin.
+    let a = app.create_user(
+        "adm@example.com",
+        json!({"role": "admin", "chat_ids": [open]}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let role = crate::chats::membership(&app.db, open, a).unwrap().unwrap();
+    assert_eq!(role.role.as_str(), "admin");
+
+    // Unknown, invisible (a closed chat of someone else), personal and
+    // archived chats: 422 per item, and nothing is created.
+    let other = app.create_user("o@example.com", json!({}))["id"]
+        .as_i64()
+        .unwrap();
+    let other_p = crate::auth::Principal {
+        user_id: other,
+        role: crate::scopes::Role::User,
+        ..crate::testutil::owner_principal()
+    };
+    let hidden = crate::chats::create(
+        &app.db,
+        &other_p,
+        &crate::chats::ChatInput {
+            name: "Hidden".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let personal = crate::chats::find_or_create_personal_chat(&app.db, 1, other, false).unwrap();
+    let archived = app.chat("Archived", true);
+    crate::chats::set_archived(&app.db, &crate::testutil::owner_principal(), archived, true)
+        .unwrap();
+    let (s, b) = app.admin(
+        "POST",
+        "/users",
+        Some(json!({"user": {"email": "x@example.com",
+                              "chat_ids": [open, 987654, hidden, personal, archived]}})),
+    );
+    assert_eq!(s, 422, "{b}");
+    let errs: Vec<(String, String, String)> = b["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+                e["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = |k: &str, c: &str, v: i64| (k.to_owned(), c.to_owned(), v.to_string());
+    assert_eq!(
+        errs,
+        vec![
+            want("chat_ids.1", "not_found", 987654),
+            want("chat_ids.2", "not_found", hidden),
+            want("chat_ids.3", "personal_chat", personal),
+            want("chat_ids.4", "invalid", archived),
+        ]
+    );
+    let n = crate::db::Db::query(
+        &app.db,
+        "SELECT id FROM users WHERE email = 'x@example.com'",
+        &[],
+    )
+    .unwrap();
+    assert!(n.is_empty(), "rolled back");
+    assert_eq!(member_ids(&app.db, open).unwrap(), vec![1, u, a]);
+
+    // A guest: a chat that breaks the guest rules is the spec's 400 on chat_ids.
+    let (s, b) = app.admin(
+        "POST",
+        "/users",
+        Some(json!({"user": {"email": "g@example.com", "role": "guest", "chat_ids": [archived]}})),
+    );
+    assert_eq!(
+        (s, first_error(&b)),
+        (400, ("chat_ids".into(), "invalid".into()))
+    );
+    let g = app.create_user(
+        "g@example.com",
+        json!({"role": "guest", "chat_ids": [closed]}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(member_ids(&app.db, closed).unwrap(), vec![1, u, g]);
 }
 
 #[test]
@@ -481,7 +605,11 @@ fn access_token_extension_rules() {
     );
     assert_eq!(app.call("GET", "/profile", Some(&tok), None).status, 401);
     // Guests cannot own tokens.
-    let g = app.create_user("g@example.com", json!({"role": "guest", "chat_ids": [1]}))["id"]
+    let chat = app.chat("Guests", false);
+    let g = app.create_user(
+        "g@example.com",
+        json!({"role": "guest", "chat_ids": [chat]}),
+    )["id"]
         .as_i64()
         .unwrap();
     let (s, _) = app.admin(

@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::chat_visibility::{self as vis, MemberRole};
 use crate::chats::{self, chat_event, require_active, require_group, require_manager};
 use crate::db::{transaction, Db, Value};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, FieldError, Result};
 use crate::events::{self, Event};
 use crate::pagination::{self, Cursor};
 use crate::time;
@@ -411,6 +411,65 @@ pub fn add(db: &dyn Db, p: &Principal, chat_id: i64, input: &AddMembers) -> Resu
             "direct",
         )
     })
+}
+
+/// Validates the `chat_ids` of `POST /users` for `actor`: every chat must be
+/// one the actor may add members to (unknown or invisible: `not_found`), a
+/// group chat (`personal_chat`) and active (`invalid`). Errors are 422 per item
+/// (`chat_ids.N`); with the guest rules (`guest`) a violation is the spec's
+/// 400 on `chat_ids`. Returns the distinct chat ids in request order.
+pub fn check_new_user_chats(
+    db: &dyn Db,
+    actor: &Principal,
+    chat_ids: &[i64],
+    guest: bool,
+) -> Result<Vec<i64>> {
+    let mut errors = Vec::new();
+    let mut ok: Vec<i64> = Vec::new();
+    for (i, id) in chat_ids.iter().enumerate() {
+        let chat = chats::load(db, *id)?;
+        let m = chats::membership(db, *id, actor.user_id)?;
+        let problem = match &chat {
+            Some(c) if vis::can_add_members(actor, c, m.as_ref()) => {
+                if c.personal {
+                    Some((ErrorCode::PersonalChat, "Not applicable to a personal chat"))
+                } else if c.archived {
+                    Some((ErrorCode::Invalid, "The chat is archived"))
+                } else {
+                    None
+                }
+            }
+            _ => Some((ErrorCode::NotFound, "Chat not found")),
+        };
+        match problem {
+            Some((code, message)) => {
+                let key = if guest {
+                    "chat_ids".to_owned()
+                } else {
+                    format!("chat_ids.{i}")
+                };
+                errors.push(FieldError::new(key, code, Some(id.to_string()), message));
+            }
+            None if !ok.contains(id) => ok.push(*id),
+            None => {}
+        }
+    }
+    match (errors.is_empty(), guest) {
+        (true, _) => Ok(ok),
+        (false, true) => Err(Error::BadRequest(errors)),
+        (false, false) => Err(Error::Unprocessable(errors)),
+    }
+}
+
+/// Makes a user created by `POST /users` a direct member of `chat_ids`
+/// (checked by [`check_new_user_chats`]), recording an `add` event per chat.
+/// Call in the creating transaction.
+pub fn add_new_user(db: &dyn Db, actor: i64, user_id: i64, chat_ids: &[i64]) -> Result<()> {
+    for chat_id in chat_ids {
+        let added = insert_direct(db, *chat_id, &[user_id])?;
+        member_event(db, Some(actor), *chat_id, "add", &added, false, "direct")?;
+    }
+    Ok(())
 }
 
 /// `DELETE /chats/{id}/members/{user_id}`: creator/admins; the creator

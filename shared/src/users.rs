@@ -9,7 +9,7 @@ use crate::pagination::{self, Cursor, Direction, IdPage};
 use crate::scopes::Role;
 use crate::time::{self, Timestamp};
 use crate::validate::{self, Fields};
-use crate::{custom_properties, group_tags, statuses};
+use crate::{chat_members, custom_properties, group_tags, statuses};
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
 
@@ -364,7 +364,9 @@ fn member_event(db: &dyn Db, actor: &Principal, id: i64, event: &str) -> Result<
     Ok(())
 }
 
-/// Creates a user (`POST /users`). Requires an owner/admin principal.
+/// Creates a user (`POST /users`). Requires an owner/admin principal. The
+/// user joins `chat_ids` in the same transaction (checked before anything is
+/// written; see [`chat_members::check_new_user_chats`]).
 pub fn create(db: &dyn Db, actor: &Principal, input: UserInput) -> Result<Json> {
     if !actor.is_manager() {
         return Err(Error::forbidden(
@@ -388,6 +390,12 @@ pub fn create(db: &dyn Db, actor: &Principal, input: UserInput) -> Result<Json> 
         };
         let props = match &input.custom_properties {
             Some(p) => custom_properties::validate_user_values(db, p)?,
+            None => Vec::new(),
+        };
+        let chat_ids = match &input.chat_ids {
+            Some(ids) => {
+                chat_members::check_new_user_chats(db, actor, ids, input.role == Some(Role::Guest))?
+            }
             None => Vec::new(),
         };
         let now = time::now().to_string();
@@ -418,13 +426,14 @@ pub fn create(db: &dyn Db, actor: &Principal, input: UserInput) -> Result<Json> 
             group_tags::set_user_tags(db, actor, id, tags)?;
         }
         custom_properties::store_user_values(db, id, &props)?;
-        for chat_id in input.chat_ids.iter().flatten() {
+        for chat_id in &chat_ids {
             db.execute(
                 "INSERT OR IGNORE INTO user_chat_invitations (user_id, chat_id, created_at) VALUES (?, ?, ?)",
                 &[id.into(), (*chat_id).into(), now.clone().into()],
             )?;
         }
         member_event(db, actor, id, "invite")?;
+        chat_members::add_new_user(db, actor.user_id, id, &chat_ids)?;
         if input.suspended == Some(true) {
             member_event(db, actor, id, "suspend")?;
         }
