@@ -20,7 +20,15 @@ from datetime import datetime
 from enum import Enum
 
 from pachca.client import PachcaClient
-from pachca.models import User, UserCreateRequest, UserCreateRequestUser
+from pachca.models import (
+    Chat,
+    ChatCreateRequest,
+    ChatCreateRequestChat,
+    CreateChatResponse,
+    User,
+    UserCreateRequest,
+    UserCreateRequestUser,
+)
 
 _counter = itertools.count()
 
@@ -137,3 +145,13 @@ def issue_token(server, user_id: int, scopes: list[str] | None = None) -> dict:
     status, data = http(server, "POST", "/access_tokens", body)
     assert status == 201, data
     return data["data"]
+
+
+async def new_chat(client: PachcaClient, **fields) -> Chat:
+    """Creates a chat through the SDK and checks the whole response."""
+    fields.setdefault("name", unique("Chat "))
+    created = await client.chats.create_chat(ChatCreateRequest(chat=ChatCreateRequestChat(**fields)))
+    assert isinstance(created, CreateChatResponse)
+    assert_model(created)
+    assert created.meta.not_found_member_ids == []
+    return created.data

@@ -17,14 +17,11 @@ from pachca.models import (
     ApiError,
     Chat,
     ChatAvailability,
-    ChatCreateRequest,
-    ChatCreateRequestChat,
     ChatMemberRole,
     ChatMemberRoleFilter,
     ChatSortField,
     ChatUpdateRequest,
     ChatUpdateRequestChat,
-    CreateChatResponse,
     GroupTagRequest,
     GroupTagRequestGroupTag,
     ListChatsParams,
@@ -35,17 +32,7 @@ from pachca.models import (
 )
 from pachca.client import PachcaClient
 
-from helpers import Sdk, assert_model, create, issue_token, run, unique
-
-
-async def new_chat(client: PachcaClient, **fields) -> Chat:
-    """Creates a chat through the SDK and checks the whole response."""
-    fields.setdefault("name", unique("Chat "))
-    created = await client.chats.create_chat(ChatCreateRequest(chat=ChatCreateRequestChat(**fields)))
-    assert isinstance(created, CreateChatResponse)
-    assert_model(created)
-    assert created.meta.not_found_member_ids == []
-    return created.data
+from helpers import Sdk, assert_model, create, issue_token, new_chat, run, unique
 
 
 async def all_chats(client: PachcaClient, **params) -> list[Chat]:
