@@ -1,8 +1,9 @@
 """The official Python SDK (`pachca-sdk`) against our chats area, unchanged
 but for its base URL: a channel's lifecycle, silent member adds and chat
 roles, archiving, every documented filter of `GET /chats` across all pages,
-open chats seen and joined by another user, the members list by role, and
-group tags bringing their users into a chat and taking them out again.
+open chats seen and joined by another user, the members list by role,
+group tags bringing their users into a chat and taking them out again, and
+new users joining chats through `chat_ids`.
 
 Every response is parsed into the SDK's models and checked by `assert_model`.
 """
@@ -28,6 +29,8 @@ from pachca.models import (
     ListMembersParams,
     SearchChatsParams,
     SortOrder,
+    UserCreateRole,
+    UserRole,
     ValidationErrorCode,
 )
 from pachca.client import PachcaClient
@@ -106,9 +109,16 @@ def test_a_channel_with_silent_adds_roles_rename_and_archive(server):
             await c.chats.unarchive_chat(chat.id)
             assert (await c.chats.get_chat(chat.id)).archived is False
 
+            with pytest.raises(ApiError) as err:
+                await c.members.remove_member(chat.id, 1)
+            assert_model(err.value.errors[0])
+            assert err.value.errors[0].code is ValidationErrorCode.CANNOT_KICK_OWNER
             await c.members.remove_member(chat.id, alice)
             assert await member_ids(c, chat.id) == [1, bob, carol]
 
+            page = await c.search.search_chats(SearchChatsParams(query=name.upper(), limit=1))
+            assert_model(page)
+            assert (page.meta.total, [f.id for f in page.data]) == (1, [chat.id])
             found = await c.search.search_chats_all(SearchChatsParams(query=name.upper(), limit=1))
             for f in found:
                 assert_model(f)
@@ -212,6 +222,7 @@ def test_another_user_lists_open_chats_and_joins_one(server):
             assert dave.id not in seen.member_ids
             with pytest.raises(ApiError) as err:
                 await c.chats.get_chat(closed.id)
+            assert_model(err.value.errors[0])
             assert err.value.errors[0].code is ValidationErrorCode.NOT_FOUND
 
             # Joining an open chat: adding oneself.
@@ -266,5 +277,34 @@ def test_a_group_tag_brings_its_users_into_a_chat_and_takes_them_out(server):
             tagged_chat = await new_chat(c, group_tag_ids=[tag.id])
             assert tagged_chat.group_tag_ids == [tag.id]
             assert tagged_chat.member_ids == sorted({1, late, *tagged})
+
+    run(go())
+
+
+def test_new_users_join_the_chats_given_on_creation(server):
+    async def go():
+        async with Sdk(server) as c:
+            open_chat = await new_chat(c, public=True)
+            closed = await new_chat(c)
+            user = await create(c, chat_ids=[open_chat.id, closed.id])
+            for chat_id in (open_chat.id, closed.id):
+                got = await c.chats.get_chat(chat_id)
+                assert_model(got)
+                assert got.member_ids == [1, user.id]
+            assert await member_ids(c, closed.id, ChatMemberRoleFilter.MEMBER) == [user.id]
+
+            # An unknown chat: 422 on its item, and the user is not created.
+            email = f"{unique('nochat')}@example.com"
+            with pytest.raises(ApiError) as err:
+                await create(c, email=email, chat_ids=[open_chat.id, 987654321])
+            item = err.value.errors[0]
+            assert_model(item)
+            assert (item.key, item.code, item.value) == ("chat_ids.1", ValidationErrorCode.NOT_FOUND, "987654321")
+            assert (await create(c, email=email)).email == email
+
+            # A guest joins exactly one active chat.
+            guest = await create(c, role=UserCreateRole.GUEST, chat_ids=[closed.id])
+            assert guest.role is UserRole.GUEST
+            assert guest.id in (await c.chats.get_chat(closed.id)).member_ids
 
     run(go())
