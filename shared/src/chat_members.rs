@@ -124,7 +124,8 @@ pub fn insert_direct(db: &dyn Db, chat_id: i64, ids: &[i64]) -> Result<Vec<i64>>
     ids_of(&rows)
 }
 
-/// Records a `chat_member` `add`/`remove` event (nothing when `user_ids` is empty).
+/// Records a `chat_member` `add`/`remove` event (nothing when `user_ids` is
+/// empty) and, unless `silent`, posts the system message announcing it.
 pub fn member_event(
     db: &dyn Db,
     actor: Option<i64>,
@@ -155,7 +156,7 @@ pub fn member_event(
             }),
         },
     )?;
-    Ok(())
+    crate::messages::on_member_change(db, actor, chat_id, event, user_ids, silent)
 }
 
 /// Brings a chat's tag-derived members in line with its tags: adds every

@@ -96,11 +96,12 @@ pub fn membership(db: &dyn Db, chat_id: i64, user_id: i64) -> Result<Option<Memb
 }
 
 /// The chat as seen by `p` with `p`'s membership; 404 on `id` when it does
-/// not exist or `p` does not see it.
+/// not exist or `p` does not see it. A thread chat is also seen by whoever
+/// sees its parent chat ([`crate::threads`]).
 pub fn visible(db: &dyn Db, p: &Principal, id: i64) -> Result<(ChatRow, Option<Membership>)> {
     let chat = load(db, id)?.ok_or_else(|| Error::not_found("id", id))?;
     let m = membership(db, id, p.user_id)?;
-    if vis::can_see(p, &chat, m.as_ref()) {
+    if vis::can_see(p, &chat, m.as_ref()) || crate::threads::sees_thread_chat(db, p, id)? {
         Ok((chat, m))
     } else {
         Err(Error::not_found("id", id))

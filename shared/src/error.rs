@@ -43,6 +43,16 @@ pub enum ErrorCode {
     PersonalChat,
     /// The chat's creator cannot be removed from it.
     CannotKickOwner,
+    /// A user already has the maximum number of unique reactions on a message.
+    UserLimit,
+    /// A message already has the maximum number of unique reactions.
+    UniqueLimit,
+    /// A message already has the maximum number of reactions.
+    GeneralLimit,
+    /// The message is deleted.
+    MessageDeleted,
+    /// A thread cannot be created for a message that is itself in a thread.
+    ThreadMessage,
     /// Internal failure.
     Unhandled,
 }
@@ -66,6 +76,11 @@ impl ErrorCode {
             ErrorCode::WrongParams => "wrong_params",
             ErrorCode::PersonalChat => "personal_chat",
             ErrorCode::CannotKickOwner => "cannot_kick_owner",
+            ErrorCode::UserLimit => "user_limit",
+            ErrorCode::UniqueLimit => "unique_limit",
+            ErrorCode::GeneralLimit => "general_limit",
+            ErrorCode::MessageDeleted => "message_deleted",
+            ErrorCode::ThreadMessage => "thread_message",
             ErrorCode::Unhandled => "unhandled",
         }
     }

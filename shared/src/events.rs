@@ -23,6 +23,13 @@ pub const CHAT: &str = "chat";
 /// Event kind for chat membership (webhook `chat_member`: `add`/`remove`, plus role changes).
 pub const CHAT_MEMBER: &str = "chat_member";
 
+/// Event kind for messages (`new`, `update`, `delete`, plus `pin`/`unpin` and `link_previews`).
+pub const MESSAGE: &str = "message";
+/// Event kind for reactions (`new`, `delete`).
+pub const REACTION: &str = "reaction";
+/// Event kind for threads (`new`).
+pub const THREAD: &str = "thread";
+
 /// A domain event about to be recorded.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {

@@ -18,10 +18,18 @@ pub mod error;
 pub mod events;
 pub mod group_tags;
 pub mod http;
+pub mod message_input;
+pub mod message_search;
+pub mod messages;
+pub mod messages_api;
 pub mod migrate;
 pub mod pagination;
+pub mod reactions;
+pub mod reactions_api;
+pub mod read_state;
 pub mod scopes;
 pub mod statuses;
+pub mod threads;
 pub mod time;
 pub mod users;
 pub mod validate;
@@ -35,3 +43,5 @@ pub use error::{Error, Result};
 mod api_tests;
 #[cfg(test)]
 mod chats_tests;
+#[cfg(test)]
+mod messages_tests;

@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_chats",
         sql: include_str!("../../migrations/0002_chats.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_messages",
+        sql: include_str!("../../migrations/0003_messages.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

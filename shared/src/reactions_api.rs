@@ -1,0 +1,52 @@
+//! Router and thin handlers of `/messages/{id}/reactions` (the reactions
+//! component). Same shape as [`crate::api`]; errors are rendered only by
+//! [`Response::error`].
+
+use crate::api::PREFIX;
+use crate::api_support::{id_param, Config, Ctx, LIST_MAX};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use crate::pagination::{parse_cursor, parse_limit};
+use crate::reactions;
+
+/// Handles one request of the reactions area end to end.
+pub fn handle(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    match dispatch(db, cfg, req) {
+        Ok(r) => r,
+        Err(e) => Response::error(&e),
+    }
+}
+
+fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
+    let rest = req.path.strip_prefix(PREFIX).ok_or(Error::RouteNotFound)?;
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let c = Ctx { db, cfg, req };
+    let q = req.query();
+    match (segs.as_slice(), req.method.as_str()) {
+        (["messages", id, "reactions"], "POST") => {
+            let p = c.auth(Some("reactions:write"))?;
+            let id = id_param(id, "id")?;
+            let input = reactions::parse(&c.body()?)?;
+            // The spec's 201 body is a bare `Reaction`, not `{"data": ...}`.
+            Ok(Response::json(201, &reactions::add(db, &p, id, &input)?))
+        }
+        (["messages", id, "reactions"], "DELETE") => {
+            let p = c.auth(Some("reactions:write"))?;
+            let id = id_param(id, "id")?;
+            let input = reactions::parse_query(q.get("code"), q.get("name"))?;
+            reactions::remove(db, &p, id, &input)?;
+            Ok(Response::no_content())
+        }
+        (["messages", id, "reactions"], "GET") => {
+            let p = c.auth(Some("reactions:read"))?;
+            let id = id_param(id, "id")?;
+            let limit = parse_limit(q.get("limit"), LIST_MAX, LIST_MAX)?;
+            let cursor = parse_cursor(q.get("cursor"))?;
+            let (data, meta) = reactions::list(db, &p, id, limit, cursor.as_ref())?;
+            Ok(Response::list(data, meta))
+        }
+        (["messages", _, "reactions"], _) => Err(Error::MethodNotAllowed),
+        _ => Err(Error::RouteNotFound),
+    }
+}
