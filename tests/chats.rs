@@ -114,12 +114,15 @@ fn token(host: &Host, user_id: i64, scopes: Option<&[&str]>) -> String {
         .to_owned()
 }
 
+/// `POST /chats`; returns the `Chat`. The body also carries the
+/// `meta.not_found_member_ids` the official SDKs require (`CreateChatResponse`).
 fn create_chat(host: &Host, token: &str, chat: Value) -> Value {
-    expect(
+    let body = expect(
         &call(host, token, "POST", "/chats", Some(json!({ "chat": chat }))),
         201,
-    )["data"]
-        .clone()
+    );
+    assert_eq!(body["meta"], json!({"not_found_member_ids": []}), "{body}");
+    body["data"].clone()
 }
 
 fn ids(list: &Value) -> Vec<i64> {
