@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pachca.client import PachcaClient
 from pachca.models import (
     AddMembersRequest,
     ApiError,
@@ -25,6 +26,7 @@ from pachca.models import (
     ChatUpdateRequestChat,
     GroupTagRequest,
     GroupTagRequestGroupTag,
+    ListChatMessagesParams,
     ListChatsParams,
     ListMembersParams,
     SearchChatsParams,
@@ -33,7 +35,6 @@ from pachca.models import (
     UserRole,
     ValidationErrorCode,
 )
-from pachca.client import PachcaClient
 
 from helpers import Sdk, assert_model, create, issue_token, new_chat, run, unique
 
@@ -68,10 +69,14 @@ def test_a_channel_with_silent_adds_roles_rename_and_archive(server):
             assert chat.last_message_at >= chat.created_at
             assert chat.created_at.tzinfo is not None
 
+            history = ListChatMessagesParams(chat_id=chat.id)
+            before = await c.messages.list_chat_messages_all(history)
             await c.members.add_members(chat.id, AddMembersRequest(member_ids=[bob, carol], silent=True))
             got = await c.chats.get_chat(chat.id)
             assert_model(got)
             assert got.member_ids == [1, alice, bob, carol]
+            # Silent: no system message announces the addition.
+            assert await c.messages.list_chat_messages_all(history) == before
 
             await c.members.update_member_role(chat.id, bob, ChatMemberRole.EDITOR)
             await c.members.update_member_role(chat.id, carol, ChatMemberRole.ADMIN)

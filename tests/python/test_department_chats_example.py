@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from pachca.models import ChatAvailability, ListChatsParams
+from pachca.models import ChatAvailability, ListChatMessagesParams, ListChatsParams
 
 from helpers import Sdk, assert_model, create, new_chat, run, unique
 
@@ -35,6 +35,15 @@ def test_the_example_places_users_in_their_department_chats(server, monkeypatch,
             return existing.id, s1, s2, l1, nobody
 
     existing, s1, s2, l1, nobody = run(setup())
+
+    async def messages(chat_id: int) -> list[int]:
+        async with Sdk(server) as c:
+            found = await c.messages.list_chat_messages_all(ListChatMessagesParams(chat_id=chat_id))
+            for m in found:
+                assert_model(m)
+            return [m.id for m in found]
+
+    quiet = run(messages(existing))
     monkeypatch.setenv("PACHCA_BASE_URL", server.base_url)
     monkeypatch.setenv("PACHCA_TOKEN", server.admin_token)
     example = load_example()
@@ -58,6 +67,8 @@ def test_the_example_places_users_in_their_department_chats(server, monkeypatch,
             return sorted(ch.id for ch in public if ch.name in (sales, legal))
 
     before = run(check())
+    # Silent adds: no system message announces them.
+    assert run(messages(existing)) == quiet
     assert before == sorted([existing, placed[legal]])
 
     # Idempotent: the same chats, nobody added twice.
