@@ -507,6 +507,9 @@ pub fn parse_list_params(q: &Query, max_limit: i64) -> Result<ListParams> {
 const MEMBER_SQL: &str =
     "EXISTS (SELECT 1 FROM chat_members m WHERE m.chat_id = c.id AND m.user_id = ?)";
 
+/// The chat aliased `c` is not a thread chat (threads are listed by `GET /threads`).
+const NOT_THREAD_SQL: &str = "NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id)";
+
 /// `GET /chats`: a keyset page of the chats `p` may list.
 pub fn list(db: &dyn Db, p: &Principal, lp: &ListParams) -> Result<(Vec<Json>, Json)> {
     let mut filters: Vec<String> = Vec::new();
@@ -518,6 +521,7 @@ pub fn list(db: &dyn Db, p: &Principal, lp: &ListParams) -> Result<(Vec<Json>, J
         }
         Availability::Public => filters.push(vis::outsider_sql(p).into()),
     }
+    filters.push(NOT_THREAD_SQL.into());
     if !lp.archived {
         filters.push("c.archived = 0".into());
     }
@@ -570,7 +574,7 @@ pub struct SearchParams {
     pub created_to: Option<Timestamp>,
     /// `true` = only active, `false` = only archived.
     pub active: Option<bool>,
-    /// `chat_subtype=thread` (there are no threads yet: always empty).
+    /// `chat_subtype=thread`: only thread chats (else only non-thread chats).
     pub threads_only: bool,
     /// Only personal / only group chats.
     pub personal: Option<bool>,
@@ -601,9 +605,11 @@ pub fn parse_search_params(q: &Query) -> Result<SearchParams> {
 pub fn search(db: &dyn Db, p: &Principal, sp: &SearchParams) -> Result<(Vec<Json>, Json)> {
     let mut filters = vec![format!("({MEMBER_SQL} OR {})", vis::outsider_sql(p))];
     let mut params: Vec<Value> = vec![p.user_id.into()];
-    if sp.threads_only {
-        filters.push("0".into());
-    }
+    filters.push(if sp.threads_only {
+        format!("NOT {NOT_THREAD_SQL}")
+    } else {
+        NOT_THREAD_SQL.to_owned()
+    });
     if let Some(q) = sp.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         filters.push("instr(c.search_name, ?) > 0".into());
         params.push(q.to_lowercase().into());

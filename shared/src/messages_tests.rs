@@ -917,3 +917,38 @@ fn router_serves_messages_and_reactions() {
     );
     assert_eq!((s, e["errors"][0]["code"].as_str()), (400, Some("invalid")));
 }
+
+#[test]
+fn thread_chats_are_listed_by_threads_not_by_chats() {
+    let w = cross_thread();
+    let db = &w.db;
+    let t_chat = w.thread["chat_id"].as_i64().unwrap();
+    let lp = chats::parse_list_params(&Query::parse(""), 50).unwrap();
+    let (listed, _) = chats::list(db, &w.owner, &lp).unwrap();
+    let ids: Vec<i64> = listed.iter().map(id).collect();
+    assert!(ids.contains(&w.chat) && !ids.contains(&t_chat));
+    let search = |qs: &str| -> Vec<i64> {
+        let sp = chats::parse_search_params(&Query::parse(qs)).unwrap();
+        chats::search(db, &w.owner, &sp)
+            .unwrap()
+            .0
+            .iter()
+            .map(id)
+            .collect()
+    };
+    assert_eq!(search("chat_subtype=thread"), vec![t_chat]);
+    assert!(!search("").contains(&t_chat));
+    // The outsider is a member of the thread chat only.
+    assert_eq!(
+        chats::search(
+            db,
+            &w.outsider,
+            &chats::parse_search_params(&Query::parse("chat_subtype=thread")).unwrap()
+        )
+        .unwrap()
+        .0
+        .len(),
+        1
+    );
+    let _ = w.outsider_id;
+}
