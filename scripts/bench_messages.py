@@ -1,0 +1,277 @@
+"""Messaging benchmarks against the release host and the real spin.toml.
+
+Run by `scripts/bench messages` (which builds everything and installs wrk):
+
+1. sending: CONNECTIONS clients post into 16 chats for SEND_SECONDS with wrk;
+2. reading: GET /messages?chat_id=&limit=50 in a chat of MESSAGES messages,
+   seeded straight into the SQLite file while the host is stopped;
+3. search: GET /search/messages over the same MESSAGES messages;
+4. reactions: REACTORS users react to one message at once; every reaction
+   must be recorded and one more must be refused with `general_limit`.
+
+Prints one line per measurement. Environment: SEND_SECONDS (30),
+READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN = "bench-admin-token"
+SEND_SECONDS = int(os.environ.get("SEND_SECONDS", "30"))
+READ_SECONDS = int(os.environ.get("READ_SECONDS", "10"))
+MESSAGES = int(os.environ.get("MESSAGES", "1000000"))
+REACTORS = int(os.environ.get("REACTORS", "1000"))
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "16"))
+WORDS = ["альфа", "бета", "гамма", "дельта", "омега", "release", "deploy", "incident",
+         "coffee", "meeting", "отчёт", "бюджет", "график", "клиент", "сервер", "релиз"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Host:
+    """The release host serving spin.toml on a free port."""
+
+    def __init__(self, state: str):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=ADMIN)
+        self.proc = subprocess.Popen(
+            [str(ROOT / "target/release/spin-host"), "up", "--from", str(ROOT / "spin.toml"),
+             "--listen", f"127.0.0.1:{self.port}", "--state-dir", state],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base}/.well-known/spin/health", timeout=2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    sys.exit("host did not start")
+                time.sleep(0.05)
+
+    def call(self, method: str, path: str, body=None, token: str = ADMIN):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.base}/api/shared/v1{path}", data=data, method=method)
+        req.add_header("Authorization", f"Bearer {token}")
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                raw = resp.read()
+                return resp.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, (json.loads(raw) if raw else None)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def wrk(url: str, seconds: int, script: str | None = None, connections: int = CONNECTIONS) -> dict:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        args += ["-s", script]
+    run = subprocess.run(args + [url], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"wrk failed: {run.stdout}{run.stderr}")
+    out = run.stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+def report(name: str, r: dict):
+    print(f"{name:<46} {r['rps']:>9.0f}/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms"
+          f"  non-2xx {r['non2xx']} {r['socket_errors']}", flush=True)
+
+
+def bench_sending(host: Host, work: Path):
+    chats = []
+    for i in range(16):
+        status, body = host.call("POST", "/chats", {"chat": {"name": f"bench {i}"}})
+        assert status == 201, body
+        chats.append(body["data"]["id"])
+    script = work / "send.lua"
+    script.write_text(
+        "local chats = {" + ",".join(map(str, chats)) + "}\n"
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        "  local chat = chats[(n % #chats) + 1]\n"
+        "  local body = '{\"message\":{\"entity_type\":\"discussion\",\"entity_id\":' .. chat ..\n"
+        "    ',\"content\":\"load message ' .. n .. '\"}}'\n"
+        f"  return wrk.format('POST', '/api/shared/v1/messages', {{['Authorization']='Bearer {ADMIN}',"
+        " ['Content-Type']='application/json'}, body)\n"
+        "end\n"
+    )
+    r = wrk(host.base, SEND_SECONDS, str(script))
+    report(f"send: {CONNECTIONS} clients into 16 chats, {SEND_SECONDS}s", r)
+
+
+def seed(db_path: Path, chat_id: int, owner: int, count: int):
+    """Inserts `count` messages into one chat (FTS triggers index them)."""
+    conn = sqlite3.connect(db_path)
+    words = ",".join(f"('{w}')" for w in WORDS)
+    started = time.monotonic()
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute(
+        f"""
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?),
+        w(k, word) AS (SELECT row_number() OVER () - 1, column1 FROM (VALUES {words}))
+        INSERT INTO messages (chat_id, root_chat_id, entity_type, entity_id, user_id, content,
+                              url, created_at, changed_at)
+        SELECT ?, ?, 'discussion', ?, ?,
+               'seeded message ' || i || ' ' || (SELECT word FROM w WHERE k = i % {len(WORDS)})
+                 || ' ' || (SELECT word FROM w WHERE k = (i / 7) % {len(WORDS)}),
+               '/chats/' || ? || '?message=' || i,
+               strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        FROM n
+        """,
+        (count, chat_id, chat_id, chat_id, owner, chat_id),
+    )
+    conn.commit()
+    conn.close()
+    print(f"seeded {count} messages in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def bench_reading(state: str, work: Path):
+    host = Host(state)
+    status, body = host.call("POST", "/chats", {"chat": {"name": "million"}})
+    assert status == 201, body
+    chat = body["data"]["id"]
+    host.stop()
+    seed(Path(state) / "sqlite_db.db", chat, 1, MESSAGES)
+    host = Host(state)
+    try:
+        status, body = host.call("GET", f"/messages?chat_id={chat}&limit=50")
+        assert status == 200 and len(body["data"]) == 50, body
+        script = work / "read.lua"
+        script.write_text(f"wrk.headers['Authorization'] = 'Bearer {ADMIN}'\n")
+        r = wrk(f"{host.base}/api/shared/v1/messages?chat_id={chat}&limit=50", READ_SECONDS,
+                str(script))
+        report(f"read: 50 newest of {MESSAGES} messages", r)
+        search = work / "search.lua"
+        search.write_text(
+            f"wrk.headers['Authorization'] = 'Bearer {ADMIN}'\n"
+            "local words = {"
+            + ",".join(f"'{urllib.parse.quote(w)}'" for w in ["incident", "бюджет", "релиз", "coffee"])
+            + "}\n"
+            "local n = 0\n"
+            "request = function()\n"
+            "  n = n + 1\n"
+            "  local a = words[(n % #words) + 1]\n"
+            "  local b = words[((n + 1) % #words) + 1]\n"
+            "  return wrk.format('GET', '/api/shared/v1/search/messages?limit=20&query=' .. a .. '%20' .. b)\n"
+            "end\n"
+        )
+        status, body = host.call("GET", "/search/messages?limit=20&query=incident")
+        assert status == 200 and body["data"], body
+        r = wrk(host.base, READ_SECONDS, str(search))
+        report(f"search: two-word queries over {MESSAGES} messages", r)
+    finally:
+        host.stop()
+
+
+def bench_reactions(host: Host):
+    status, body = host.call("POST", "/chats", {"chat": {"name": "poll", "public": True}})
+    assert status == 201, body
+    chat = body["data"]["id"]
+    status, body = host.call("POST", "/messages",
+                             {"message": {"entity_type": "discussion", "entity_id": chat,
+                                          "content": "Poll: react!"}})
+    assert status == 201, body
+    message = body["data"]["id"]
+
+    def new_user(i: int) -> str:
+        status, body = host.call("POST", "/users", {"user": {
+            "email": f"reactor{i}@bench.example", "first_name": f"R{i}"}})
+        assert status == 201, body
+        uid = body["data"]["id"]
+        status, body = host.call("POST", "/access_tokens",
+                                 {"access_token": {"user_id": uid, "name": "bench"}})
+        assert status == 201, body
+        return body["data"]["token"]
+
+    with ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(new_user, range(REACTORS + 1)))
+    emoji = ["👍", "👎", "🔥", "🎉", "😂", "❤️", "🚀", "👀", "✅", "❌"]
+
+    def react(i: int) -> int:
+        status, _ = host.call("POST", f"/messages/{message}/reactions",
+                              {"code": emoji[i % len(emoji)]}, token=tokens[i])
+        return status
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(64) as pool:
+        statuses = list(pool.map(react, range(REACTORS)))
+    elapsed = time.monotonic() - started
+    ok = sum(1 for s in statuses if s in (200, 201, 204))
+    recorded, cursor = 0, None
+    while True:
+        path = f"/messages/{message}/reactions?limit=50" + (f"&cursor={cursor}" if cursor else "")
+        status, body = host.call("GET", path)
+        assert status == 200, body
+        recorded += len(body["data"])
+        cursor = body["meta"]["paginate"].get("next_page")
+        if not cursor or not body["data"]:
+            break
+    extra, body = host.call("POST", f"/messages/{message}/reactions", {"code": "🌟"},
+                            token=tokens[REACTORS])
+    codes = [e.get("code") for e in (body or {}).get("errors", [])]
+    print(f"reactions: {REACTORS} users at once in {elapsed:.2f}s ({REACTORS / elapsed:.0f}/s): "
+          f"{ok} accepted, {recorded} recorded; one more -> {extra} {codes}", flush=True)
+    if ok != REACTORS or recorded != REACTORS:
+        sys.exit("reactions were lost")
+
+
+def main():
+    work = Path(tempfile.mkdtemp(prefix="bench-messages"))
+    state = str(work / "state")
+    print(f"messages bench: {os.cpu_count()} cores, wrk -t2 -c{CONNECTIONS} (wrk and host share the machine)")
+    host = Host(state)
+    try:
+        bench_sending(host, work)
+        bench_reactions(host)
+    finally:
+        host.stop()
+    bench_reading(str(work / "state-read"), work)
+
+
+if __name__ == "__main__":
+    main()
