@@ -394,9 +394,11 @@ fn personal_403(chat: &chats::ChatRow) -> Result<()> {
 /// in an open chat, which is how one joins it).
 pub fn add(db: &dyn Db, p: &Principal, chat_id: i64, input: &AddMembers) -> Result<()> {
     transaction(db, |db| -> Result<()> {
-        let (chat, m) = chats::visible(db, p, chat_id)?;
+        // `visible` also admits a thread chat's readers through its parent
+        // chat; what remains of `can_add_members` is the guest rule.
+        let (chat, _) = chats::visible(db, p, chat_id)?;
         require_group(&chat)?;
-        if !vis::can_add_members(p, &chat, m.as_ref()) {
+        if vis::viewer_kind(p) == vis::ViewerKind::Guest {
             return Err(forbid("Guests cannot add members"));
         }
         require_active(&chat)?;
@@ -648,7 +650,9 @@ pub fn list(
 ) -> Result<(Vec<Json>, Json)> {
     let chat = chats::load(db, chat_id)?.ok_or_else(|| Error::not_found("id", chat_id))?;
     let m = chats::membership(db, chat_id, p.user_id)?;
-    if !vis::can_list_members(p, &chat, m.as_ref()) {
+    if !vis::can_list_members(p, &chat, m.as_ref())
+        && !crate::threads::sees_thread_chat(db, p, chat_id)?
+    {
         return Err(Error::not_found("id", chat_id));
     }
     let mut clause = String::from(

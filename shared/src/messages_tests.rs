@@ -952,3 +952,46 @@ fn thread_chats_are_listed_by_threads_not_by_chats() {
     );
     let _ = w.outsider_id;
 }
+
+#[test]
+fn parent_members_add_people_and_bots_to_a_thread_they_are_not_in() {
+    let db = test_db();
+    let (_, owner) = user(&db, "alice");
+    let (bob, pbob) = user(&db, "bob");
+    let (bot_id, _) = user(&db, "robot");
+    db.execute("UPDATE users SET bot = 1 WHERE id = ?", &[bot_id.into()])
+        .unwrap();
+    let pbot = principal(&db, bot_id);
+    let c = chat(&db, &owner, false, false, &[bob]);
+    let root = id(&post(&db, &owner, c, "root"));
+    let other = id(&post(&db, &owner, c, "history"));
+    let t = threads::create_for_message(&db, &owner, root).unwrap();
+    let t_chat = t["chat_id"].as_i64().unwrap();
+    // bob is in the parent chat only: he lists the thread's members and adds the bot.
+    let (members, _) = chat_members::list(&db, &pbob, t_chat, None, 50, None).unwrap();
+    assert_eq!(members.len(), 1);
+    chat_members::add(
+        &db,
+        &pbob,
+        t_chat,
+        &AddMembers {
+            member_ids: vec![bot_id],
+            silent: false,
+        },
+    )
+    .unwrap();
+    // The bot reads and writes the thread and reads the root, nothing else.
+    let comment = post(&db, &pbot, t_chat, "beep");
+    assert_eq!(comment["entity_type"], "thread");
+    assert!(messages::get(&db, &pbot, root, "").is_ok());
+    assert_eq!(
+        messages::get(&db, &pbot, other, "").unwrap_err().status(),
+        404
+    );
+    assert_eq!(chats::get(&db, &pbot, c).unwrap_err().status(), 404);
+    // The thread announces the bot's arrival.
+    let (ids, _) = list(&db, &owner, t_chat, "order=asc");
+    let first = messages::get(&db, &owner, ids[0], "").unwrap();
+    assert_eq!(first["content"], "@bob added @robot");
+    assert_eq!(first["entity_type"], "thread");
+}
