@@ -755,3 +755,56 @@ fn threads_list_standalone_threads_and_system_messages() {
         "not_found",
     );
 }
+
+#[test]
+fn concurrent_new_kinds_of_reaction_stop_exactly_at_the_unique_limit() {
+    let host = start();
+    let chat = new_chat(&host, ADMIN, false, true, &[]);
+    let m = id_of(&post(&host, ADMIN, chat, "race"));
+    let users: Vec<(i64, String)> = (0..40).map(|i| user(&host, &format!("racer{i}"))).collect();
+    let statuses: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = users
+            .iter()
+            .enumerate()
+            .map(|(i, (_, token))| {
+                let host = &host;
+                s.spawn(move || {
+                    let r = call(
+                        host,
+                        token,
+                        "POST",
+                        &format!("/messages/{m}/reactions"),
+                        Some(json!({"code": format!("u{i}")})),
+                    );
+                    let body = r.json();
+                    (r.status, body)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let created = statuses.iter().filter(|(s, _)| *s == 201).count();
+    let refused: Vec<&Value> = statuses
+        .iter()
+        .filter(|(s, _)| *s == 422)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(created, 30, "{statuses:?}");
+    assert_eq!(refused.len(), 10, "{statuses:?}");
+    assert!(refused
+        .iter()
+        .all(|b| b["errors"][0]["code"] == "unique_limit"));
+    let list = expect(
+        &admin(
+            &host,
+            "GET",
+            &format!("/messages/{m}/reactions?limit=50"),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(30));
+}
