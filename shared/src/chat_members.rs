@@ -138,6 +138,7 @@ pub fn member_event(
     if user_ids.is_empty() {
         return Ok(());
     }
+    let thread_id = crate::threads::by_chat(db, chat_id)?.map(|t| t.id);
     events::record(
         db,
         &Event {
@@ -148,7 +149,7 @@ pub fn member_event(
             actor,
             payload: json!({
                 "chat_id": chat_id,
-                "thread_id": null,
+                "thread_id": thread_id,
                 "user_ids": user_ids,
                 "silent": silent,
                 "initiator_id": actor,

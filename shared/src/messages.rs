@@ -872,7 +872,8 @@ pub fn read_member_ids(
 }
 
 /// Validates `{"link_previews": {URL: LinkPreview}}`: a non-empty map whose
-/// values have string `title` and `description`.
+/// values have string `title` and `description`, an optional `image_url`
+/// and an optional `image` with `key` and `name`.
 pub fn parse_link_previews(body: &Json) -> Result<Map<String, Json>> {
     let map = crate::validate::wrapper(body, "link_previews")?;
     let mut f = crate::validate::Fields::new(map, "link_previews");
@@ -888,6 +889,26 @@ pub fn parse_link_previews(body: &Json) -> Result<Map<String, Json>> {
         g.required_string("title", None);
         g.required_string("description", None);
         g.string("image_url", None);
+        match obj.get("image") {
+            None | Some(Json::Null) => {}
+            Some(Json::Object(img)) => {
+                let mut h = crate::validate::Fields::new(img, &g.key("image"));
+                h.required_string("key", None);
+                h.required_string("name", None);
+                h.i64("size");
+                if let Err(Error::Unprocessable(errs)) = h.finish() {
+                    for e in errs {
+                        g.push(e);
+                    }
+                }
+            }
+            Some(other) => g.fail(
+                "image",
+                ErrorCode::Invalid,
+                crate::validate::show(other),
+                "must be an object",
+            ),
+        }
         if let Err(Error::Unprocessable(errs)) = g.finish() {
             for e in errs {
                 f.push(e);

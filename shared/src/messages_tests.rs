@@ -825,6 +825,11 @@ fn link_previews_for_bots_only_and_urls_from_the_text() {
     assert!(
         messages::parse_link_previews(&json!({"link_previews": {"u": {"title": "T"}}})).is_err()
     );
+    let e = messages::parse_link_previews(
+        &json!({"link_previews": {"u": {"title": "T", "description": "D", "image": {"key": "k"}}}}),
+    )
+    .unwrap_err();
+    assert_eq!(e.body()["errors"][0]["key"], "link_previews.u.image.name");
 }
 
 #[test]
@@ -994,4 +999,15 @@ fn parent_members_add_people_and_bots_to_a_thread_they_are_not_in() {
     let first = messages::get(&db, &owner, ids[0], "").unwrap();
     assert_eq!(first["content"], "@bob added @robot");
     assert_eq!(first["entity_type"], "thread");
+    let payload = db
+        .query_row(
+            "SELECT payload_json FROM events WHERE type = 'chat_member' AND entity_id = ? ORDER BY id DESC LIMIT 1",
+            &[t_chat.into()],
+        )
+        .unwrap()
+        .unwrap()
+        .string(0)
+        .unwrap();
+    let payload: Json = serde_json::from_str(&payload).unwrap();
+    assert_eq!(payload["thread_id"], t["id"]);
 }
