@@ -1,5 +1,6 @@
 //! `GET /search/messages`: full-text search over the live, non-system
-//! messages the caller reads, on the SQLite FTS5 table `messages_fts`
+//! messages the caller reads (no `query`: all of them; a query without any
+//! word: none), on the SQLite FTS5 table `messages_fts`
 //! (`unicode61` tokenizer: case folding for Cyrillic and Latin, diacritics
 //! removed). Every word of the query must occur, each as a word prefix
 //! ("футбол" finds "Футболки"). Filters: `created_from`/`created_to`,
@@ -101,7 +102,12 @@ pub fn search(
         messages::readable_sql(p),
     ];
     let mut params = messages::readable_params(p);
-    let fts = sp.query.as_deref().and_then(fts_query);
+    let text = sp.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let fts = text.and_then(fts_query);
+    if text.is_some() && fts.is_none() {
+        // Only punctuation: no word can match.
+        filters.push("0".into());
+    }
     let (from, key) = match &fts {
         Some(_) => (
             "messages_fts JOIN messages m ON m.id = messages_fts.rowid",

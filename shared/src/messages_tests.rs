@@ -751,6 +751,12 @@ fn full_text_search_with_cyrillic_and_filters() {
         Some("\"a\"* AND \"b\"* AND \"c\"*".into())
     );
     assert_eq!(message_search::fts_query("  !!  "), None);
+    assert!(q(&pa, "query=%21%21").0.is_empty());
+    assert_eq!(
+        q(&pa, "query=%20").0.len(),
+        2,
+        "a blank query filters nothing"
+    );
 }
 
 #[test]
