@@ -996,7 +996,10 @@ pub fn on_member_change(
     let Some(chat) = chats::load(db, chat_id)? else {
         return Ok(());
     };
-    let author = actor.unwrap_or(user_ids[0]);
+    let Some(&first) = user_ids.first() else {
+        return Ok(());
+    };
+    let author = actor.unwrap_or(first);
     let who = nicknames(db, user_ids)?.join(", ");
     let by = nicknames(db, &[author])?.join("");
     let self_only = user_ids == [author];
