@@ -28,6 +28,8 @@ pub mod reactions;
 pub mod reactions_api;
 pub mod read_state;
 pub mod scopes;
+#[cfg(target_arch = "wasm32")]
+pub mod spin_component;
 pub mod statuses;
 pub mod threads;
 pub mod time;
