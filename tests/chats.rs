@@ -4,79 +4,20 @@
 //! non-members), roles, the creator's protections, tag sync, pagination and
 //! bulk membership changes.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{send, Host, HostConfig, Reply};
+use e2e_tests::api::{app, call, expect, raw, start_app};
+use e2e_tests::{Host, HostConfig, Reply};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "chats-e2e-admin-token";
-const API: &str = "/api/shared/v1";
-
 fn config() -> HostConfig {
-    HostConfig::new("spin.toml").env("SPIN_VARIABLE_ADMIN_TOKEN", ADMIN)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create cache dir");
-    for entry in std::fs::read_dir(from).expect("read cache dir") {
-        let entry = entry.expect("cache entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy cache file");
-    }
-}
-
-/// Compiled components of a first host, reused so later starts skip compilation.
-fn warm_cache() -> &'static PathBuf {
-    static CACHE: OnceLock<PathBuf> = OnceLock::new();
-    CACHE.get_or_init(|| {
-        let host = Host::start(config());
-        let keep = tempfile::Builder::new()
-            .prefix("chats-e2e-cache")
-            .tempdir()
-            .expect("cache dir")
-            .keep();
-        copy_dir(&host.state.path().join("cache"), &keep);
-        keep
-    })
-}
-
-fn start_with(cfg: HostConfig) -> Host {
-    let state = tempfile::tempdir().expect("state dir");
-    copy_dir(warm_cache(), &state.path().join("cache"));
-    Host::start_in(cfg, state)
+    app(ADMIN)
 }
 
 /// A fresh host with an empty database (only the owner, user 1).
 fn start() -> Host {
-    start_with(config())
-}
-
-fn raw(host: &Host, token: Option<&str>, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
-    let mut req =
-        ureq::request(method, &host.url(&format!("{API}{path}"))).timeout(Duration::from_secs(60));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    if body.is_some() {
-        req = req.set("Content-Type", "application/json");
-    }
-    send(req, body)
-}
-
-fn call(host: &Host, token: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
-    let bytes = body.map(|b| b.to_string().into_bytes());
-    raw(host, Some(token), method, path, bytes.as_deref())
-}
-
-fn expect(reply: &Reply, status: u16) -> Value {
-    assert_eq!(reply.status, status, "body: {}", reply.text());
-    if status == 204 {
-        assert!(reply.body.is_empty());
-        Value::Null
-    } else {
-        reply.json()
-    }
+    start_app(config())
 }
 
 fn error_code(reply: &Reply, status: u16) -> String {
@@ -952,7 +893,7 @@ fn five_thousand_members_are_added_in_one_request_well_under_a_second() {
                 INSERT OR IGNORE INTO users (id, nickname, email, role, created_at, updated_at) \
                 SELECT 1000 + n, 'bulk' || n, 'bulk' || n || '@example.com', 'user', \
                 '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z' FROM s";
-    let host = start_with(config().args(&[
+    let host = start_app(config().args(&[
         "--sqlite",
         "@migrations/0001_init.sql",
         "--sqlite",

@@ -7,81 +7,24 @@
 //! `GroupTag`, `AccessTokenInfo`, `PaginationMeta`, `ApiError`, `OAuthError`).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
+use e2e_tests::api::{app, call, expect, raw, start_app, API};
 use e2e_tests::{send, Host, HostConfig, Reply};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "users-e2e-admin-token";
-const API: &str = "/api/shared/v1";
-
 fn config() -> HostConfig {
-    HostConfig::new("spin.toml").env("SPIN_VARIABLE_ADMIN_TOKEN", ADMIN)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create cache dir");
-    for entry in std::fs::read_dir(from).expect("read cache dir") {
-        let entry = entry.expect("cache entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy cache file");
-    }
-}
-
-/// The compiled-component cache of a first host, shared by every later host
-/// so that each test's start skips compilation.
-fn warm_cache() -> &'static PathBuf {
-    static CACHE: OnceLock<PathBuf> = OnceLock::new();
-    CACHE.get_or_init(|| {
-        let host = Host::start(config());
-        let keep = tempfile::Builder::new()
-            .prefix("users-e2e-cache")
-            .tempdir()
-            .expect("cache dir")
-            .keep();
-        copy_dir(&host.state.path().join("cache"), &keep);
-        keep
-    })
+    app(ADMIN)
 }
 
 /// A fresh host with an empty database (only the owner, user 1).
 fn start() -> Host {
-    let state = tempfile::tempdir().expect("state dir");
-    copy_dir(warm_cache(), &state.path().join("cache"));
-    Host::start_in(config(), state)
-}
-
-/// Sends `body` bytes as `method path` with an optional bearer token.
-fn raw(host: &Host, token: Option<&str>, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
-    let mut req = ureq::request(method, &host.url(&format!("{API}{path}")))
-        .timeout(std::time::Duration::from_secs(60));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    if body.is_some() {
-        req = req.set("Content-Type", "application/json");
-    }
-    send(req, body)
-}
-
-/// Sends an optional JSON body with a token.
-fn call(host: &Host, token: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
-    let bytes = body.map(|b| b.to_string().into_bytes());
-    raw(host, Some(token), method, path, bytes.as_deref())
+    start_app(config())
 }
 
 /// Calls as the workspace owner (the bootstrap admin token).
 fn admin(host: &Host, method: &str, path: &str, body: Option<Value>) -> Reply {
     call(host, ADMIN, method, path, body)
-}
-
-fn expect(reply: &Reply, status: u16) -> Value {
-    assert_eq!(reply.status, status, "body: {}", reply.text());
-    if status == 204 {
-        assert!(reply.body.is_empty(), "204 with a body: {}", reply.text());
-        return Value::Null;
-    }
-    reply.json()
 }
 
 /// Asserts an `ApiError` whose first item has `key` and `code`, with every

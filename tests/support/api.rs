@@ -1,0 +1,85 @@
+//! Helpers for end-to-end tests of the app's API areas: a host serving the
+//! real `spin.toml` (reusing compiled components between hosts, so each test
+//! starts fast), and JSON calls to `/api/shared/v1/...`.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{send, Host, HostConfig, Reply};
+
+/// Mount point of the public API.
+pub const API: &str = "/api/shared/v1";
+
+/// The real app, with `admin_token` set to `admin`.
+pub fn app(admin: &str) -> HostConfig {
+    HostConfig::new("spin.toml").env("SPIN_VARIABLE_ADMIN_TOKEN", admin)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create cache dir");
+    for entry in std::fs::read_dir(from).expect("read cache dir") {
+        let entry = entry.expect("cache entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy cache file");
+    }
+}
+
+/// The compiled-component cache of a first host, shared by later hosts.
+fn warm_cache(config: &HostConfig) -> &'static PathBuf {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let host = Host::start(config.clone());
+        let keep = tempfile::Builder::new()
+            .prefix("e2e-cache")
+            .tempdir()
+            .expect("cache dir")
+            .keep();
+        copy_dir(&host.state.path().join("cache"), &keep);
+        keep
+    })
+}
+
+/// A fresh host with an empty database (only the owner, user 1).
+pub fn start_app(config: HostConfig) -> Host {
+    let state = tempfile::tempdir().expect("state dir");
+    copy_dir(warm_cache(&config), &state.path().join("cache"));
+    Host::start_in(config, state)
+}
+
+/// Sends `body` bytes as `method {API}{path}` with an optional bearer token.
+pub fn raw(
+    host: &Host,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Reply {
+    let mut req =
+        ureq::request(method, &host.url(&format!("{API}{path}"))).timeout(Duration::from_secs(60));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.set("Content-Type", "application/json");
+    }
+    send(req, body)
+}
+
+/// Sends an optional JSON body with a bearer token.
+pub fn call(host: &Host, token: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    raw(host, Some(token), method, path, bytes.as_deref())
+}
+
+/// Asserts the status and returns the JSON body (`Null` for a 204, which
+/// must have no body).
+pub fn expect(reply: &Reply, status: u16) -> Value {
+    assert_eq!(reply.status, status, "body: {}", reply.text());
+    if status == 204 {
+        assert!(reply.body.is_empty(), "204 with a body: {}", reply.text());
+        return Value::Null;
+    }
+    reply.json()
+}
