@@ -202,6 +202,13 @@ fn up(args: UpArgs) -> Result<()> {
 }
 
 fn main() {
+    // wasmtime builds an error value whenever a store is dropped (once per
+    // request); with RUST_BACKTRACE set, each would capture a native
+    // backtrace. Library backtraces stay off unless asked for explicitly;
+    // panics still honour RUST_BACKTRACE. Set before any thread starts.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(args) => up(args),
