@@ -166,17 +166,33 @@ pub trait Db {
 }
 
 /// Pragmas applied on every connection open: they are per-connection in
-/// SQLite, so they cannot live in a migration.
-pub const CONNECTION_PRAGMAS: &[&str] = &[
-    "PRAGMA busy_timeout = 5000",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA foreign_keys = ON",
+/// SQLite, so they cannot live in a migration. Each is paired with the value
+/// that reading it back gives once it is in effect.
+pub const CONNECTION_PRAGMAS: &[(&str, i64)] = &[
+    ("PRAGMA busy_timeout = 5000", 5000),
+    ("PRAGMA synchronous = NORMAL", 1),
+    ("PRAGMA foreign_keys = ON", 1),
 ];
 
-/// Applies [`CONNECTION_PRAGMAS`] to a freshly opened connection.
+/// Reads the current value of every pragma in [`CONNECTION_PRAGMAS`], in order.
+const READ_CONNECTION_PRAGMAS: &str = "SELECT (SELECT timeout FROM pragma_busy_timeout), \
+     (SELECT synchronous FROM pragma_synchronous), \
+     (SELECT foreign_keys FROM pragma_foreign_keys)";
+
+/// Applies [`CONNECTION_PRAGMAS`] that are not in effect yet. Setting a flag
+/// pragma such as `foreign_keys` expires every prepared statement of the
+/// connection, so a pooled connection (which already has them) is only read,
+/// and keeps its statement cache.
 pub fn apply_connection_pragmas(db: &dyn Db) -> Result<(), DbError> {
-    for pragma in CONNECTION_PRAGMAS {
-        db.execute(pragma, &[])?;
+    let current = db.query_row(READ_CONNECTION_PRAGMAS, &[])?;
+    for (i, (pragma, wanted)) in CONNECTION_PRAGMAS.iter().enumerate() {
+        let in_effect = current
+            .as_ref()
+            .and_then(|row| row.i64(i).ok())
+            .is_some_and(|v| v == *wanted);
+        if !in_effect {
+            db.execute(pragma, &[])?;
+        }
     }
     Ok(())
 }
@@ -400,5 +416,47 @@ mod tests {
         assert_eq!(bt.i64(0).unwrap(), 5000);
         let row = Row(vec![Value::Text("x".into())]);
         assert!(row.i64(0).is_err() && row.i64(7).is_err());
+    }
+
+    /// Counts the statements a wrapped connection runs.
+    struct Counting<'a> {
+        inner: &'a NativeDb,
+        statements: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Db for Counting<'_> {
+        fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+            self.statements.borrow_mut().push(sql.to_owned());
+            self.inner.execute(sql, params)
+        }
+        fn last_insert_rowid(&self) -> i64 {
+            self.inner.last_insert_rowid()
+        }
+        fn changes(&self) -> u64 {
+            self.inner.changes()
+        }
+    }
+
+    #[test]
+    fn pragmas_already_in_effect_are_only_read() {
+        // Setting `foreign_keys` again would expire every cached statement of
+        // a pooled connection, so a connection that has them is left alone.
+        let db = NativeDb::open_in_memory().unwrap();
+        let counting = Counting {
+            inner: &db,
+            statements: Default::default(),
+        };
+        apply_connection_pragmas(&counting).unwrap();
+        assert_eq!(*counting.statements.borrow(), vec![READ_CONNECTION_PRAGMAS]);
+
+        db.execute("PRAGMA foreign_keys = OFF", &[]).unwrap();
+        counting.statements.borrow_mut().clear();
+        apply_connection_pragmas(&counting).unwrap();
+        assert_eq!(
+            *counting.statements.borrow(),
+            vec![READ_CONNECTION_PRAGMAS, "PRAGMA foreign_keys = ON"]
+        );
+        let fk = db.query_row("PRAGMA foreign_keys", &[]).unwrap().unwrap();
+        assert_eq!(fk.i64(0).unwrap(), 1);
     }
 }
