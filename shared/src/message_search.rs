@@ -157,12 +157,7 @@ pub fn search(
         "SELECT m.id AS id, {key} AS k FROM {from} WHERE {match_clause}{}",
         filters.join(" AND ")
     );
-    let total = db
-        .query_row(&format!("SELECT COUNT(*) FROM ({source})"), &head)?
-        .map(|r| r.i64(0))
-        .transpose()?
-        .unwrap_or(0);
-    let (ids, meta) = pagination::keyset_page(
+    let (ids, meta, total) = pagination::keyset_page_with_total(
         db,
         &source,
         &head,

@@ -247,12 +247,55 @@ pub fn keyset_page(
     limit: i64,
     cur: Option<&Cursor>,
 ) -> Result<(Vec<i64>, Json)> {
+    keyset_page_counted(db, source, params, ascending, limit, cur, false)
+        .map(|(ids, meta, _)| (ids, meta))
+}
+
+/// [`keyset_page`] plus the number of rows `source` yields in all (for
+/// search methods' `meta.total`). On a first page the count rides along with
+/// the page in one pass (`COUNT(*) OVER ()`), so an expensive source such as
+/// a full-text match is evaluated once.
+pub fn keyset_page_with_total(
+    db: &dyn Db,
+    source: &str,
+    params: &[Value],
+    ascending: bool,
+    limit: i64,
+    cur: Option<&Cursor>,
+) -> Result<(Vec<i64>, Json, i64)> {
+    let (ids, meta, total) = keyset_page_counted(db, source, params, ascending, limit, cur, true)?;
+    let total = match total {
+        Some(n) => n,
+        None => db
+            .query_row(&format!("SELECT COUNT(*) FROM ({source})"), params)?
+            .map(|r| r.i64(0))
+            .transpose()?
+            .unwrap_or(0),
+    };
+    Ok((ids, meta, total))
+}
+
+/// The page, its meta, and (when `count` and the page is a first page) the
+/// total row count of `source`.
+fn keyset_page_counted(
+    db: &dyn Db,
+    source: &str,
+    params: &[Value],
+    ascending: bool,
+    limit: i64,
+    cur: Option<&Cursor>,
+    count: bool,
+) -> Result<(Vec<i64>, Json, Option<i64>)> {
     let (fwd, back, ord, rev) = if ascending {
         (">", "<", "ASC", "DESC")
     } else {
         ("<", ">", "DESC", "ASC")
     };
-    let fetch = |op: Option<&str>, order: &str, anchor: Option<(&Value, i64)>, n: i64| {
+    let fetch = |op: Option<&str>,
+                 order: &str,
+                 anchor: Option<(&Value, i64)>,
+                 n: i64,
+                 with_total: bool| {
         let mut p = params.to_vec();
         let filter = match (op, anchor) {
             (Some(op), Some((k, id))) => {
@@ -263,9 +306,10 @@ pub fn keyset_page(
             _ => String::new(),
         };
         p.push(n.into());
+        let total = if with_total { ", COUNT(*) OVER ()" } else { "" };
         db.query(
             &format!(
-                "SELECT id, k FROM ({source}) {filter} ORDER BY k {order}, id {order} LIMIT ?"
+                "SELECT id, k{total} FROM ({source}) {filter} ORDER BY k {order}, id {order} LIMIT ?"
             ),
             &p,
         )
@@ -276,15 +320,24 @@ pub fn keyset_page(
         let meta = json!({"paginate": {
             "next_page": same, "prev_page": same, "has_next": false, "has_prev": false,
         }});
-        return Ok((Vec::new(), meta));
+        return Ok((Vec::new(), meta, None));
     }
     let lim = usize::try_from(limit).unwrap_or(0);
     let backward = cur.is_some_and(|c| c.dir == Direction::Prev);
     let anchor = cur.map(|c| (key_value(c.key.as_ref()), c.id));
+    let first_page = anchor.is_none();
     let mut rows = match (&anchor, backward) {
-        (Some((k, id)), true) => fetch(Some(back), rev, Some((k, *id)), limit + 1)?,
-        (Some((k, id)), false) => fetch(Some(fwd), ord, Some((k, *id)), limit + 1)?,
-        (None, _) => fetch(None, ord, None, limit + 1)?,
+        (Some((k, id)), true) => fetch(Some(back), rev, Some((k, *id)), limit + 1, false)?,
+        (Some((k, id)), false) => fetch(Some(fwd), ord, Some((k, *id)), limit + 1, false)?,
+        (None, _) => fetch(None, ord, None, limit + 1, count)?,
+    };
+    let total = if count && first_page {
+        Some(match rows.first() {
+            Some(row) => row.i64(2)?,
+            None => 0,
+        })
+    } else {
+        None
     };
     let more = rows.len() > lim;
     rows.truncate(lim);
@@ -298,7 +351,7 @@ pub fn keyset_page(
         .last()
         .map(|r| (r.0.get(1).cloned().unwrap_or(Value::Null), r.i64(0)));
     let exists = |op: &str, pos: &(Value, i64)| -> Result<bool> {
-        Ok(!fetch(Some(op), ord, Some((&pos.0, pos.1)), 1)?.is_empty())
+        Ok(!fetch(Some(op), ord, Some((&pos.0, pos.1)), 1, false)?.is_empty())
     };
     let mk = |pos: Option<&(Value, i64)>, dir: Direction, end: bool| -> String {
         Cursor {
@@ -321,6 +374,9 @@ pub fn keyset_page(
         (Some(f), Some(l)) => {
             if backward {
                 (exists(fwd, l)?, more)
+            } else if first_page {
+                // Nothing comes before the first page.
+                (more, false)
             } else {
                 (more, exists(back, f)?)
             }
@@ -348,6 +404,7 @@ pub fn keyset_page(
             "has_next": has_next,
             "has_prev": has_prev,
         }}),
+        total,
     ))
 }
 
@@ -378,5 +435,50 @@ mod tests {
         for bad in ["0", "51", "-3", "x", "1.5"] {
             assert_eq!(parse_limit(Some(bad), 50, 50).unwrap_err().status(), 400);
         }
+    }
+}
+
+#[cfg(test)]
+mod total_tests {
+    use super::*;
+    use crate::db::NativeDb;
+
+    #[test]
+    fn totals_are_the_same_on_every_page_and_first_pages_have_no_prev() {
+        let db = NativeDb::open_in_memory().expect("db");
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, even INTEGER)", &[])
+            .expect("create");
+        for i in 1..=25 {
+            db.execute(
+                "INSERT INTO t (id, even) VALUES (?, ?)",
+                &[i.into(), (i % 2 == 0).into()],
+            )
+            .expect("insert");
+        }
+        let source = "SELECT id AS id, id AS k FROM t WHERE even = 1";
+        let (ids, meta, total) =
+            keyset_page_with_total(&db, source, &[], false, 5, None).expect("first page");
+        assert_eq!(ids, vec![24, 22, 20, 18, 16]);
+        assert_eq!(total, 12);
+        assert_eq!(meta["paginate"]["has_prev"], json!(false));
+        assert_eq!(meta["paginate"]["has_next"], json!(true));
+        let next = Cursor::decode(meta["paginate"]["next_page"].as_str().expect("cursor"))
+            .expect("valid cursor");
+        let (ids, meta, total) =
+            keyset_page_with_total(&db, source, &[], false, 5, Some(&next)).expect("second page");
+        assert_eq!(ids, vec![14, 12, 10, 8, 6]);
+        assert_eq!(total, 12);
+        assert_eq!(meta["paginate"]["has_prev"], json!(true));
+        let (ids, _, total) = keyset_page_with_total(
+            &db,
+            "SELECT id AS id, id AS k FROM t WHERE 0",
+            &[],
+            false,
+            5,
+            None,
+        )
+        .expect("empty");
+        assert!(ids.is_empty());
+        assert_eq!(total, 0);
     }
 }
