@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
 use wasmtime::component::Resource;
@@ -42,6 +42,59 @@ pub enum DatabaseLocation {
 pub struct Database {
     location: DatabaseLocation,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    writer: WriterGate,
+}
+
+/// Lets one guest write at a time. SQLite allows one writer anyway; a second
+/// one would sleep in SQLite's busy handler (1 ms, 2 ms, 5 ms, ...) on a
+/// worker thread, while waiting here wakes it the moment the writer is done.
+/// The wait is bounded by the busy timeout, after which SQLite decides.
+#[derive(Default)]
+struct WriterGate {
+    taken: Mutex<bool>,
+    released: Condvar,
+}
+
+impl WriterGate {
+    /// Takes the gate, or gives up after `timeout` (returns whether taken).
+    fn enter(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let Ok(mut taken) = self.taken.lock() else {
+            return false;
+        };
+        while *taken {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            taken = match self.released.wait_timeout(taken, left) {
+                Ok((guard, _)) => guard,
+                Err(_) => return false,
+            };
+        }
+        *taken = true;
+        true
+    }
+
+    fn leave(&self) {
+        if let Ok(mut taken) = self.taken.lock() {
+            *taken = false;
+            self.released.notify_one();
+        }
+    }
+}
+
+/// Whether a statement starts a write: a transaction or a data change.
+fn starts_write(statement: &str) -> bool {
+    let head: String = statement
+        .trim_start()
+        .chars()
+        .take(7)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    ["BEGIN", "INSERT", "UPDATE", "DELETE", "REPLACE"]
+        .iter()
+        .any(|w| head.starts_with(w))
 }
 
 impl Database {
@@ -50,6 +103,7 @@ impl Database {
         Self {
             location,
             idle: Mutex::new(Vec::new()),
+            writer: WriterGate::default(),
         }
     }
 
@@ -165,12 +219,35 @@ pub struct GuestConnection {
     database: Arc<Database>,
     last_insert_rowid: i64,
     changes: u64,
+    holds_writer: bool,
+}
+
+impl GuestConnection {
+    /// Runs one statement, holding the writer gate from a write's first
+    /// statement until the connection is back in autocommit mode.
+    fn execute(&mut self, statement: &str, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+        if !self.holds_writer && starts_write(statement) {
+            self.holds_writer = self.database.writer.enter(BUSY_TIMEOUT);
+        }
+        let conn = self.conn.as_ref().ok_or(Error::InvalidConnection)?;
+        let result = run(conn, statement, parameters);
+        self.last_insert_rowid = conn.last_insert_rowid();
+        self.changes = conn.changes();
+        if self.holds_writer && conn.is_autocommit() {
+            self.holds_writer = false;
+            self.database.writer.leave();
+        }
+        result
+    }
 }
 
 impl Drop for GuestConnection {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             self.database.checkin(conn);
+        }
+        if self.holds_writer {
+            self.database.writer.leave();
         }
     }
 }
@@ -271,6 +348,7 @@ impl wit::HostConnection for RequestState {
             database: db,
             last_insert_rowid: 0,
             changes: 0,
+            holds_writer: false,
         };
         self.table
             .push(guest)
@@ -283,15 +361,10 @@ impl wit::HostConnection for RequestState {
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<QueryResult, Error> {
-        let guest = self
-            .table
+        self.table
             .get_mut(&connection)
-            .map_err(|_| Error::InvalidConnection)?;
-        let conn = guest.conn.as_ref().ok_or(Error::InvalidConnection)?;
-        let result = run(conn, &statement, parameters);
-        guest.last_insert_rowid = conn.last_insert_rowid();
-        guest.changes = conn.changes();
-        result
+            .map_err(|_| Error::InvalidConnection)?
+            .execute(&statement, parameters)
     }
 
     fn last_insert_rowid(&mut self, connection: Resource<GuestConnection>) -> i64 {
@@ -343,6 +416,70 @@ mod tests {
         let conn = rusqlite::Connection::open_in_memory().expect("open");
         assert!(run(&conn, "SELECT 1; SELECT 2", vec![]).is_err());
         assert!(run(&conn, "SELEKT 1", vec![]).is_err());
+    }
+
+    #[test]
+    fn writes_are_recognised() {
+        for write in [
+            "BEGIN IMMEDIATE",
+            " begin",
+            "INSERT INTO t",
+            "update t",
+            "DELETE FROM t",
+            "REPLACE INTO t",
+        ] {
+            assert!(starts_write(write), "{write}");
+        }
+        for read in [
+            "SELECT 1",
+            "PRAGMA foreign_keys",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "COMMIT",
+        ] {
+            assert!(!starts_write(read), "{read}");
+        }
+    }
+
+    #[test]
+    fn the_writer_gate_admits_one_writer_and_times_out() {
+        let gate = WriterGate::default();
+        assert!(gate.enter(Duration::from_millis(10)));
+        assert!(
+            !gate.enter(Duration::from_millis(20)),
+            "a second writer waits, then gives up"
+        );
+        gate.leave();
+        assert!(gate.enter(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn a_transaction_holds_the_gate_until_commit() {
+        let db = Arc::new(Database::new(DatabaseLocation::InMemory));
+        let mut guest = GuestConnection {
+            conn: Some(db.connect().expect("open")),
+            database: db.clone(),
+            last_insert_rowid: 0,
+            changes: 0,
+            holds_writer: false,
+        };
+        guest.execute("CREATE TABLE t (x)", vec![]).expect("create");
+        assert!(!guest.holds_writer);
+        guest.execute("BEGIN IMMEDIATE", vec![]).expect("begin");
+        guest
+            .execute("INSERT INTO t VALUES (1)", vec![])
+            .expect("insert");
+        assert!(guest.holds_writer);
+        assert!(!db.writer.enter(Duration::from_millis(5)));
+        guest.execute("COMMIT", vec![]).expect("commit");
+        assert!(!guest.holds_writer);
+        assert!(db.writer.enter(Duration::from_millis(5)));
+        db.writer.leave();
+        guest.execute("BEGIN", vec![]).expect("begin again");
+        drop(guest);
+        assert!(
+            db.writer.enter(Duration::from_millis(5)),
+            "dropping the connection frees the gate"
+        );
     }
 
     #[test]
