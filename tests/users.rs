@@ -1,7 +1,8 @@
 //! The users area, end to end: the release `spin-host` serving the real
 //! `spin.toml` over HTTP. Each test documents one behaviour of the public API
 //! (`/api/shared/v1/...`): users, statuses, profile, group tags, custom
-//! properties, search, token info and our personal access tokens extension.
+//! properties, search, token info and our extensions (personal access tokens,
+//! bot creation).
 //!
 //! Expected values come from the official schemas (`User`, `UserStatus`,
 //! `GroupTag`, `AccessTokenInfo`, `PaginationMeta`, `ApiError`, `OAuthError`).
@@ -1737,9 +1738,73 @@ fn the_extension_openapi_document_lists_the_extension_paths() {
         "/access_tokens/{id}",
         "/custom_properties",
         "/custom_properties/{id}",
+        "/bots",
     ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys());
     }
     assert!(paths["/access_tokens"].get("post").is_some());
     assert!(paths["/access_tokens/{id}"].get("delete").is_some());
+}
+
+// ------------------------------------------------------------ bots (extension)
+
+#[test]
+fn bots_are_created_by_admins_with_their_own_token_and_validated() {
+    let host = start();
+    let body = |name: &str, nickname: &str| json!({"bot": {"name": name, "nickname": nickname}});
+    let created = expect(
+        &admin(&host, "POST", "/bots", Some(body("Helper", "helper_bot"))),
+        201,
+    )["data"]
+        .clone();
+    let id = id_of(&created);
+    assert_eq!(
+        (&created["nickname"], &created["name"]),
+        (&json!("helper_bot"), &json!("Helper"))
+    );
+    assert_timestamp(&created["created_at"]);
+    let token = created["token"].as_str().expect("token").to_owned();
+
+    // The bot is a user with `bot: true`, and its token acts as the bot.
+    let user = expect(&admin(&host, "GET", &format!("/users/{id}"), None), 200)["data"].clone();
+    assert_eq!(
+        (&user["bot"], &user["role"]),
+        (&json!(true), &json!("user"))
+    );
+    let info = expect(&call(&host, &token, "GET", "/oauth/token/info", None), 200)["data"].clone();
+    assert_eq!(info["user_id"], id);
+    let scopes: HashSet<&str> = info["scopes"]
+        .as_array()
+        .expect("scopes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(scopes.contains("bot_self:write") && scopes.contains("messages:create"));
+    assert!(!scopes.contains("bots:write") && !scopes.contains("users:create"));
+
+    // Validation: blank name, bad nickname, taken nickname.
+    let reply = admin(&host, "POST", "/bots", Some(body(" ", "x_bot")));
+    assert_api_error(&reply, 422, "name", "blank");
+    let reply = admin(&host, "POST", "/bots", Some(body("X", "helper")));
+    assert_api_error(&reply, 422, "nickname", "invalid");
+    let reply = admin(&host, "POST", "/bots", Some(body("X", "HELPER_bot")));
+    assert_api_error(&reply, 422, "nickname", "taken");
+
+    // A regular user holding `bots:write` is not an admin: 403 ApiError; a
+    // token without the scope: 403 OAuthError; the bot itself lacks it too.
+    let me = id_of(&create_user(&host, "botless@example.com", "user"));
+    let (_, user_token) = issue_token(&host, me, Some(&["bots:write"]));
+    let reply = call(
+        &host,
+        &user_token,
+        "POST",
+        "/bots",
+        Some(body("Y", "y_bot")),
+    );
+    assert_api_error(&reply, 403, "bot", "forbidden");
+    let (_, narrow) = issue_token(&host, me, Some(&["users:read"]));
+    let reply = call(&host, &narrow, "POST", "/bots", Some(body("Y", "y_bot")));
+    assert_oauth_error(&reply, 403, "insufficient_scope");
+    let reply = call(&host, &token, "POST", "/bots", Some(body("Y", "y_bot")));
+    assert_oauth_error(&reply, 403, "insufficient_scope");
 }

@@ -182,23 +182,16 @@ pub fn issue(db: &dyn Db, actor: &Principal, req: IssueRequest) -> Result<Issued
     };
     let token = generate()?;
     let created_at = time::now().to_string();
-    let id = transaction(db, |db| -> Result<i64> {
-        db.execute(
-            "INSERT INTO access_tokens (user_id, name, token_sha256, token_hint, scopes, created_by, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-            &[
-                user_id.into(),
-                req.name.clone().into(),
-                hash_token(&token).into(),
-                mask(&token).into(),
-                json!(granted).to_string().into(),
-                actor.user_id.into(),
-                created_at.clone().into(),
-            ],
-        )?;
-        let id = db.last_insert_rowid();
-        token_event(db, actor, id, user_id, "create")?;
-        Ok(id)
+    let id = transaction(db, |db| {
+        store(
+            db,
+            actor,
+            user_id,
+            req.name.as_deref(),
+            &granted,
+            &token,
+            &created_at,
+        )
     })?;
     Ok(Issued {
         id,
@@ -208,6 +201,35 @@ pub fn issue(db: &dyn Db, actor: &Principal, req: IssueRequest) -> Result<Issued
         token,
         created_at,
     })
+}
+
+/// Stores a new token of `user_id` (only its hash and hint) and records its
+/// event; call inside a transaction. Returns the row id.
+pub(crate) fn store(
+    db: &dyn Db,
+    actor: &Principal,
+    user_id: i64,
+    name: Option<&str>,
+    scopes: &[&'static str],
+    token: &str,
+    created_at: &str,
+) -> Result<i64> {
+    db.execute(
+        "INSERT INTO access_tokens (user_id, name, token_sha256, token_hint, scopes, created_by, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        &[
+            user_id.into(),
+            name.map(str::to_owned).into(),
+            hash_token(token).into(),
+            mask(token).into(),
+            json!(scopes).to_string().into(),
+            actor.user_id.into(),
+            created_at.to_owned().into(),
+        ],
+    )?;
+    let id = db.last_insert_rowid();
+    token_event(db, actor, id, user_id, "create")?;
+    Ok(id)
 }
 
 fn token_event(db: &dyn Db, actor: &Principal, id: i64, user_id: i64, event: &str) -> Result<()> {

@@ -11,7 +11,7 @@ use crate::db::Db;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{Request, Response};
 use crate::pagination::{parse_cursor, parse_limit};
-use crate::{access_tokens, custom_properties, group_tags, statuses, users};
+use crate::{access_tokens, bots, custom_properties, group_tags, statuses, users};
 use serde_json::json;
 
 /// Mount point of the public API.
@@ -220,6 +220,14 @@ fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
             Ok(Response::no_content())
         }
 
+        // Bots (extension: Pachka creates bots in its UI). `bots:write` is the
+        // scope of the official `PUT /bots/{id}`.
+        (["bots"], "POST") => {
+            let p = c.auth(Some("bots:write"))?;
+            let input = bots::parse_input(&c.body()?)?;
+            Ok(Response::data(201, bots::create(db, &p, input)?.to_json()))
+        }
+
         // Search.
         (["search", "users"], "GET") => {
             c.auth(Some("search:users"))?;
@@ -250,6 +258,7 @@ fn is_known(path: &[&str]) -> bool {
             | ["oauth", "token", "info"]
             | ["access_tokens"]
             | ["access_tokens", _]
+            | ["bots"]
             | ["search", "users"]
     )
 }

@@ -8,6 +8,7 @@ pub mod access_tokens;
 pub mod api;
 pub mod api_support;
 pub mod auth;
+pub mod bots;
 pub mod chat_members;
 pub mod chat_visibility;
 pub mod chats;

@@ -52,7 +52,7 @@ pub struct UserInput {
     pub chat_ids: Option<Vec<i64>>,
 }
 
-fn nickname_ok(s: &str) -> bool {
+pub(crate) fn nickname_ok(s: &str) -> bool {
     s.chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
@@ -268,7 +268,7 @@ pub fn get(db: &dyn Db, id: i64) -> Result<Json> {
         .ok_or_else(|| Error::not_found("id", id))
 }
 
-fn ensure_unique(db: &dyn Db, column: &str, value: &str, except: i64) -> Result<()> {
+pub(crate) fn ensure_unique(db: &dyn Db, column: &str, value: &str, except: i64) -> Result<()> {
     let taken = db
         .query_row(
             &format!(
@@ -327,7 +327,7 @@ fn map_unique(e: crate::db::DbError, input: &UserInput) -> Error {
 
 /// Recomputes the Unicode-lowercased `search_text` and `sort_name` of a user
 /// (SQLite's `lower()` only folds ASCII, so Cyrillic names need Rust).
-fn refresh_search(db: &dyn Db, id: i64) -> Result<()> {
+pub(crate) fn refresh_search(db: &dyn Db, id: i64) -> Result<()> {
     let Some(r) = db.query_row(
         "SELECT first_name, last_name, nickname, email, phone_number, department, title FROM users WHERE id = ?",
         &[id.into()],
@@ -349,7 +349,7 @@ fn refresh_search(db: &dyn Db, id: i64) -> Result<()> {
     Ok(())
 }
 
-fn member_event(db: &dyn Db, actor: &Principal, id: i64, event: &str) -> Result<()> {
+pub(crate) fn member_event(db: &dyn Db, actor: &Principal, id: i64, event: &str) -> Result<()> {
     events::record(
         db,
         &Event {
