@@ -1,5 +1,5 @@
 """Helpers shared by the SDK tests: unique values, the strict model check,
-an SDK client context, plain HTTP for our extensions and personal tokens.
+an SDK client context, plain HTTP for our extensions, personal tokens and bots.
 
 `assert_model` checks that a parsed SDK model matches its declared field
 types (the SDK itself is lenient: it keeps unknown enum values and passes
@@ -155,3 +155,10 @@ async def new_chat(client: PachcaClient, **fields) -> Chat:
     assert_model(created)
     assert created.meta.not_found_member_ids == []
     return created.data
+
+
+def create_bot(server, name: str, nickname: str, token: str | None = None) -> dict:
+    """A bot via our `POST /bots` extension: `{"id", "nickname", "name", "token", "created_at"}`."""
+    status, data = http(server, "POST", "/bots", {"bot": {"name": name, "nickname": nickname}}, token=token)
+    assert status == 201, data
+    return data["data"]
