@@ -24,19 +24,15 @@ const SEARCH_MAX: i64 = 200;
 /// Handles one request end to end; never panics and never returns a bare 500
 /// for bad input.
 pub fn handle(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
-    match dispatch(db, cfg, req) {
-        Ok(r) => r,
-        Err(e) => Response::error(&e),
-    }
+    crate::api_support::serve(db, cfg, req, route)
 }
 
-fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
-    let rest = req.path.strip_prefix(PREFIX).ok_or(Error::RouteNotFound)?;
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let c = Ctx { db, cfg, req };
+/// Routes one request of this area (path segments after the API prefix).
+fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
+    let (db, req) = (c.db, c.req);
     let q = req.query();
     let m = req.method.as_str();
-    match (segs.as_slice(), m) {
+    match (segs, m) {
         (["openapi.json"], "GET") => Ok(Response::json(
             200,
             &serde_json::from_str(EXTENSIONS_OPENAPI)

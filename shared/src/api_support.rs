@@ -2,10 +2,11 @@
 //! [`crate::chats_api`]): per-request configuration, the authenticate-and-check-scope
 //! context, path id parsing and common query parameter readers.
 
+use crate::api::PREFIX;
 use crate::auth::{self, Principal};
 use crate::db::Db;
 use crate::error::{Error, ErrorCode, FieldError, Result};
-use crate::http::{Query, Request};
+use crate::http::{Query, Request, Response};
 use crate::time::Timestamp;
 use crate::{migrate, validate};
 use serde_json::Value as Json;
@@ -61,6 +62,24 @@ impl Ctx<'_> {
     pub fn body(&self) -> Result<Json> {
         validate::parse_json(&self.req.body)
     }
+}
+
+/// An area's router: the request context and the path segments after
+/// `/api/shared/v1`.
+pub type Router = fn(&Ctx<'_>, &[&str]) -> Result<Response>;
+
+/// Runs one request through an area's `router` and renders any error, in
+/// the one place errors become `ApiError`/`OAuthError` responses.
+pub fn serve(db: &dyn Db, cfg: &Config, req: &Request, router: Router) -> Response {
+    let ctx = Ctx { db, cfg, req };
+    req.path
+        .strip_prefix(PREFIX)
+        .ok_or(Error::RouteNotFound)
+        .and_then(|rest| {
+            let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+            router(&ctx, &segs)
+        })
+        .unwrap_or_else(|e| Response::error(&e))
 }
 
 /// 400 `ApiError` for a bad query parameter.

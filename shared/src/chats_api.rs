@@ -3,7 +3,6 @@
 //! operation's scope, parse, call the domain, render; errors are rendered only
 //! by [`Response::error`].
 
-use crate::api::PREFIX;
 use crate::api_support::{id_param, Config, Ctx, LIST_MAX};
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -13,18 +12,14 @@ use crate::{chat_members, chats};
 
 /// Handles one request of the chats area end to end.
 pub fn handle(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
-    match dispatch(db, cfg, req) {
-        Ok(r) => r,
-        Err(e) => Response::error(&e),
-    }
+    crate::api_support::serve(db, cfg, req, route)
 }
 
-fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
-    let rest = req.path.strip_prefix(PREFIX).ok_or(Error::RouteNotFound)?;
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let c = Ctx { db, cfg, req };
+/// Routes one request of this area (path segments after the API prefix).
+fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
+    let (db, req) = (c.db, c.req);
     let q = req.query();
-    match (segs.as_slice(), req.method.as_str()) {
+    match (segs, req.method.as_str()) {
         (["chats"], "GET") => {
             let p = c.auth(Some("chats:read"))?;
             let params = chats::parse_list_params(&q, LIST_MAX)?;

@@ -4,7 +4,6 @@
 //! [`crate::api`]: authenticate, check the operation's scope, parse, call
 //! the domain, render; errors are rendered only by [`Response::error`].
 
-use crate::api::PREFIX;
 use crate::api_support::{id_param, Config, Ctx, LIST_MAX};
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -14,10 +13,7 @@ use crate::{message_input, message_search, messages, read_state, threads};
 
 /// Handles one request of the messages area end to end.
 pub fn handle(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
-    match dispatch(db, cfg, req) {
-        Ok(r) => r,
-        Err(e) => Response::error(&e),
-    }
+    crate::api_support::serve(db, cfg, req, route)
 }
 
 /// `scheme://host[:port]` of the request (from Spin's `spin-full-url`, else
@@ -37,13 +33,12 @@ pub fn origin(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
-    let rest = req.path.strip_prefix(PREFIX).ok_or(Error::RouteNotFound)?;
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let c = Ctx { db, cfg, req };
+/// Routes one request of this area (path segments after the API prefix).
+fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
+    let (db, cfg, req) = (c.db, c.cfg, c.req);
     let q = req.query();
     let o = origin(req);
-    match (segs.as_slice(), req.method.as_str()) {
+    match (segs, req.method.as_str()) {
         (["messages"], "POST") => {
             let p = c.auth(Some("messages:create"))?;
             let input = message_input::parse_create(&c.body()?, p.bot)?;

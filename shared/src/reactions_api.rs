@@ -2,7 +2,6 @@
 //! component). Same shape as [`crate::api`]; errors are rendered only by
 //! [`Response::error`].
 
-use crate::api::PREFIX;
 use crate::api_support::{id_param, Config, Ctx, LIST_MAX};
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -12,18 +11,14 @@ use crate::reactions;
 
 /// Handles one request of the reactions area end to end.
 pub fn handle(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
-    match dispatch(db, cfg, req) {
-        Ok(r) => r,
-        Err(e) => Response::error(&e),
-    }
+    crate::api_support::serve(db, cfg, req, route)
 }
 
-fn dispatch(db: &dyn Db, cfg: &Config, req: &Request) -> Result<Response> {
-    let rest = req.path.strip_prefix(PREFIX).ok_or(Error::RouteNotFound)?;
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let c = Ctx { db, cfg, req };
+/// Routes one request of this area (path segments after the API prefix).
+fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
+    let (db, req) = (c.db, c.req);
     let q = req.query();
-    match (segs.as_slice(), req.method.as_str()) {
+    match (segs, req.method.as_str()) {
         (["messages", id, "reactions"], "POST") => {
             let p = c.auth(Some("reactions:write"))?;
             let id = id_param(id, "id")?;
