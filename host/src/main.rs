@@ -186,9 +186,9 @@ fn up(args: UpArgs) -> Result<()> {
             .with_context(|| format!("cannot listen on {}", options.listen))?;
         let local = listener.local_addr()?;
         eprintln!(
-            "Serving http://{local} (app {:?} loaded in {:.0?})",
+            "Serving http://{local} (app {:?} loaded in {} ms)",
             app.name,
-            started.elapsed()
+            started.elapsed().as_millis()
         );
         eprintln!("Available Routes:");
         for (pattern, entry) in app.router.routes() {
