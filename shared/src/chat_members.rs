@@ -493,20 +493,26 @@ pub fn remove(db: &dyn Db, p: &Principal, chat_id: i64, user_id: i64) -> Result<
                 "The chat's creator cannot be removed; they can only leave",
             ));
         }
-        db.execute(
-            "DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?",
-            &[chat_id.into(), user_id.into()],
-        )?;
-        member_event(
-            db,
-            Some(p.user_id),
-            chat_id,
-            "remove",
-            &[user_id],
-            false,
-            "kick",
-        )
+        delete_member(db, p.user_id, chat_id, user_id, "kick")
     })
+}
+
+/// Removes one member and records the (not silent) `remove` event with
+/// `reason`, in the caller's transaction.
+fn delete_member(db: &dyn Db, actor: i64, chat_id: i64, user_id: i64, reason: &str) -> Result<()> {
+    db.execute(
+        "DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?",
+        &[chat_id.into(), user_id.into()],
+    )?;
+    member_event(
+        db,
+        Some(actor),
+        chat_id,
+        "remove",
+        &[user_id],
+        false,
+        reason,
+    )
 }
 
 /// `DELETE /chats/{id}/leave`: the caller leaves (the creator may too).
@@ -517,19 +523,7 @@ pub fn leave(db: &dyn Db, p: &Principal, chat_id: i64) -> Result<()> {
         if m.is_none() {
             return Err(forbid("You are not a member of this chat"));
         }
-        db.execute(
-            "DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?",
-            &[chat_id.into(), p.user_id.into()],
-        )?;
-        member_event(
-            db,
-            Some(p.user_id),
-            chat_id,
-            "remove",
-            &[p.user_id],
-            false,
-            "leave",
-        )
+        delete_member(db, p.user_id, chat_id, p.user_id, "leave")
     })
 }
 
