@@ -13,7 +13,7 @@ use crate::db::{transaction, Db, Row, Value};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{self, Event};
 use crate::http::Query;
-use crate::pagination::{self, Cursor, Direction};
+use crate::pagination::{self, Cursor};
 use crate::time::{self, Timestamp};
 use crate::validate::{self, Fields};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -630,56 +630,22 @@ pub fn search(db: &dyn Db, p: &Principal, sp: &SearchParams) -> Result<(Vec<Json
         filters.push("c.personal = ?".into());
         params.push(personal.into());
     }
-    let where_clause = filters.join(" AND ");
-    let total = db
-        .query_row(
-            &format!("SELECT COUNT(*) FROM chats c WHERE {where_clause}"),
-            &params,
-        )?
-        .map(|r| r.i64(0))
-        .transpose()?
-        .unwrap_or(0);
-    let meta = |next: String| json!({"total": total, "paginate": {"next_page": next}});
-    if let Some(c) = sp.cursor.as_ref().filter(|c| c.end) {
-        return Ok((Vec::new(), meta(c.encode())));
-    }
-    let (cmp, order) = if sp.ascending {
-        (">", "ASC")
-    } else {
-        ("<", "DESC")
-    };
-    if let Some(c) = &sp.cursor {
-        filters.push(format!("c.id {cmp} ?"));
-        params.push(c.id.into());
-    }
-    params.push(sp.limit.into());
-    let ids: Vec<i64> = db
-        .query(
-            &format!(
-                "SELECT c.id FROM chats c WHERE {} ORDER BY c.id {order} LIMIT ?",
-                filters.join(" AND ")
-            ),
-            &params,
-        )?
-        .iter()
-        .map(|r| r.i64(0).map_err(Error::from))
-        .collect::<Result<_>>()?;
-    let next = match (ids.last(), &sp.cursor) {
-        (Some(id), _) => Cursor {
-            key: None,
-            id: *id,
-            dir: Direction::Next,
-            end: false,
-        },
-        (None, Some(c)) => c.clone(),
-        (None, None) => Cursor {
-            key: None,
-            id: 0,
-            dir: Direction::Next,
-            end: true,
-        },
-    };
-    Ok((render_many(db, &ids)?, meta(next.encode())))
+    let source = format!(
+        "SELECT c.id AS id, c.id AS k FROM chats c WHERE {}",
+        filters.join(" AND ")
+    );
+    let (ids, meta, total) = pagination::keyset_page_with_total(
+        db,
+        &source,
+        &params,
+        sp.ascending,
+        sp.limit,
+        sp.cursor.as_ref(),
+    )?;
+    Ok((
+        render_many(db, &ids)?,
+        pagination::search_meta(total, meta["paginate"]["next_page"].clone()),
+    ))
 }
 
 fn display_name(db: &dyn Db, user_id: i64) -> Result<String> {

@@ -17,7 +17,7 @@ use crate::http::Query;
 use crate::messages;
 use crate::pagination::{self, Cursor};
 use crate::time::Timestamp;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 /// `limit` bound (and default) of `GET /search/messages`.
 pub const SEARCH_MAX: i64 = 200;
@@ -165,9 +165,8 @@ pub fn search(
         sp.limit,
         sp.cursor.as_ref(),
     )?;
-    let next = meta["paginate"]["next_page"].clone();
     Ok((
         messages::render_many(db, &ids, origin)?,
-        json!({"total": total, "paginate": {"next_page": next}}),
+        pagination::search_meta(total, meta["paginate"]["next_page"].clone()),
     ))
 }

@@ -251,6 +251,11 @@ pub fn keyset_page(
         .map(|(ids, meta, _)| (ids, meta))
 }
 
+/// The `meta` of search methods: `total` and `paginate.next_page` only.
+pub fn search_meta(total: i64, next_page: impl Into<Json>) -> Json {
+    json!({"total": total, "paginate": {"next_page": next_page.into()}})
+}
+
 /// [`keyset_page`] plus the number of rows `source` yields in all (for
 /// search methods' `meta.total`). On a first page the count rides along with
 /// the page in one pass (`COUNT(*) OVER ()`), so an expensive source such as

@@ -695,7 +695,7 @@ pub fn search(db: &dyn Db, p: &SearchParams) -> Result<(Vec<Json>, Json)> {
     let mut outer = String::new();
     if let Some(c) = &p.cursor {
         if c.end {
-            return Ok((Vec::new(), search_meta(total, c.encode())));
+            return Ok((Vec::new(), pagination::search_meta(total, c.encode())));
         }
         let key = match &c.key {
             Some(Json::String(s)) => Value::Text(s.clone()),
@@ -743,11 +743,7 @@ pub fn search(db: &dyn Db, p: &SearchParams) -> Result<(Vec<Json>, Json)> {
         }
         .encode(),
     };
-    Ok((render_many(db, &ids)?, search_meta(total, next)))
-}
-
-fn search_meta(total: i64, next: String) -> Json {
-    json!({"total": total, "paginate": {"next_page": next}})
+    Ok((render_many(db, &ids)?, pagination::search_meta(total, next)))
 }
 
 /// Reads the search query parameters shared by `/search/users` and `/users?query=`.
