@@ -476,6 +476,23 @@ pub fn add_new_user(db: &dyn Db, actor: i64, user_id: i64, chat_ids: &[i64]) -> 
     Ok(())
 }
 
+/// The membership of `user_id` in the chat (404 when absent); the creator's
+/// is refused with `code` and `message`, as nobody may act on the creator.
+fn non_owner_member(
+    db: &dyn Db,
+    chat_id: i64,
+    user_id: i64,
+    code: ErrorCode,
+    message: &str,
+) -> Result<crate::chat_visibility::Membership> {
+    let target = chats::membership(db, chat_id, user_id)?
+        .ok_or_else(|| Error::not_found("user_id", user_id))?;
+    if target.role == MemberRole::Owner {
+        return Err(Error::forbidden("user_id", code, message));
+    }
+    Ok(target)
+}
+
 /// `DELETE /chats/{id}/members/{user_id}`: creator/admins; the creator
 /// cannot be removed (`cannot_kick_owner`).
 pub fn remove(db: &dyn Db, p: &Principal, chat_id: i64, user_id: i64) -> Result<()> {
@@ -484,15 +501,13 @@ pub fn remove(db: &dyn Db, p: &Principal, chat_id: i64, user_id: i64) -> Result<
         personal_403(&chat)?;
         require_manager(m.as_ref())?;
         require_active(&chat)?;
-        let target = chats::membership(db, chat_id, user_id)?
-            .ok_or_else(|| Error::not_found("user_id", user_id))?;
-        if target.role == MemberRole::Owner {
-            return Err(Error::forbidden(
-                "user_id",
-                ErrorCode::CannotKickOwner,
-                "The chat's creator cannot be removed; they can only leave",
-            ));
-        }
+        non_owner_member(
+            db,
+            chat_id,
+            user_id,
+            ErrorCode::CannotKickOwner,
+            "The chat's creator cannot be removed; they can only leave",
+        )?;
         delete_member(db, p.user_id, chat_id, user_id, "kick")
     })
 }
@@ -541,15 +556,13 @@ pub fn set_role(
         require_group(&chat)?;
         require_manager(m.as_ref())?;
         require_active(&chat)?;
-        let target = chats::membership(db, chat_id, user_id)?
-            .ok_or_else(|| Error::not_found("user_id", user_id))?;
-        if target.role == MemberRole::Owner {
-            return Err(Error::forbidden(
-                "user_id",
-                ErrorCode::OwnerProtected,
-                "The chat creator's role cannot be changed",
-            ));
-        }
+        let target = non_owner_member(
+            db,
+            chat_id,
+            user_id,
+            ErrorCode::OwnerProtected,
+            "The chat creator's role cannot be changed",
+        )?;
         if user_id == p.user_id {
             return Err(Error::forbidden(
                 "user_id",
