@@ -1,50 +1,39 @@
-//! Shared core of the messenger backend: storage, migrations, auth, errors,
-//! pagination, domain events and the domain logic of every area, plus a thin
-//! transport-neutral HTTP layer so each Spin component stays a few lines.
+//! Shared core of the messenger backend: the common platform, authentication
+//! and the domain of every API area, each area with its router.
+//!
+//! # Layout and import direction
+//!
+//! ```text
+//! platform/   storage, migrations, HTTP types, errors, time, pagination,
+//!             validation, domain events, the request context, the Spin adapter
+//! auth/       bearer authentication, scopes and roles, personal access tokens
+//! users/      users, statuses, group tags, custom properties, bots
+//! chats/      chats, members, visibility, thread chats, system messages
+//! messages/   messages, input parsing, threads, read state, search
+//! reactions/  reactions
+//! components  which area routers each Spin component serves
+//! ```
+//!
+//! Imports run one way, down this list: an area uses `platform`, `auth` and
+//! the areas above it in the list, never one below it. Where a lower area must
+//! act on a higher one (a new user joins chats; a deleted group tag leaves
+//! them), the lower area defines a trait for what it needs and the higher one
+//! implements it ([`users::ChatMembership`], implemented by
+//! [`chats::membership_sync::TagAndUserSync`]); [`components`] wires them.
 
 #![deny(missing_docs)]
 
-pub mod access_tokens;
-pub mod api;
-pub mod api_support;
 pub mod auth;
-pub mod bots;
-pub mod chat_members;
-pub mod chat_visibility;
 pub mod chats;
-pub mod chats_api;
-pub mod custom_properties;
-pub mod db;
-pub mod error;
-pub mod events;
-pub mod group_tags;
-pub mod http;
-pub mod message_input;
-pub mod message_search;
+pub mod components;
 pub mod messages;
-pub mod messages_api;
-pub mod migrate;
-pub mod pagination;
+pub mod platform;
 pub mod reactions;
-pub mod reactions_api;
-pub mod read_state;
-pub mod scopes;
 #[cfg(target_arch = "wasm32")]
-pub mod spin_component;
-pub mod statuses;
-pub mod threads;
-pub mod time;
+pub mod spin_adapter;
 pub mod users;
-pub mod validate;
 
 #[cfg(test)]
 mod testutil;
 
-pub use error::{Error, Result};
-
-#[cfg(test)]
-mod api_tests;
-#[cfg(test)]
-mod chats_tests;
-#[cfg(test)]
-mod messages_tests;
+pub use platform::error::{Error, Result};

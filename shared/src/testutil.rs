@@ -1,8 +1,8 @@
 //! Fixtures for the native unit tests.
 
+use crate::auth::scopes::{self, Role};
 use crate::auth::{Credential, Principal};
-use crate::db::{Db, NativeDb};
-use crate::scopes::{self, Role};
+use crate::platform::db::{Db, NativeDb};
 
 /// Admin token configured in tests.
 pub const ADMIN: &str = "admin-secret";
@@ -10,7 +10,7 @@ pub const ADMIN: &str = "admin-secret";
 /// Fresh migrated in-memory database.
 pub fn test_db() -> NativeDb {
     let db = NativeDb::open_in_memory().expect("open");
-    crate::migrate::migrate(&db).expect("migrate");
+    crate::platform::migrate::migrate(&db).expect("migrate");
     db
 }
 
@@ -29,6 +29,12 @@ pub fn owner_principal() -> Principal {
 pub fn create_user(db: &dyn Db, email: &str, role: &str) -> i64 {
     let body = serde_json::json!({"user": {"email": email, "role": role, "first_name": "Test"}});
     let input = crate::users::parse_input(&body, true).expect("valid input");
-    let user = crate::users::create(db, &owner_principal(), input).expect("create");
+    let user = crate::users::create(
+        db,
+        &owner_principal(),
+        input,
+        &crate::chats::membership_sync::ChatMembershipSync,
+    )
+    .expect("create");
     user["id"].as_i64().expect("id")
 }

@@ -1,5 +1,5 @@
 //! `reactions` Spin component: reactions on messages, served by
-//! `shared::reactions_api` through the shared Spin adapter.
+//! `shared::components::reactions` through the shared Spin adapter.
 //!
 //! The crate is empty on native targets so that workspace-wide `cargo clippy`
 //! and `cargo test` work; it is built for `wasm32-wasip2`.
@@ -8,5 +8,5 @@
 /// The component's HTTP entry point.
 #[spin_sdk::http_component]
 fn handle(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
-    shared::spin_component::serve(req, shared::reactions_api::handle)
+    shared::spin_adapter::serve(req, shared::components::reactions)
 }

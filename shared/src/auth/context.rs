@@ -1,0 +1,74 @@
+//! The request context every area router works in: the per-request
+//! configuration, authentication with the operation's scope, the JSON body,
+//! and [`serve`], the one place errors become `ApiError`/`OAuthError`
+//! responses.
+
+use crate::auth::{self, Principal};
+use crate::platform::db::Db;
+use crate::platform::error::{Error, Result};
+use crate::platform::http::{Request, Response};
+use crate::platform::{migrate, validate};
+use serde_json::Value as Json;
+
+/// Mount point of the public API.
+pub const PREFIX: &str = "/api/shared/v1";
+
+/// Per-request configuration supplied by the component.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Value of the `admin_token` Spin variable (`None` = not configured).
+    pub admin_token: Option<String>,
+}
+
+/// One request being routed: the database, the configuration and the request.
+pub struct Ctx<'a> {
+    /// Storage.
+    pub db: &'a dyn Db,
+    /// Component configuration.
+    pub cfg: &'a Config,
+    /// The request.
+    pub req: &'a Request,
+}
+
+impl Ctx<'_> {
+    /// Migrates if needed, authenticates the bearer token and checks `scope`.
+    pub fn auth(&self, scope: Option<&'static str>) -> Result<Principal> {
+        migrate::migrate(self.db)?;
+        let p = auth::authenticate(
+            self.db,
+            self.cfg.admin_token.as_deref(),
+            self.req.header("authorization"),
+        )?;
+        if let Some(s) = scope {
+            p.require(s)?;
+        }
+        Ok(p)
+    }
+
+    /// The body parsed as JSON (400 when malformed).
+    pub fn body(&self) -> Result<Json> {
+        validate::parse_json(&self.req.body)
+    }
+}
+
+/// A component's entry point: one request against the database
+/// (see `crate::components`).
+pub type Handler = fn(&dyn Db, &Config, &Request) -> Response;
+
+/// An area's router: the request context and the path segments after
+/// `/api/shared/v1`.
+pub type Router = fn(&Ctx<'_>, &[&str]) -> Result<Response>;
+
+/// Runs one request through an area's `router` and renders any error, in
+/// the one place errors become `ApiError`/`OAuthError` responses.
+pub fn serve(db: &dyn Db, cfg: &Config, req: &Request, router: Router) -> Response {
+    let ctx = Ctx { db, cfg, req };
+    req.path
+        .strip_prefix(PREFIX)
+        .ok_or(Error::RouteNotFound)
+        .and_then(|rest| {
+            let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+            router(&ctx, &segs)
+        })
+        .unwrap_or_else(|e| Response::error(&e))
+}

@@ -1,0 +1,174 @@
+//! The messages table's row writer and reader: inserting a message row and
+//! recording its `message` event. The chats area owns it because it writes
+//! system messages (joins and leaves) itself; the messages area builds every
+//! user-facing operation on it.
+
+use crate::platform::db::{Db, Row};
+use crate::platform::error::Result;
+use crate::platform::events::{self, Event};
+use crate::platform::time;
+use serde_json::json;
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    /// Id.
+    pub id: i64,
+    /// Chat holding the message.
+    pub chat_id: i64,
+    /// Root chat (the thread's parent chat for thread comments).
+    pub root_chat_id: i64,
+    /// `discussion`, `thread` or `user`.
+    pub entity_type: String,
+    /// Chat, thread or user id.
+    pub entity_id: i64,
+    /// Author.
+    pub user_id: i64,
+    /// Text.
+    pub content: String,
+    /// Button rows as JSON, if any.
+    pub buttons_json: Option<String>,
+    /// Replied-to message.
+    pub parent_message_id: Option<i64>,
+    /// Bot display name override.
+    pub display_name: Option<String>,
+    /// Bot avatar override.
+    pub display_avatar_url: Option<String>,
+    /// Service message (joins, leaves).
+    pub system: bool,
+    /// Path of the direct link (`/chats/{chat_id}?message={id}`).
+    pub url: String,
+    /// Pin time.
+    pub pinned_at: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change (creation time until edited).
+    pub changed_at: String,
+    /// Deletion time (tombstone).
+    pub deleted_at: Option<String>,
+}
+
+/// The columns [`message_row`] reads, in order.
+pub const COLUMNS: &str = "id, chat_id, root_chat_id, entity_type, entity_id, user_id, content, buttons_json, \
+     parent_message_id, display_name, display_avatar_url, system, url, pinned_at, created_at, changed_at, deleted_at";
+
+/// Reads one row selected with [`COLUMNS`].
+pub fn message_row(r: &Row) -> Result<MessageRow> {
+    Ok(MessageRow {
+        id: r.i64(0)?,
+        chat_id: r.i64(1)?,
+        root_chat_id: r.i64(2)?,
+        entity_type: r.string(3)?,
+        entity_id: r.i64(4)?,
+        user_id: r.i64(5)?,
+        content: r.string(6)?,
+        buttons_json: r.opt_string(7)?,
+        parent_message_id: r.opt_i64(8)?,
+        display_name: r.opt_string(9)?,
+        display_avatar_url: r.opt_string(10)?,
+        system: r.bool(11)?,
+        url: r.string(12)?,
+        pinned_at: r.opt_string(13)?,
+        created_at: r.string(14)?,
+        changed_at: r.string(15)?,
+        deleted_at: r.opt_string(16)?,
+    })
+}
+
+/// A message regardless of visibility (tombstones included).
+pub fn load(db: &dyn Db, id: i64) -> Result<Option<MessageRow>> {
+    db.query_row(
+        &format!("SELECT {COLUMNS} FROM messages WHERE id = ?"),
+        &[id.into()],
+    )?
+    .map(|r| message_row(&r))
+    .transpose()
+}
+
+/// Records a `message` event.
+pub fn message_event(db: &dyn Db, actor: i64, m: &MessageRow, event: &str) -> Result<()> {
+    events::record(
+        db,
+        &Event {
+            kind: events::MESSAGE,
+            event,
+            entity_type: "Message",
+            entity_id: m.id,
+            actor: Some(actor),
+            payload: json!({
+                "id": m.id,
+                "chat_id": m.chat_id,
+                "root_chat_id": m.root_chat_id,
+                "entity_type": m.entity_type,
+                "entity_id": m.entity_id,
+                "user_id": m.user_id,
+                "parent_message_id": m.parent_message_id,
+            }),
+        },
+    )?;
+    Ok(())
+}
+
+/// Stored fields of a message about to be inserted.
+pub struct Insert<'a> {
+    /// Chat the message is posted in.
+    pub chat_id: i64,
+    /// The chat at the root of a thread chain (the chat itself otherwise).
+    pub root_chat_id: i64,
+    /// `discussion`, `thread` or `user` (personal chat).
+    pub entity_type: &'a str,
+    /// Id of the entity (`entity_type`).
+    pub entity_id: i64,
+    /// Author.
+    pub user_id: i64,
+    /// Text, mentions already resolved.
+    pub content: &'a str,
+    /// Buttons as stored JSON.
+    pub buttons: Option<String>,
+    /// The message replied to.
+    pub parent_message_id: Option<i64>,
+    /// Display name a bot posts under.
+    pub display_name: Option<String>,
+    /// Display avatar a bot posts with.
+    pub display_avatar_url: Option<String>,
+    /// Whether links get previews.
+    pub link_preview: bool,
+    /// Whether this is a system message.
+    pub system: bool,
+}
+
+/// Inserts a message row (and its `url`); returns its id. Call inside a
+/// transaction.
+pub fn insert(db: &dyn Db, m: &Insert<'_>) -> Result<i64> {
+    let now = time::now().to_string();
+    db.execute(
+        "INSERT INTO messages (chat_id, root_chat_id, entity_type, entity_id, user_id, content, buttons_json, \
+         parent_message_id, display_name, display_avatar_url, link_preview, system, url, created_at, changed_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
+        &[
+            m.chat_id.into(),
+            m.root_chat_id.into(),
+            m.entity_type.into(),
+            m.entity_id.into(),
+            m.user_id.into(),
+            m.content.into(),
+            m.buttons.clone().into(),
+            m.parent_message_id.into(),
+            m.display_name.clone().into(),
+            m.display_avatar_url.clone().into(),
+            m.link_preview.into(),
+            m.system.into(),
+            now.clone().into(),
+            now.into(),
+        ],
+    )?;
+    let id = db.last_insert_rowid();
+    db.execute(
+        "UPDATE messages SET url = ? WHERE id = ?",
+        &[
+            format!("/chats/{}?message={id}", m.chat_id).into(),
+            id.into(),
+        ],
+    )?;
+    Ok(id)
+}

@@ -1,0 +1,41 @@
+//! The entry point of each Spin component: which area routers it serves and
+//! how the areas are wired together.
+//!
+//! This is the one module above every area. It passes the chats area's
+//! membership sync into the users router (a lower area acting on a higher
+//! one through [`crate::users::ChatMembership`]), and lets the messages
+//! component answer the reactions routes as well.
+
+use crate::auth::context::{serve, Config};
+use crate::chats::membership_sync::ChatMembershipSync;
+use crate::platform::db::Db;
+use crate::platform::http::{Request, Response};
+use crate::{chats, messages, reactions, users};
+
+/// The `users` component: users, profile, statuses, group tags, custom
+/// properties, token info, personal tokens, bots and our OpenAPI.
+pub fn users(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    serve(db, cfg, req, |c, segs| {
+        users::routes::route(c, segs, &ChatMembershipSync)
+    })
+}
+
+/// The `chats` component: chats, members, chat group tags, chat search.
+pub fn chats(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    serve(db, cfg, req, chats::routes::route)
+}
+
+/// The `messages` component: messages, threads, read state, message search;
+/// it also answers `/messages/{id}/reactions` should a request for them
+/// reach it (Spin routes those to the reactions component).
+pub fn messages(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    serve(db, cfg, req, |c, segs| match segs {
+        ["messages", _, "reactions"] => reactions::routes::route(c, segs),
+        _ => messages::routes::route(c, segs),
+    })
+}
+
+/// The `reactions` component: reactions on messages.
+pub fn reactions(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    serve(db, cfg, req, reactions::routes::route)
+}

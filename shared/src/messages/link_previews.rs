@@ -1,0 +1,107 @@
+//! `POST /messages/{id}/link_previews`: previews a bot attaches to the links
+//! of a message.
+
+use crate::auth::Principal;
+use crate::platform::db::{transaction, Db};
+use crate::platform::error::{Error, ErrorCode, Result};
+use crate::platform::time;
+use serde_json::{Map, Value as Json};
+
+use super::*;
+
+/// Validates `{"link_previews": {URL: LinkPreview}}`: a non-empty map whose
+/// values have string `title` and `description`, an optional `image_url`
+/// and an optional `image` with `key` and `name`.
+pub fn parse_link_previews(body: &Json) -> Result<Map<String, Json>> {
+    let map = crate::platform::validate::wrapper(body, "link_previews")?;
+    let mut f = crate::platform::validate::Fields::new(map, "link_previews");
+    if map.is_empty() {
+        f.fail("", ErrorCode::Blank, None, "can't be blank");
+    }
+    for (url, preview) in map {
+        let Some(obj) = preview.as_object() else {
+            f.fail(url, ErrorCode::Invalid, None, "must be an object");
+            continue;
+        };
+        let mut g = crate::platform::validate::Fields::new(obj, &f.key(url));
+        g.required_string("title", None);
+        g.required_string("description", None);
+        g.string("image_url", None);
+        match obj.get("image") {
+            None | Some(Json::Null) => {}
+            Some(Json::Object(img)) => {
+                let mut h = crate::platform::validate::Fields::new(img, &g.key("image"));
+                h.required_string("key", None);
+                h.required_string("name", None);
+                h.i64("size");
+                if let Err(Error::Unprocessable(errs)) = h.finish() {
+                    for e in errs {
+                        g.push(e);
+                    }
+                }
+            }
+            Some(other) => g.fail(
+                "image",
+                ErrorCode::Invalid,
+                crate::platform::validate::show(other),
+                "must be an object",
+            ),
+        }
+        if let Err(Error::Unprocessable(errs)) = g.finish() {
+            for e in errs {
+                f.push(e);
+            }
+        }
+    }
+    f.finish()?;
+    Ok(map.clone())
+}
+
+/// `POST /messages/{id}/link_previews`: bot tokens only (403 otherwise);
+/// every URL must occur in the message's text, else nothing is stored (422).
+pub fn add_link_previews(
+    db: &dyn Db,
+    p: &Principal,
+    id: i64,
+    previews: &Map<String, Json>,
+) -> Result<()> {
+    if !p.bot {
+        return Err(Error::forbidden(
+            "id",
+            ErrorCode::Forbidden,
+            "Only bots can unfurl links",
+        ));
+    }
+    transaction(db, |db| -> Result<()> {
+        let m = load(db, id)?.ok_or_else(|| Error::not_found("id", id))?;
+        if m.deleted_at.is_some() {
+            return Err(message_deleted(id));
+        }
+        for url in previews.keys() {
+            if !m.content.contains(url.as_str()) {
+                return Err(Error::invalid(
+                    &format!("link_previews.{url}"),
+                    ErrorCode::NotFound,
+                    Some(url.clone()),
+                    "The URL does not occur in the message",
+                ));
+            }
+        }
+        let now = time::now().to_string();
+        for (url, preview) in previews {
+            db.execute(
+                "INSERT INTO message_link_previews (message_id, url, preview_json, bot_id, created_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id, url) DO UPDATE SET \
+                 preview_json = excluded.preview_json, bot_id = excluded.bot_id, created_at = excluded.created_at",
+                &[
+                    id.into(),
+                    url.as_str().into(),
+                    preview.to_string().into(),
+                    p.user_id.into(),
+                    now.clone().into(),
+                ],
+            )?;
+        }
+        message_event(db, p.user_id, &m, "link_previews")
+    })
+}

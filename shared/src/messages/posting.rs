@@ -1,0 +1,199 @@
+//! `POST /messages`: the target chat, thread or personal chat, mentions,
+//! files, and the row written in one transaction.
+
+use crate::auth::Principal;
+use crate::chats::members;
+use crate::chats::threads::{self as thread_chats};
+use crate::chats::{self};
+use crate::messages::input::{FileInput, Mention, NewMessage};
+use crate::platform::db::{transaction, Db, Value};
+use crate::platform::error::{Error, ErrorCode, Result};
+use crate::platform::time;
+use serde_json::Value as Json;
+use std::collections::HashMap;
+
+use super::*;
+
+/// Resolves mentions: `<@id>` becomes `@nickname`; returns the new text and
+/// the live users mentioned either way.
+pub(super) fn resolve_mentions(db: &dyn Db, content: &str) -> Result<(String, Vec<i64>)> {
+    let mentions = input::find_mentions(content);
+    if mentions.is_empty() {
+        return Ok((content.to_owned(), Vec::new()));
+    }
+    let mut by_id: HashMap<i64, String> = HashMap::new();
+    let mut ids = Vec::new();
+    for m in &mentions {
+        let row = match m {
+            Mention::Id(id) => db.query_row(
+                "SELECT id, nickname FROM users WHERE id = ? AND deleted_at IS NULL",
+                &[(*id).into()],
+            )?,
+            Mention::Nickname(n) => db.query_row(
+                "SELECT id, nickname FROM users WHERE nickname = ? COLLATE NOCASE AND deleted_at IS NULL",
+                &[n.as_str().into()],
+            )?,
+        };
+        if let Some(r) = row {
+            let id = r.i64(0)?;
+            by_id.insert(id, r.string(1)?);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    let text = input::rewrite_mentions(content, &|id| by_id.get(&id).cloned());
+    Ok((text, ids))
+}
+
+pub(super) fn insert_files(db: &dyn Db, message_id: i64, files: &[FileInput]) -> Result<()> {
+    for f in files {
+        db.execute(
+            "INSERT INTO message_files (message_id, file_key, name, file_type, size, width, height, duration_ms, waveform) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                message_id.into(),
+                f.key.as_str().into(),
+                f.name.as_str().into(),
+                f.file_type.as_str().into(),
+                f.size.into(),
+                f.width.into(),
+                f.height.into(),
+                f.duration_ms.into(),
+                f.waveform.clone().into(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Where and as what a new message lands.
+struct Target {
+    access: ChatAccess,
+    entity_type: &'static str,
+    entity_id: i64,
+    root_chat_id: i64,
+}
+
+fn resolve_target(db: &dyn Db, p: &Principal, input: &NewMessage) -> Result<Target> {
+    let chat_id = match input.entity_type.as_str() {
+        "user" => {
+            let uid = input.entity_id;
+            crate::users::load(db, uid, "entity_id")?;
+            chats::find_or_create_personal_chat(db, p.user_id, uid, true)?
+        }
+        "thread" => {
+            thread_chats::load(db, input.entity_id)?
+                .ok_or_else(|| Error::not_found("entity_id", input.entity_id))?
+                .chat_id
+        }
+        _ => input.entity_id,
+    };
+    let access = readable_chat(db, p, chat_id, "entity_id")?;
+    let (entity_type, entity_id, root_chat_id) = if let Some(t) = &access.thread {
+        ("thread", t.id, t.message_chat_id.unwrap_or(chat_id))
+    } else if access.chat.personal {
+        let other = members::member_ids(db, chat_id)?
+            .into_iter()
+            .find(|u| *u != p.user_id)
+            .unwrap_or(p.user_id);
+        ("user", other, chat_id)
+    } else {
+        ("discussion", chat_id, chat_id)
+    };
+    Ok(Target {
+        access,
+        entity_type,
+        entity_id,
+        root_chat_id,
+    })
+}
+
+pub(super) fn forbid(message: &str) -> Error {
+    Error::forbidden("chat", ErrorCode::Forbidden, message)
+}
+
+/// `POST /messages`: posts into a chat, a thread or a personal chat (created
+/// on first use). 404 when the target is invisible, 403 when the caller may
+/// not post there (channel subscribers, non-members, archived chats).
+pub fn create(db: &dyn Db, p: &Principal, input: &NewMessage, origin: &str) -> Result<Json> {
+    let id = transaction(db, |db| -> Result<i64> {
+        let target = resolve_target(db, p, input)?;
+        let a = &target.access;
+        if !a.can_post() {
+            return Err(forbid(if a.archived() {
+                "The chat is archived"
+            } else if a.chat.channel && a.member.is_some() {
+                "Only the channel's owner, admins and editors can post in it"
+            } else {
+                "Only members of the chat can post in it"
+            }));
+        }
+        if let Some(pid) = input.parent_message_id {
+            let ok = load(db, pid)?.is_some_and(|m| m.chat_id == a.chat.id);
+            if !ok {
+                return Err(Error::invalid(
+                    "parent_message_id",
+                    ErrorCode::NotFound,
+                    Some(pid.to_string()),
+                    "Message not found in this chat",
+                ));
+            }
+        }
+        let (content, mentioned) = resolve_mentions(db, &input.content)?;
+        let buttons = input.buttons.as_ref().map(Json::to_string);
+        let chat_id = a.chat.id;
+        let id = insert(
+            db,
+            &Insert {
+                chat_id,
+                root_chat_id: target.root_chat_id,
+                entity_type: target.entity_type,
+                entity_id: target.entity_id,
+                user_id: p.user_id,
+                content: &content,
+                buttons,
+                parent_message_id: input.parent_message_id,
+                display_name: input.display_name.clone(),
+                display_avatar_url: input.display_avatar_url.clone(),
+                link_preview: input.link_preview,
+                system: false,
+            },
+        )?;
+        insert_files(db, id, &input.files)?;
+        let now = time::now().to_string();
+        db.execute(
+            "UPDATE chats SET last_message_at = ? WHERE id = ?",
+            &[now.clone().into(), chat_id.into()],
+        )?;
+        if let Some(t) = &a.thread {
+            thread_chats::touch(db, t.id, &now)?;
+            let mut joining = vec![p.user_id];
+            if !input.skip_invite_mentions {
+                joining.extend(mentioned_people(db, &mentioned)?);
+            }
+            let added = members::insert_direct(db, chat_id, &joining)?;
+            members::member_event(db, Some(p.user_id), chat_id, "add", &added, true, "mention")?;
+        }
+        advance_read(db, chat_id, p.user_id, id)?;
+        let m = load(db, id)?.ok_or_else(|| Error::Internal("message vanished".into()))?;
+        message_event(db, p.user_id, &m, "new")?;
+        Ok(id)
+    })?;
+    render_one(db, id, origin)
+}
+
+/// Mentioned users who may be invited into a thread: people, not bots (bots
+/// join threads by mention only when public, which we do not model).
+fn mentioned_people(db: &dyn Db, ids: &[i64]) -> Result<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    db.query(
+        "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?)) AND bot = 0 AND deleted_at IS NULL",
+        &[Value::id_array(ids)],
+    )?
+    .iter()
+    .map(|r| r.i64(0).map_err(Error::from))
+    .collect()
+}

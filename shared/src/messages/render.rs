@@ -1,0 +1,126 @@
+//! Rendering `Message` objects of the spec: files, buttons, threads and
+//! forwarded fields, for one message or a page in a fixed number of queries.
+
+use crate::auth::Principal;
+use crate::platform::db::{Db, Row, Value};
+use crate::platform::error::{Error, Result};
+use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+
+use super::*;
+
+fn render_file(r: &Row, origin: &str) -> Result<(i64, Json, Option<Json>)> {
+    let key = r.string(2)?;
+    let file_type = r.string(4)?;
+    let voice = (file_type == "voice").then(|| -> Result<Json> {
+        Ok(json!({
+            "duration_ms": r.opt_i64(8)?,
+            "waveform": r.opt_string(9)?.unwrap_or_default(),
+            "transcript": null,
+        }))
+    });
+    let file = json!({
+        "id": r.i64(1)?,
+        "key": key,
+        "name": r.string(3)?,
+        "file_type": file_type,
+        "url": format!("{origin}/{key}"),
+        "width": r.opt_i64(6)?,
+        "height": r.opt_i64(7)?,
+    });
+    Ok((r.i64(0)?, file, voice.transpose()?))
+}
+
+/// Renders messages (spec `Message`) in the order of `ids`; `origin` (e.g.
+/// `https://chat.example.com`) prefixes the stored link paths.
+pub fn render_many(db: &dyn Db, ids: &[i64], origin: &str) -> Result<Vec<Json>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = Value::id_array(ids);
+    let mut rows: HashMap<i64, (MessageRow, bool)> = HashMap::new();
+    for r in db.query(
+        &format!(
+            "SELECT {}, u.bot FROM messages m JOIN users u ON u.id = m.user_id \
+             WHERE m.id IN (SELECT value FROM json_each(?))",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        std::slice::from_ref(&list),
+    )? {
+        let m = message_row(&r)?;
+        let bot = r.bool(17)?;
+        rows.insert(m.id, (m, bot));
+    }
+    let mut files: HashMap<i64, Vec<Json>> = HashMap::new();
+    let mut voices: HashMap<i64, Json> = HashMap::new();
+    for r in db.query(
+        "SELECT message_id, id, file_key, name, file_type, size, width, height, duration_ms, waveform \
+         FROM message_files WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        std::slice::from_ref(&list),
+    )? {
+        let (mid, file, voice) = render_file(&r, origin)?;
+        files.entry(mid).or_default().push(file);
+        if let Some(v) = voice {
+            voices.entry(mid).or_insert(v);
+        }
+    }
+    let mut thread_of: HashMap<i64, Json> = HashMap::new();
+    for r in db.query(
+        "SELECT message_id, id, chat_id FROM threads WHERE message_id IN (SELECT value FROM json_each(?))",
+        &[list],
+    )? {
+        thread_of.insert(r.i64(0)?, json!({"id": r.i64(1)?, "chat_id": r.i64(2)?}));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some((m, bot)) = rows.get(id) else {
+            continue;
+        };
+        let buttons = m
+            .buttons_json
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<Json>(b).ok());
+        let mut v = json!({
+            "id": m.id,
+            "entity_type": m.entity_type,
+            "entity_id": m.entity_id,
+            "chat_id": m.chat_id,
+            "root_chat_id": m.root_chat_id,
+            "content": m.content,
+            "user_id": m.user_id,
+            "created_at": m.created_at,
+            "url": format!("{origin}{}", m.url),
+            "files": files.remove(id).unwrap_or_default(),
+            "voice_content": voices.remove(id),
+            "buttons": buttons,
+            "thread": thread_of.remove(id),
+            "forwarding": null,
+            "parent_message_id": m.parent_message_id,
+            "changed_at": m.changed_at,
+            "deleted_at": m.deleted_at,
+        });
+        if *bot {
+            v["display_name"] = json!(m.display_name);
+            v["display_avatar_url"] = json!(m.display_avatar_url);
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+pub(super) fn render_one(db: &dyn Db, id: i64, origin: &str) -> Result<Json> {
+    render_many(db, &[id], origin)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found("id", id))
+}
+
+/// `GET /messages/{id}`: the message (tombstones included) if the caller reads it.
+pub fn get(db: &dyn Db, p: &Principal, id: i64, origin: &str) -> Result<Json> {
+    readable(db, p, id)?;
+    render_one(db, id, origin)
+}

@@ -1,0 +1,77 @@
+//! Domain events: every state change appends a row to `events` in the same
+//! transaction, so a later webhook worker can deliver exactly what happened.
+//! Names follow `guides/webhook-events.md` (e.g. `company_member` /
+//! `invite|update|suspend|activate|delete`).
+
+use crate::platform::db::Db;
+use crate::platform::error::Result;
+use serde_json::Value as Json;
+
+/// Event kind for workspace members (webhook `type`).
+pub const COMPANY_MEMBER: &str = "company_member";
+/// Event kind for group tags.
+pub const GROUP_TAG: &str = "group_tag";
+/// Event kind for user statuses.
+pub const USER_STATUS: &str = "user_status";
+/// Event kind for access tokens.
+pub const ACCESS_TOKEN: &str = "access_token";
+/// Event kind for custom property definitions.
+pub const CUSTOM_PROPERTY: &str = "custom_property";
+
+/// Event kind for chats (create, rename, permission change, archive, tags).
+pub const CHAT: &str = "chat";
+/// Event kind for chat membership (webhook `chat_member`: `add`/`remove`, plus role changes).
+pub const CHAT_MEMBER: &str = "chat_member";
+
+/// Event kind for messages (`new`, `update`, `delete`, plus `pin`/`unpin` and `link_previews`).
+pub const MESSAGE: &str = "message";
+/// Event kind for reactions (`new`, `delete`).
+pub const REACTION: &str = "reaction";
+/// Event kind for threads (`new`).
+pub const THREAD: &str = "thread";
+
+/// A domain event about to be recorded.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    /// Webhook type, e.g. [`COMPANY_MEMBER`].
+    pub kind: &'a str,
+    /// Event name, e.g. `invite`.
+    pub event: &'a str,
+    /// Entity table name, e.g. `User`.
+    pub entity_type: &'a str,
+    /// Entity id.
+    pub entity_id: i64,
+    /// Acting user, if any.
+    pub actor: Option<i64>,
+    /// Event-specific payload (ids only, like the webhooks).
+    pub payload: Json,
+}
+
+/// Appends an event; call inside the transaction that made the change.
+pub fn record(db: &dyn Db, e: &Event<'_>) -> Result<i64> {
+    db.execute(
+        "INSERT INTO events (type, event, entity_type, entity_id, actor_user_id, payload_json, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        &[
+            e.kind.into(),
+            e.event.into(),
+            e.entity_type.into(),
+            e.entity_id.into(),
+            e.actor.into(),
+            e.payload.to_string().into(),
+            crate::platform::time::now().to_string().into(),
+        ],
+    )?;
+    Ok(db.last_insert_rowid())
+}
+
+/// Events of one entity in insertion order as `(type, event)` (for tests and audits).
+pub fn for_entity(db: &dyn Db, entity_type: &str, id: i64) -> Result<Vec<(String, String)>> {
+    db.query(
+        "SELECT type, event FROM events WHERE entity_type = ? AND entity_id = ? ORDER BY id",
+        &[entity_type.into(), id.into()],
+    )?
+    .iter()
+    .map(|r| Ok((r.string(0)?, r.string(1)?)))
+    .collect()
+}

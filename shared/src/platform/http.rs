@@ -1,0 +1,218 @@
+//! Transport-neutral HTTP types and helpers: the component converts the Spin
+//! request into [`Request`], calls [`crate::users::routes::handle`], and converts the
+//! [`Response`] back. Keeping them plain lets the whole API be tested natively.
+
+use crate::platform::error::Error;
+use serde_json::{json, Value as Json};
+
+/// An incoming request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request {
+    /// Upper-case method, e.g. `GET`.
+    pub method: String,
+    /// Raw path without query, e.g. `/api/shared/v1/users/12`.
+    pub path: String,
+    /// Raw query string without `?`.
+    pub query: String,
+    /// Header pairs (names compared case-insensitively).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// Convenience constructor (used by tests).
+    pub fn new(method: &str, path_and_query: &str) -> Self {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Request {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            ..Request::default()
+        }
+    }
+
+    /// Adds a header (builder style).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets a JSON body (builder style).
+    pub fn with_json(mut self, body: &Json) -> Self {
+        self.body = body.to_string().into_bytes();
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
+        self
+    }
+
+    /// First header with this name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parsed query string.
+    pub fn query(&self) -> Query {
+        Query::parse(&self.query)
+    }
+}
+
+/// An outgoing response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Header pairs.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// JSON response with the given status.
+    pub fn json(status: u16, body: &Json) -> Self {
+        Response {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// `{"data": ...}`.
+    pub fn data(status: u16, data: Json) -> Self {
+        Self::json(status, &json!({ "data": data }))
+    }
+
+    /// `{"data": [...], "meta": ...}`.
+    pub fn list(data: Vec<Json>, meta: Json) -> Self {
+        Self::json(200, &json!({ "data": data, "meta": meta }))
+    }
+
+    /// 204 without body.
+    pub fn no_content() -> Self {
+        Response {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// The single place where errors become responses.
+    pub fn error(e: &Error) -> Self {
+        let mut r = Self::json(e.status(), &e.body());
+        match e {
+            Error::Unauthorized(_) => r.headers.push((
+                "www-authenticate".into(),
+                "Bearer error=\"invalid_token\"".into(),
+            )),
+            Error::InsufficientScope(_) => r.headers.push((
+                "www-authenticate".into(),
+                "Bearer error=\"insufficient_scope\"".into(),
+            )),
+            _ => {}
+        }
+        r
+    }
+
+    /// Body parsed as JSON (`Null` when empty or invalid); handy in tests.
+    pub fn json_body(&self) -> Json {
+        serde_json::from_slice(&self.body).unwrap_or(Json::Null)
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (`+` is a space); invalid
+/// escapes are kept literally and invalid UTF-8 is replaced.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parsed query string; keys `a[]` are normalised to `a`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// Parses `a=1&b[]=x&b[]=y`.
+    pub fn parse(qs: &str) -> Self {
+        Query(
+            qs.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    let k = percent_decode(k);
+                    let k = k.strip_suffix("[]").map(str::to_owned).unwrap_or(k);
+                    (k, percent_decode(v))
+                })
+                .collect(),
+        )
+    }
+
+    /// First value of a key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of an array parameter: repeated keys (`a[]=x&a[]=y`) and
+    /// comma-separated values (`a=x,y`, the spec's `explode: false`).
+    pub fn list(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        let q = Query::parse("query=%D0%9E%D0%BB%D0%B5%D0%B3+P&company_roles[]=admin&company_roles%5B%5D=user&x=a,b&bad=%zz%");
+        assert_eq!(q.get("query"), Some("Олег P"));
+        assert_eq!(q.list("company_roles"), vec!["admin", "user"]);
+        assert_eq!(q.list("x"), vec!["a", "b"]);
+        assert_eq!(q.get("bad"), Some("%zz%"));
+        assert_eq!(q.get("nope"), None);
+    }
+}

@@ -1,0 +1,266 @@
+//! Schema migrations: numbered SQL files from `migrations/`, embedded at
+//! compile time and applied automatically on first use.
+//!
+//! Each file is plain, idempotent SQL (so `spin up --sqlite @file` works too)
+//! and records itself in the `schema_migrations` ledger. The migrator:
+//! 1. checks the ledger without locking (fast path for every request);
+//! 2. runs the file's leading `PRAGMA` statements outside any transaction
+//!    (`journal_mode=WAL` cannot be changed inside one);
+//! 3. takes the write lock with `BEGIN IMMEDIATE`, re-checks the ledger (another
+//!    request may have migrated meanwhile), applies the rest and commits.
+
+use crate::platform::db::{Db, DbError};
+
+/// One embedded migration file.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Sequence number (the file's numeric prefix).
+    pub version: i64,
+    /// File stem, e.g. `0001_init`.
+    pub name: &'static str,
+    /// Full SQL text of the file.
+    pub sql: &'static str,
+}
+
+/// Every migration, in order. Add new files here.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_chats",
+        sql: include_str!("../../../migrations/0002_chats.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_messages",
+        sql: include_str!("../../../migrations/0003_messages.sql"),
+    },
+];
+
+/// Version of the newest embedded migration.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Splits a SQL script into single statements (the Spin host executes one
+/// statement per call). Understands quotes, comments and trigger bodies.
+pub fn split_statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                cur.push(c);
+                while let Some(d) = chars.next() {
+                    cur.push(d);
+                    if d == c {
+                        if chars.peek() == Some(&c) {
+                            if let Some(e) = chars.next() {
+                                cur.push(e);
+                            }
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        cur.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for d in chars.by_ref() {
+                    if prev == '*' && d == '/' {
+                        break;
+                    }
+                    prev = d;
+                }
+                cur.push(' ');
+            }
+            ';' => {
+                let upper = cur.trim().to_ascii_uppercase();
+                let in_trigger = upper.starts_with("CREATE")
+                    && upper.contains(" TRIGGER ")
+                    && !upper.ends_with("END");
+                if in_trigger {
+                    cur.push(';');
+                } else {
+                    let stmt = cur.trim();
+                    if !stmt.is_empty() {
+                        out.push(stmt.to_owned());
+                    }
+                    cur.clear();
+                }
+            }
+            _ => cur.push(c),
+        }
+    }
+    let stmt = cur.trim();
+    if !stmt.is_empty() {
+        out.push(stmt.to_owned());
+    }
+    out
+}
+
+fn is_pragma(stmt: &str) -> bool {
+    stmt.trim_start()
+        .get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case("PRAGMA"))
+}
+
+fn ledger_exists(db: &dyn Db) -> Result<bool, DbError> {
+    Ok(db
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            &[],
+        )?
+        .is_some())
+}
+
+fn is_applied(db: &dyn Db, version: i64) -> Result<bool, DbError> {
+    if !ledger_exists(db)? {
+        return Ok(false);
+    }
+    Ok(db
+        .query_row(
+            "SELECT 1 FROM schema_migrations WHERE version = ?",
+            &[version.into()],
+        )?
+        .is_some())
+}
+
+/// Brings the schema up to date. Returns how many migrations this call
+/// applied (0 when already current). Safe to call on every request.
+pub fn migrate(db: &dyn Db) -> Result<usize, DbError> {
+    if ledger_exists(db)? {
+        let current = db
+            .query_row("SELECT MAX(version) FROM schema_migrations", &[])?
+            .map(|r| r.opt_i64(0))
+            .transpose()?
+            .flatten()
+            .unwrap_or(0);
+        if current >= latest_version() {
+            return Ok(0);
+        }
+    }
+    let mut applied = 0;
+    for m in MIGRATIONS {
+        if is_applied(db, m.version)? {
+            continue;
+        }
+        let statements = split_statements(m.sql);
+        let (pragmas, body): (Vec<&String>, Vec<&String>) =
+            statements.iter().partition(|s| is_pragma(s));
+        for p in pragmas {
+            db.execute(p, &[])?;
+        }
+        let did = crate::platform::db::transaction(db, |db| -> Result<bool, DbError> {
+            if is_applied(db, m.version)? {
+                return Ok(false);
+            }
+            for stmt in &body {
+                db.execute(stmt, &[])?;
+            }
+            db.execute(
+                "INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                &[m.version.into(), m.name.into(), crate::platform::time::now().to_string().into()],
+            )?;
+            Ok(true)
+        })?;
+        if did {
+            applied += 1;
+        }
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::db::NativeDb;
+
+    #[test]
+    fn splitter_handles_quotes_comments_and_triggers() {
+        let sql =
+            "-- c; x\nCREATE TABLE a(x TEXT DEFAULT ';');/* ; */INSERT INTO a VALUES ('it''s;');\n\
+                   CREATE TRIGGER t AFTER INSERT ON a BEGIN DELETE FROM a; END;\nSELECT 1";
+        let s = split_statements(sql);
+        assert_eq!(s.len(), 4, "{s:?}");
+        assert_eq!(s[0], "CREATE TABLE a(x TEXT DEFAULT ';')");
+        assert_eq!(s[1], "INSERT INTO a VALUES ('it''s;')");
+        assert!(s[2].ends_with("END"));
+        assert_eq!(s[3], "SELECT 1");
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_create_owner() {
+        let db = NativeDb::open_in_memory().unwrap();
+        assert_eq!(migrate(&db).unwrap(), MIGRATIONS.len());
+        assert_eq!(migrate(&db).unwrap(), 0);
+        let owner = db
+            .query_row("SELECT id, role FROM users WHERE id = 1", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(owner.string(1).unwrap(), "owner");
+        let n = db
+            .query_row("SELECT COUNT(*) FROM schema_migrations", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(n.i64(0).unwrap(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn file_applied_like_spin_sqlite_flag_is_recognised_by_ledger() {
+        // `spin up --sqlite @migrations/0001_init.sql` runs the whole file on
+        // every start; afterwards the migrator must see nothing to do and a
+        // second raw run must not fail.
+        let db = NativeDb::open_in_memory().unwrap();
+        for _ in 0..2 {
+            for m in MIGRATIONS {
+                for stmt in split_statements(m.sql) {
+                    db.execute(&stmt, &[]).unwrap();
+                }
+            }
+        }
+        assert_eq!(migrate(&db).unwrap(), 0);
+        let owners = db
+            .query_row("SELECT COUNT(*) FROM users", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(owners.i64(0).unwrap(), 1);
+    }
+
+    #[test]
+    fn concurrent_first_use_on_a_file_database_migrates_once() {
+        let dir = std::env::temp_dir().join(format!("mig-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("db.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let db = NativeDb::open(&path).unwrap();
+                    migrate(&db).unwrap()
+                })
+            })
+            .collect();
+        let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(total, MIGRATIONS.len());
+        let db = NativeDb::open(&path).unwrap();
+        let mode = db.query_row("PRAGMA journal_mode", &[]).unwrap().unwrap();
+        assert_eq!(mode.string(0).unwrap().to_lowercase(), "wal");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

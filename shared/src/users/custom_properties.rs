@@ -1,0 +1,303 @@
+//! Custom property definitions (for `User` and `Task`) and users' values.
+//!
+//! `GET /custom_properties?entity_type=User|Task` lists definitions; our
+//! extension `POST /custom_properties` and `DELETE /custom_properties/{id}`
+//! let the owner/admin define them. Values are validated by `data_type`.
+
+use crate::auth::Principal;
+use crate::platform::db::{transaction, Db, Value};
+use crate::platform::error::{Error, ErrorCode, FieldError, Result};
+use crate::platform::events::{self, Event};
+use crate::platform::time::{self, Timestamp};
+use crate::platform::validate::{self, Fields};
+use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+
+/// `maxLength` of a property name.
+pub const NAME_MAX: usize = 32;
+/// `maxLength` of a property value.
+pub const VALUE_MAX: usize = 768;
+/// Entity types (`SearchEntityType`).
+pub const ENTITY_TYPES: &[&str] = &["User", "Task"];
+/// Data types (`CustomPropertyDataType`).
+pub const DATA_TYPES: &[&str] = &["string", "number", "date", "link"];
+
+/// Validated definition request `{"custom_property": {"entity_type", "name", "data_type"}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefinitionInput {
+    /// `User` or `Task`.
+    pub entity_type: &'static str,
+    /// Display name.
+    pub name: String,
+    /// Value type.
+    pub data_type: &'static str,
+}
+
+/// Validates a definition request body.
+pub fn parse_definition(body: &Json) -> Result<DefinitionInput> {
+    let obj = validate::wrapper(body, "custom_property")?;
+    let mut f = Fields::new(obj, "");
+    let name = f.required_string("name", Some(NAME_MAX));
+    let entity_type = f.enumeration("entity_type", ENTITY_TYPES);
+    if !f.present("entity_type") {
+        f.fail("entity_type", ErrorCode::Blank, None, "can't be blank");
+    }
+    let data_type = f.enumeration("data_type", DATA_TYPES);
+    if !f.present("data_type") {
+        f.fail("data_type", ErrorCode::Blank, None, "can't be blank");
+    }
+    f.finish()?;
+    match (entity_type, name, data_type) {
+        (Some(entity_type), Some(name), Some(data_type)) => Ok(DefinitionInput {
+            entity_type,
+            name,
+            data_type,
+        }),
+        _ => Err(Error::invalid(
+            "custom_property",
+            ErrorCode::Blank,
+            None,
+            "can't be blank",
+        )),
+    }
+}
+
+/// Parses the required `entity_type` query parameter (400 otherwise).
+pub fn parse_entity_type(raw: Option<&str>) -> Result<&'static str> {
+    match raw {
+        None | Some("") => Err(Error::bad_request(
+            "entity_type",
+            ErrorCode::Required,
+            None,
+            "Parameter 'entity_type' is required",
+        )),
+        Some(s) => ENTITY_TYPES
+            .iter()
+            .find(|t| **t == s)
+            .copied()
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "entity_type",
+                    ErrorCode::Inclusion,
+                    Some(s.to_owned()),
+                    "must be User or Task",
+                )
+            }),
+    }
+}
+
+fn render_definition(r: &crate::platform::db::Row) -> Result<Json> {
+    Ok(json!({"id": r.i64(0)?, "name": r.string(1)?, "data_type": r.string(2)?}))
+}
+
+/// Live definitions of an entity type, by id.
+pub fn list(db: &dyn Db, entity_type: &str) -> Result<Vec<Json>> {
+    db.query(
+        "SELECT id, name, data_type FROM custom_property_definitions \
+         WHERE entity_type = ? AND deleted_at IS NULL ORDER BY id",
+        &[entity_type.into()],
+    )?
+    .iter()
+    .map(render_definition)
+    .collect()
+}
+
+fn require_manager(actor: &Principal) -> Result<()> {
+    if actor.is_manager() {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "custom_property",
+            ErrorCode::Forbidden,
+            "Only the owner or an admin can define custom properties",
+        ))
+    }
+}
+
+fn def_event(db: &dyn Db, actor: &Principal, id: i64, event: &str) -> Result<()> {
+    events::record(
+        db,
+        &Event {
+            kind: events::CUSTOM_PROPERTY,
+            event,
+            entity_type: "CustomProperty",
+            entity_id: id,
+            actor: Some(actor.user_id),
+            payload: json!({"custom_property_id": id}),
+        },
+    )?;
+    Ok(())
+}
+
+/// Defines a property (extension, owner/admin).
+pub fn define(db: &dyn Db, actor: &Principal, input: &DefinitionInput) -> Result<Json> {
+    require_manager(actor)?;
+    transaction(db, |db| -> Result<Json> {
+        if db
+            .query_row(
+                "SELECT 1 FROM custom_property_definitions WHERE entity_type = ? AND name = ? COLLATE NOCASE \
+                 AND deleted_at IS NULL",
+                &[input.entity_type.into(), input.name.clone().into()],
+            )?
+            .is_some()
+        {
+            return Err(Error::invalid("name", ErrorCode::Taken, Some(input.name.clone()), "has already been taken"));
+        }
+        db.execute(
+            "INSERT INTO custom_property_definitions (entity_type, name, data_type, created_at) VALUES (?, ?, ?, ?)",
+            &[
+                input.entity_type.into(),
+                input.name.clone().into(),
+                input.data_type.into(),
+                time::now().to_string().into(),
+            ],
+        )?;
+        let id = db.last_insert_rowid();
+        def_event(db, actor, id, "create")?;
+        Ok(
+            json!({"id": id, "name": input.name, "data_type": input.data_type, "entity_type": input.entity_type}),
+        )
+    })
+}
+
+/// Removes a definition (extension, owner/admin); its values disappear from users.
+pub fn remove(db: &dyn Db, actor: &Principal, id: i64) -> Result<()> {
+    require_manager(actor)?;
+    transaction(db, |db| -> Result<()> {
+        db.execute(
+            "UPDATE custom_property_definitions SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+            &[time::now().to_string().into(), id.into()],
+        )?;
+        if db.changes() == 0 {
+            return Err(Error::not_found("id", id));
+        }
+        db.execute(
+            "DELETE FROM user_custom_property_values WHERE property_id = ?",
+            &[id.into()],
+        )?;
+        def_event(db, actor, id, "delete")
+    })
+}
+
+fn value_ok(data_type: &str, v: &str) -> bool {
+    match data_type {
+        "number" => v.parse::<f64>().is_ok_and(f64::is_finite),
+        "date" => Timestamp::parse(v).is_some(),
+        "link" => {
+            let rest = v
+                .strip_prefix("https://")
+                .or_else(|| v.strip_prefix("http://"));
+            rest.is_some_and(|r| !r.is_empty() && !r.chars().any(char::is_whitespace))
+        }
+        _ => true,
+    }
+}
+
+/// Checks user property values against live `User` definitions. Returns
+/// `(id, Some(value))` to store or `(id, None)` to clear (empty value).
+pub fn validate_user_values(
+    db: &dyn Db,
+    values: &[(i64, String)],
+) -> Result<Vec<(i64, Option<String>)>> {
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for (i, (id, value)) in values.iter().enumerate() {
+        let def = db.query_row(
+            "SELECT data_type FROM custom_property_definitions WHERE id = ? AND entity_type = 'User' AND deleted_at IS NULL",
+            &[(*id).into()],
+        )?;
+        let Some(def) = def else {
+            errors.push(
+                FieldError::new(
+                    format!("custom_properties.{i}.id"),
+                    ErrorCode::NotFound,
+                    Some(id.to_string()),
+                    "Custom property not found",
+                )
+                .with_payload(json!({"id": id})),
+            );
+            continue;
+        };
+        if value.is_empty() {
+            out.push((*id, None));
+            continue;
+        }
+        let data_type = def.string(0)?;
+        if !value_ok(&data_type, value) {
+            errors.push(
+                FieldError::new(
+                    format!("custom_properties.{i}.value"),
+                    ErrorCode::Invalid,
+                    Some(value.clone()),
+                    format!("is not a valid {data_type}"),
+                )
+                .with_payload(json!({"id": id})),
+            );
+            continue;
+        }
+        out.push((*id, Some(value.clone())));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Unprocessable(errors))
+    }
+}
+
+/// Stores validated values (inside the caller's transaction).
+pub fn store_user_values(
+    db: &dyn Db,
+    user_id: i64,
+    values: &[(i64, Option<String>)],
+) -> Result<()> {
+    for (id, value) in values {
+        match value {
+            Some(v) => db.execute(
+                "INSERT INTO user_custom_property_values (user_id, property_id, value) VALUES (?, ?, ?) \
+                 ON CONFLICT (user_id, property_id) DO UPDATE SET value = excluded.value",
+                &[user_id.into(), (*id).into(), v.clone().into()],
+            )?,
+            None => db.execute(
+                "DELETE FROM user_custom_property_values WHERE user_id = ? AND property_id = ?",
+                &[user_id.into(), (*id).into()],
+            )?,
+        };
+    }
+    Ok(())
+}
+
+/// Every live `User` definition with each user's value (`null` when unset).
+pub fn user_values(db: &dyn Db, ids: &[i64]) -> Result<HashMap<i64, Vec<Json>>> {
+    let defs = db.query(
+        "SELECT id, name, data_type FROM custom_property_definitions WHERE entity_type = 'User' AND deleted_at IS NULL ORDER BY id",
+        &[],
+    )?;
+    let mut values: HashMap<(i64, i64), String> = HashMap::new();
+    if !defs.is_empty() && !ids.is_empty() {
+        let params: Vec<Value> = ids.iter().map(|i| Value::Integer(*i)).collect();
+        for r in db.query(
+            &format!(
+                "SELECT user_id, property_id, value FROM user_custom_property_values WHERE user_id IN ({})",
+                vec!["?"; ids.len()].join(", ")
+            ),
+            &params,
+        )? {
+            values.insert((r.i64(0)?, r.i64(1)?), r.string(2)?);
+        }
+    }
+    let mut out = HashMap::new();
+    for uid in ids {
+        let mut props = Vec::with_capacity(defs.len());
+        for d in &defs {
+            let pid = d.i64(0)?;
+            props.push(json!({
+                "id": pid,
+                "name": d.string(1)?,
+                "data_type": d.string(2)?,
+                "value": values.get(&(*uid, pid)),
+            }));
+        }
+        out.insert(*uid, props);
+    }
+    Ok(out)
+}
