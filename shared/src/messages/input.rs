@@ -6,14 +6,11 @@
 
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::validate::{self, show, Fields};
-use serde_json::{json, Map, Value as Json};
+use serde_json::Value as Json;
 
-/// At most this many rows of buttons (`guides/buttons.md`).
-pub const BUTTON_ROWS_MAX: usize = 32;
-/// At most this many buttons in one message (`MessageCreateRequest.buttons`).
-pub const BUTTONS_MAX: usize = 100;
-/// `maxLength` of a button's `text` and `data`.
-pub const BUTTON_FIELD_MAX: usize = 255;
+pub use crate::messages::buttons::*;
+pub use crate::messages::mentions::*;
+
 /// `maxLength` of `display_name` and `display_avatar_url`.
 pub const DISPLAY_MAX: usize = 255;
 /// `maxLength` of a voice file's `waveform`.
@@ -180,130 +177,6 @@ fn parse_files(f: &mut Fields<'_>, create: bool) -> Option<Vec<FileInput>> {
     (out.len() == items.len()).then_some(out)
 }
 
-/// Validates `buttons` (rows of `Button`): at most [`BUTTON_ROWS_MAX`] rows
-/// and [`BUTTONS_MAX`] buttons, no empty row, each button with a non-blank
-/// `text` and exactly one of an `http(s)` `url` or a `data` string, `text`
-/// and `data` within [`BUTTON_FIELD_MAX`] characters. Returns the normalised
-/// rows, or `None` for an empty list (no buttons). Errors are recorded on
-/// `f` under `buttons.ROW.COL.FIELD`.
-pub fn parse_buttons(f: &mut Fields<'_>, raw: &Json) -> Option<Json> {
-    let Some(rows) = raw.as_array() else {
-        f.fail(
-            "buttons",
-            ErrorCode::Invalid,
-            show(raw),
-            "must be an array of rows",
-        );
-        return None;
-    };
-    if rows.len() > BUTTON_ROWS_MAX {
-        f.fail(
-            "buttons",
-            ErrorCode::TooLong,
-            None,
-            &format!("at most {BUTTON_ROWS_MAX} rows of buttons"),
-        );
-        return None;
-    }
-    let total: usize = rows.iter().filter_map(Json::as_array).map(Vec::len).sum();
-    if total > BUTTONS_MAX {
-        f.fail(
-            "buttons",
-            ErrorCode::TooLong,
-            None,
-            &format!("at most {BUTTONS_MAX} buttons per message"),
-        );
-        return None;
-    }
-    let mut out = Vec::with_capacity(rows.len());
-    let mut ok = true;
-    for (r, row) in rows.iter().enumerate() {
-        let rk = format!("buttons.{r}");
-        let Some(items) = row.as_array().filter(|a| !a.is_empty()) else {
-            f.fail(
-                &rk,
-                ErrorCode::Invalid,
-                show(row),
-                "must be a non-empty array of buttons",
-            );
-            ok = false;
-            continue;
-        };
-        let mut line = Vec::with_capacity(items.len());
-        for (c, item) in items.iter().enumerate() {
-            let bk = format!("{rk}.{c}");
-            let Some(obj) = item.as_object() else {
-                f.fail(&bk, ErrorCode::Invalid, show(item), "must be an object");
-                ok = false;
-                continue;
-            };
-            match parse_button(obj, &f.key(&bk)) {
-                Ok(b) => line.push(b),
-                Err(Error::Unprocessable(errs)) => {
-                    for e in errs {
-                        f.push(e);
-                    }
-                    ok = false;
-                }
-                Err(_) => ok = false,
-            }
-        }
-        out.push(Json::Array(line));
-    }
-    if !ok || out.is_empty() {
-        return None;
-    }
-    Some(Json::Array(out))
-}
-
-fn parse_button(obj: &Map<String, Json>, prefix: &str) -> Result<Json> {
-    let mut g = Fields::new(obj, prefix);
-    let text = g.required_string("text", Some(BUTTON_FIELD_MAX));
-    let url = g.string("url", None).flatten().filter(|s| !s.is_empty());
-    let data = g
-        .string("data", Some(BUTTON_FIELD_MAX))
-        .flatten()
-        .filter(|s| !s.is_empty());
-    if let Some(u) = &url {
-        let lower = u.to_ascii_lowercase();
-        let rest = lower
-            .strip_prefix("https://")
-            .or_else(|| lower.strip_prefix("http://"));
-        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
-            g.fail(
-                "url",
-                ErrorCode::Invalid,
-                Some(u.clone()),
-                "must be an http(s) URL",
-            );
-        }
-    }
-    match (&url, &data) {
-        (Some(_), Some(_)) => g.fail(
-            "data",
-            ErrorCode::Invalid,
-            data.clone(),
-            "a button has either url or data, not both",
-        ),
-        (None, None) if !g.has_errors() => g.fail(
-            "url",
-            ErrorCode::Blank,
-            None,
-            "a button needs a url or data",
-        ),
-        _ => {}
-    }
-    g.finish()?;
-    let mut b = json!({"text": text});
-    if let Some(u) = url {
-        b["url"] = json!(u);
-    }
-    if let Some(d) = data {
-        b["data"] = json!(d);
-    }
-    Ok(b)
-}
-
 fn display_fields(
     f: &mut Fields<'_>,
     bot: bool,
@@ -441,88 +314,10 @@ pub fn parse_update(body: &Json, bot: bool) -> Result<MessageUpdate> {
     })
 }
 
-fn is_nick_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-}
-
-/// One mention found in message text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mention {
-    /// `<@123>`.
-    Id(i64),
-    /// `@nickname` (without the `@`, trailing dots trimmed).
-    Nickname(String),
-}
-
-/// Every mention in `content`, in order: `<@user_id>` and `@nickname` (an
-/// `@` at the start or after a character that cannot be part of a
-/// nickname, so e-mail addresses are not mentions).
-pub fn find_mentions(content: &str) -> Vec<Mention> {
-    let mut out = Vec::new();
-    let chars: Vec<(usize, char)> = content.char_indices().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let (pos, c) = chars[i];
-        if c == '<' && content[pos..].starts_with("<@") {
-            let digits: String = content[pos + 2..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            if !digits.is_empty() && content[pos + 2 + digits.len()..].starts_with('>') {
-                if let Ok(id) = digits.parse() {
-                    out.push(Mention::Id(id));
-                }
-                i += 3 + digits.len();
-                continue;
-            }
-        }
-        if c == '@' {
-            let prev_ok = i == 0 || !(is_nick_char(chars[i - 1].1) || chars[i - 1].1 == '<');
-            let nick: String = content[pos + 1..]
-                .chars()
-                .take_while(|c| is_nick_char(*c))
-                .collect();
-            let nick = nick.trim_end_matches(['.', '-']).to_owned();
-            if prev_ok && !nick.is_empty() {
-                i += 1 + nick.chars().count();
-                out.push(Mention::Nickname(nick));
-                continue;
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
-/// Replaces every `<@user_id>` whose user `nickname_of` knows by
-/// `@nickname`; unknown ids are left as written.
-pub fn rewrite_mentions(content: &str, nickname_of: &dyn Fn(i64) -> Option<String>) -> String {
-    let mut out = String::with_capacity(content.len());
-    let mut rest = content;
-    while let Some(start) = rest.find("<@") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        let closes = !digits.is_empty() && after[digits.len()..].starts_with('>');
-        match (closes, digits.parse::<i64>().ok().and_then(nickname_of)) {
-            (true, Some(nick)) => {
-                out.push('@');
-                out.push_str(&nick);
-                rest = &after[digits.len() + 1..];
-            }
-            _ => {
-                out.push_str("<@");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn fields_err(body: Json) -> Vec<(String, String)> {
         match parse_create(&body, false) {

@@ -18,9 +18,11 @@
 //! Every change records a `message` event in its transaction.
 
 mod access;
+pub mod buttons;
 mod editing;
 mod link_previews;
 mod listing;
+pub mod mentions;
 mod posting;
 mod render;
 

@@ -1,0 +1,205 @@
+//! Reading a chat, the caller's membership and the checks every chat
+//! operation starts with; rendering `Chat` objects of the spec.
+
+use crate::auth::Principal;
+use crate::chats::visibility::{self as vis, MemberRole, Membership};
+use crate::platform::db::{Db, Row, Value};
+use crate::platform::error::{Error, ErrorCode, Result};
+use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+
+/// One stored chat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Creator.
+    pub owner_id: i64,
+    /// Channel (only owner/admins/editors post) rather than a discussion.
+    pub channel: bool,
+    /// Open: visible to every employee.
+    pub public: bool,
+    /// Personal one-to-one chat.
+    pub personal: bool,
+    /// Archived.
+    pub archived: bool,
+    /// Video room slug (rendered in `meet_room_url`).
+    pub meet_room_slug: String,
+    /// Time of the last message (creation time until the first message).
+    pub last_message_at: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+const CHAT_COLUMNS: &str =
+    "id, name, owner_id, channel, public, personal, archived, meet_room_slug, last_message_at, created_at";
+
+fn chat_row(r: &Row) -> Result<ChatRow> {
+    Ok(ChatRow {
+        id: r.i64(0)?,
+        name: r.string(1)?,
+        owner_id: r.i64(2)?,
+        channel: r.bool(3)?,
+        public: r.bool(4)?,
+        personal: r.bool(5)?,
+        archived: r.bool(6)?,
+        meet_room_slug: r.string(7)?,
+        last_message_at: r.string(8)?,
+        created_at: r.string(9)?,
+    })
+}
+
+/// Loads a chat regardless of visibility.
+pub fn load(db: &dyn Db, id: i64) -> Result<Option<ChatRow>> {
+    db.query_row(
+        &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?"),
+        &[id.into()],
+    )?
+    .map(|r| chat_row(&r))
+    .transpose()
+}
+
+/// A user's membership in a chat, if any.
+pub fn membership(db: &dyn Db, chat_id: i64, user_id: i64) -> Result<Option<Membership>> {
+    let Some(r) = db.query_row(
+        "SELECT role, direct FROM chat_members WHERE chat_id = ? AND user_id = ?",
+        &[chat_id.into(), user_id.into()],
+    )?
+    else {
+        return Ok(None);
+    };
+    let role = MemberRole::parse(&r.string(0)?).ok_or(Error::Internal("bad chat role".into()))?;
+    Ok(Some(Membership {
+        role,
+        direct: r.bool(1)?,
+    }))
+}
+
+/// The chat as seen by `p` with `p`'s membership; 404 on `id` when it does
+/// not exist or `p` does not see it. A thread chat is also seen by whoever
+/// sees its parent chat ([`crate::messages::threads`]).
+pub fn visible(db: &dyn Db, p: &Principal, id: i64) -> Result<(ChatRow, Option<Membership>)> {
+    let chat = load(db, id)?.ok_or_else(|| Error::not_found("id", id))?;
+    let m = membership(db, id, p.user_id)?;
+    if vis::can_see(p, &chat, m.as_ref()) || crate::chats::threads::sees_thread_chat(db, p, id)? {
+        Ok((chat, m))
+    } else {
+        Err(Error::not_found("id", id))
+    }
+}
+
+/// 403 unless `m` is the chat's creator or admin.
+pub fn require_manager(m: Option<&Membership>) -> Result<()> {
+    if vis::can_manage(m) {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "chat",
+            ErrorCode::Forbidden,
+            "Only the chat's creator or an admin of the chat can do this",
+        ))
+    }
+}
+
+/// 403 when the chat is archived (settings and membership are frozen).
+pub fn require_active(chat: &ChatRow) -> Result<()> {
+    if chat.archived {
+        Err(Error::forbidden(
+            "chat",
+            ErrorCode::Forbidden,
+            "The chat is archived; unarchive it first",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// 422 `personal_chat` for operations that do not apply to personal chats.
+pub fn require_group(chat: &ChatRow) -> Result<()> {
+    if chat.personal {
+        Err(Error::invalid(
+            "id",
+            ErrorCode::PersonalChat,
+            Some(chat.id.to_string()),
+            "Not applicable to a personal chat",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn split_ids(s: Option<String>) -> Vec<i64> {
+    let mut v: Vec<i64> = s
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Renders chats (spec `Chat`) in the order of `ids`.
+pub fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = Value::id_array(ids);
+    let mut rows: HashMap<i64, ChatRow> = HashMap::new();
+    for r in db.query(
+        &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id IN (SELECT value FROM json_each(?))"),
+        &[list.clone()],
+    )? {
+        let c = chat_row(&r)?;
+        rows.insert(c.id, c);
+    }
+    let mut members: HashMap<i64, Vec<i64>> = HashMap::new();
+    for r in db.query(
+        "SELECT chat_id, group_concat(user_id) FROM chat_members \
+         WHERE chat_id IN (SELECT value FROM json_each(?)) GROUP BY chat_id",
+        &[list.clone()],
+    )? {
+        members.insert(r.i64(0)?, split_ids(r.opt_string(1)?));
+    }
+    let mut tags: HashMap<i64, Vec<i64>> = HashMap::new();
+    for r in db.query(
+        "SELECT chat_id, group_concat(group_tag_id) FROM chat_group_tags \
+         WHERE chat_id IN (SELECT value FROM json_each(?)) GROUP BY chat_id",
+        &[list.into()],
+    )? {
+        tags.insert(r.i64(0)?, split_ids(r.opt_string(1)?));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(c) = rows.get(id) else { continue };
+        out.push(json!({
+            "id": c.id,
+            "name": c.name,
+            "created_at": c.created_at,
+            "owner_id": c.owner_id,
+            "member_ids": members.remove(id).unwrap_or_default(),
+            "group_tag_ids": tags.remove(id).unwrap_or_default(),
+            "channel": c.channel,
+            "archived": c.archived,
+            "personal": c.personal,
+            "public": c.public,
+            "last_message_at": c.last_message_at,
+            "meet_room_url": format!("/meet/{}", c.meet_room_slug),
+        }));
+    }
+    Ok(out)
+}
+
+pub(super) fn render_one(db: &dyn Db, id: i64) -> Result<Json> {
+    render_many(db, &[id])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found("id", id))
+}
+
+/// `GET /chats/{id}`: the chat if `p` sees it, else 404.
+pub fn get(db: &dyn Db, p: &Principal, id: i64) -> Result<Json> {
+    visible(db, p, id)?;
+    render_one(db, id)
+}
