@@ -19,7 +19,7 @@
 //! act on a higher one (a new user joins chats; a deleted group tag leaves
 //! them), the lower area defines a trait for what it needs and the higher one
 //! implements it ([`users::ChatMembership`], implemented by
-//! [`chats::membership_sync::TagAndUserSync`]); [`components`] wires them.
+//! [`chats::membership_sync::ChatMembershipSync`]); [`components`] wires them.
 
 #![deny(missing_docs)]
 

@@ -1,5 +1,9 @@
 //! Authentication (`Authorization: Bearer <token>` → [`Principal`]) and
-//! scope checks.
+//! scope checks; [`scopes`] (the catalogue and what each role may hold),
+//! [`access_tokens`] (personal tokens) and [`context`] (the request context
+//! every router uses).
+//!
+//! Imports only `crate::platform`; every area imports this.
 //!
 //! Two kinds of credentials exist:
 //! * the bootstrap `admin_token` Spin variable, which acts as the workspace

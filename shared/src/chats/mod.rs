@@ -1,5 +1,7 @@
-//! Chats (`/chats`, `/search/chats`): discussions, channels and personal
-//! one-to-one chats. Who sees what is decided in [`crate::chats::visibility`];
+//! The chats area (`/chats`, `/search/chats`): discussions, channels and
+//! personal one-to-one chats, their members, thread chats and system
+//! messages; [`routes`] is its router. Imports `platform`, `auth` and `users`.
+//! Who sees what is decided in [`crate::chats::visibility`];
 //! membership changes live in [`crate::chats::members`].
 //!
 //! `member_ids` and `group_tag_ids` of the rendered `Chat` are always complete

@@ -21,7 +21,7 @@ fn nicknames(db: &dyn Db, ids: &[i64]) -> Result<Vec<String>> {
 
 /// Posts the system message announcing a membership change (`add` or
 /// `remove` of `user_ids`, by `actor`), unless `silent`. Called by
-/// [`members::member_event`] inside the transaction of the change.
+/// [`crate::chats::members::member_event`] inside the transaction of the change.
 /// System messages do not move the chat's `last_message_at`.
 pub fn on_member_change(
     db: &dyn Db,

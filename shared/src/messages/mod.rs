@@ -1,12 +1,15 @@
-//! Messages (`/messages`, `/messages/{id}`, `/messages/{id}/pin`,
-//! `/messages/{id}/read_member_ids`, `/messages/{id}/link_previews`) and
-//! the system messages announcing joins and leaves.
+//! The messages area: messages (`/messages`, `/messages/{id}`,
+//! `/messages/{id}/pin`, `/messages/{id}/read_member_ids`,
+//! `/messages/{id}/link_previews`), threads, read state and message search;
+//! [`routes`] is its router. Imports `platform`, `auth`, `users` and `chats`
+//! (rows are written through `chats::message_rows`, which system messages
+//! share).
 //!
 //! Access, on top of [`crate::chats::visibility`] and [`crate::messages::threads`]:
 //! * **read** a message: whoever reads its chat (a thread chat is read by its
 //!   members and by whoever sees the parent chat), plus the members of a
 //!   thread attached to it (the root message of a cross thread);
-//! * **post**: [`vis::can_post`] in ordinary chats (channels: owner, admins
+//! * **post**: [`crate::chats::visibility::can_post`] in ordinary chats (channels: owner, admins
 //!   and editors only), thread rules of [`crate::messages::threads`] in thread chats;
 //! * **edit**: the author only; **delete**: the author, or the chat's owner,
 //!   admins and editors (both sides of a personal chat are admins);

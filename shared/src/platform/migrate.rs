@@ -173,8 +173,13 @@ pub fn migrate(db: &dyn Db) -> Result<usize, DbError> {
                 db.execute(stmt, &[])?;
             }
             db.execute(
-                "INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                &[m.version.into(), m.name.into(), crate::platform::time::now().to_string().into()],
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?) \
+                 ON CONFLICT DO NOTHING",
+                &[
+                    m.version.into(),
+                    m.name.into(),
+                    crate::platform::time::now().to_string().into(),
+                ],
             )?;
             Ok(true)
         })?;

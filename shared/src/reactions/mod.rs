@@ -1,4 +1,5 @@
-//! Reactions (`POST/GET/DELETE /messages/{id}/reactions`).
+//! The reactions area (`POST/GET/DELETE /messages/{id}/reactions`); [`routes`]
+//! is its router. Imports `platform`, `auth` and `messages`.
 //!
 //! A user may put any number of different reactions on a message within
 //! Pachka's limits: at most [`USER_UNIQUE_MAX`] different reactions per user

@@ -220,7 +220,8 @@ pub fn set_user_tags(
             None => insert(db, actor, name)?,
         };
         db.execute(
-            "INSERT OR IGNORE INTO group_tag_users (group_tag_id, user_id, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO group_tag_users (group_tag_id, user_id, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT DO NOTHING",
             &[tag_id.into(), user_id.into(), now.clone().into()],
         )?;
     }

@@ -80,7 +80,8 @@ pub fn create(
         custom_properties::store_user_values(db, id, &props)?;
         for chat_id in &chat_ids {
             db.execute(
-                "INSERT OR IGNORE INTO user_chat_invitations (user_id, chat_id, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO user_chat_invitations (user_id, chat_id, created_at) VALUES (?, ?, ?) \
+                 ON CONFLICT DO NOTHING",
                 &[id.into(), (*chat_id).into(), now.clone().into()],
             )?;
         }

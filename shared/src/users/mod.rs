@@ -1,5 +1,9 @@
-//! Workspace members: create, read, update, delete, list and search, with the
-//! owner protections and uniqueness rules.
+//! The users area: workspace members (create, read, update, delete, list and
+//! search, with the owner protections and uniqueness rules), their statuses,
+//! group tags, custom properties and bots; [`routes`] is its router.
+//!
+//! Imports `platform` and `auth` only. What it needs from chats (membership
+//! that follows users and tags) comes in through [`ChatMembership`].
 
 mod input;
 mod lifecycle;

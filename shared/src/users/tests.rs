@@ -1,4 +1,4 @@
-//! Request-level tests of the users area through [`crate::users::routes::handle`]
+//! Request-level tests of the users area through [`crate::components::users`]
 //! against in-memory SQLite: routing, auth, validation, rendering, paging.
 
 use crate::auth::context::Config;
