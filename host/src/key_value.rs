@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::Resource;
 
 use crate::bindings::fermyon::spin::key_value::{self as wit, Error};
-use crate::state::RequestState;
+use wasmtime::component::{HasData, ResourceTable};
 
 /// Why a backend operation failed; shown to the guest as `other(..)`.
 #[derive(Debug, thiserror::Error)]
@@ -236,7 +236,23 @@ fn other(e: KeyValueError) -> Error {
     Error::Other(e.to_string())
 }
 
-impl RequestState {
+/// What the key-value host functions see of one request: the stores the
+/// component may open and the guest's resource table ([`KeyValueHost`]).
+pub struct KeyValueView<'a> {
+    /// The component's stores.
+    pub key_value: &'a mut KeyValueAccess,
+    /// The guest's resources (open stores live here).
+    pub table: &'a mut ResourceTable,
+}
+
+/// [`HasData`] marker binding `fermyon:spin/key-value` to a [`KeyValueView`].
+pub struct KeyValueHost;
+
+impl HasData for KeyValueHost {
+    type Data<'a> = KeyValueView<'a>;
+}
+
+impl KeyValueView<'_> {
     fn guest_store(&self, store: &Resource<GuestStore>) -> Result<&GuestStore, Error> {
         self.table
             .get(store)
@@ -244,9 +260,9 @@ impl RequestState {
     }
 }
 
-impl wit::Host for RequestState {}
+impl wit::Host for KeyValueView<'_> {}
 
-impl wit::HostStore for RequestState {
+impl wit::HostStore for KeyValueView<'_> {
     fn open(&mut self, label: String) -> Result<Resource<GuestStore>, Error> {
         if !self.key_value.allowed.contains(&label) {
             return Err(Error::AccessDenied);

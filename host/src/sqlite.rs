@@ -17,7 +17,7 @@ use rusqlite::types::ValueRef;
 use wasmtime::component::Resource;
 
 use crate::bindings::spin::sqlite::sqlite::{self as wit, Error, QueryResult, RowResult, Value};
-use crate::state::RequestState;
+use wasmtime::component::{HasData, ResourceTable};
 
 /// Largest total size of one query result handed to a guest (as in Spin).
 const MAX_RESULT_BYTES: usize = 128 * 1024 * 1024;
@@ -329,9 +329,26 @@ fn run(
     })
 }
 
-impl wit::Host for RequestState {}
+/// What the `spin:sqlite` host functions see of one request: the databases
+/// the component may open and the guest's resource table. The per-request
+/// state lends one out ([`SqliteHost`]); this module knows nothing else of it.
+pub struct SqliteView<'a> {
+    /// The component's databases.
+    pub sqlite: &'a mut SqliteAccess,
+    /// The guest's resources (open connections live here).
+    pub table: &'a mut ResourceTable,
+}
 
-impl wit::HostConnection for RequestState {
+/// [`HasData`] marker binding `spin:sqlite` to a [`SqliteView`].
+pub struct SqliteHost;
+
+impl HasData for SqliteHost {
+    type Data<'a> = SqliteView<'a>;
+}
+
+impl wit::Host for SqliteView<'_> {}
+
+impl wit::HostConnection for SqliteView<'_> {
     fn open(&mut self, database: String) -> Result<Resource<GuestConnection>, Error> {
         if !self.sqlite.allowed.contains(&database) {
             return Err(Error::AccessDenied);

@@ -1,5 +1,11 @@
 //! The per-request store data: WASI, wasi:http and the Spin capabilities a
 //! component was granted. A fresh one is built for every request.
+//!
+//! This module composes the capabilities, as Spin's runtime composes its
+//! factors: each capability module (`sqlite`, `key_value`, `variables`,
+//! `outbound`) defines its own per-request data and a view of it, and
+//! never imports this module; `app` links each view through the getters
+//! here. Imports run capability modules ← `state` ← `app`/`server`.
 
 use std::sync::Arc;
 
@@ -8,10 +14,10 @@ use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::key_value::KeyValueAccess;
+use crate::key_value::{KeyValueAccess, KeyValueView};
 use crate::outbound::OutboundHooks;
-use crate::sqlite::SqliteAccess;
-use crate::variables::ComponentVariables;
+use crate::sqlite::{SqliteAccess, SqliteView};
+use crate::variables::{ComponentVariables, VariablesView};
 
 /// Everything one guest instance can reach while it handles one request.
 pub struct RequestState {
@@ -49,5 +55,28 @@ impl WasiHttpView for RequestState {
             table: &mut self.table,
             hooks: &mut self.hooks,
         }
+    }
+}
+
+impl RequestState {
+    /// The `spin:sqlite` view of this request.
+    pub fn sqlite_view(&mut self) -> SqliteView<'_> {
+        SqliteView {
+            sqlite: &mut self.sqlite,
+            table: &mut self.table,
+        }
+    }
+
+    /// The key-value view of this request.
+    pub fn key_value_view(&mut self) -> KeyValueView<'_> {
+        KeyValueView {
+            key_value: &mut self.key_value,
+            table: &mut self.table,
+        }
+    }
+
+    /// The variables view of this request.
+    pub fn variables_view(&mut self) -> VariablesView<'_> {
+        VariablesView(&self.variables)
     }
 }

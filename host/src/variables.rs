@@ -12,8 +12,8 @@ use std::sync::Arc;
 use crate::bindings::fermyon::spin::variables::{self as wit, Error};
 use crate::ids;
 use crate::manifest::AppVariable;
-use crate::state::RequestState;
 use crate::template::Template;
+use wasmtime::component::HasData;
 
 /// Where a variable value may come from, other than the manifest default.
 #[derive(Debug, Clone)]
@@ -143,9 +143,20 @@ impl ComponentVariables {
     }
 }
 
-impl wit::Host for RequestState {
+/// What the variables host function sees of one request: the component's
+/// variables ([`VariablesHost`]).
+pub struct VariablesView<'a>(pub &'a ComponentVariables);
+
+/// [`HasData`] marker binding `fermyon:spin/variables` to a [`VariablesView`].
+pub struct VariablesHost;
+
+impl HasData for VariablesHost {
+    type Data<'a> = VariablesView<'a>;
+}
+
+impl wit::Host for VariablesView<'_> {
     fn get(&mut self, name: String) -> Result<String, Error> {
-        self.variables.get(&name)
+        self.0.get(&name)
     }
 }
 
