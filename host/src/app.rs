@@ -14,7 +14,6 @@ use wasmtime::Engine;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::engine::{build_engine, ComponentCache, EngineOptions};
-use crate::key_value::KeyValueHost;
 use crate::key_value::{KeyValueAccess, KeyValueStores, RedisKeyValue, SqliteKeyValue};
 use crate::manifest::{AppManifest, ComponentSpec, FileMount, StaticResponse, TriggerTarget};
 use crate::outbound::{AllowedHostsConfig, OutboundPolicy};
@@ -22,10 +21,8 @@ use crate::routing::Router;
 use crate::runtime_config::{
     KeyValueStoreConfig, RuntimeConfig, SqliteDatabaseConfig, VariablesProviderConfig,
 };
-use crate::sqlite::SqliteHost;
 use crate::sqlite::{Database, DatabaseLocation, Databases, SqliteAccess};
 use crate::state::RequestState;
-use crate::variables::VariablesHost;
 use crate::variables::{read_dotenv, ComponentVariables, VariableResolver, VariableSource};
 
 /// Everything `up` was told on the command line.
@@ -235,18 +232,9 @@ fn linker(engine: &Engine) -> Result<Linker<RequestState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    crate::bindings::spin::sqlite::sqlite::add_to_linker::<_, SqliteHost>(
-        &mut linker,
-        RequestState::sqlite_view,
-    )?;
-    crate::bindings::fermyon::spin::key_value::add_to_linker::<_, KeyValueHost>(
-        &mut linker,
-        RequestState::key_value_view,
-    )?;
-    crate::bindings::fermyon::spin::variables::add_to_linker::<_, VariablesHost>(
-        &mut linker,
-        RequestState::variables_view,
-    )?;
+    crate::sqlite::add_to_linker(&mut linker, RequestState::sqlite_view)?;
+    crate::key_value::add_to_linker(&mut linker, RequestState::key_value_view)?;
+    crate::variables::add_to_linker(&mut linker, RequestState::variables_view)?;
     Ok(linker)
 }
 

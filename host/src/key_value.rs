@@ -1,15 +1,32 @@
 //! `fermyon:spin/key-value@2.0.0` with two backends: Spin's SQLite file
 //! (`spin_key_value` table, shared by labels and keyed by label, as in Spin)
 //! and Redis (`type = "redis"` in the runtime config).
+//!
+//! As a Spin factor does, this module defines its own per-request grant
+//! ([`KeyValueAccess`]) and the view the host functions run on
+//! ([`KeyValueView`]), and registers itself with [`add_to_linker`] given a
+//! getter from the embedder's store data; it never names that store data.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use wasmtime::component::Resource;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-use crate::bindings::fermyon::spin::key_value::{self as wit, Error};
-use wasmtime::component::{HasData, ResourceTable};
+use bindings::fermyon::spin::key_value::{self as wit, Error};
+
+/// Host bindings of `fermyon:spin/key-value`; the guest's stores are
+/// [`GuestStore`]s.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin-host:platform/key-value",
+        with: {
+            "fermyon:spin/key-value.store": super::GuestStore,
+        },
+        require_store_data_send: true,
+    });
+}
 
 /// Why a backend operation failed; shown to the guest as `other(..)`.
 #[derive(Debug, thiserror::Error)]
@@ -246,10 +263,19 @@ pub struct KeyValueView<'a> {
 }
 
 /// [`HasData`] marker binding `fermyon:spin/key-value` to a [`KeyValueView`].
-pub struct KeyValueHost;
+struct KeyValueHost;
 
 impl HasData for KeyValueHost {
     type Data<'a> = KeyValueView<'a>;
+}
+
+/// Adds `fermyon:spin/key-value` to `linker`; `view` lends each host call
+/// the [`KeyValueView`] of the store data it runs on.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KeyValueView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, KeyValueHost>(linker, view)
 }
 
 impl KeyValueView<'_> {

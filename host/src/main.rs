@@ -5,7 +5,6 @@
 //! here and under real Spin.
 
 mod app;
-mod bindings;
 mod clock;
 mod engine;
 mod ids;

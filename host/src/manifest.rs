@@ -14,6 +14,7 @@ use crate::ids;
 use crate::outbound::AllowedHostsConfig;
 use crate::routing::RoutePattern;
 use crate::template::Template;
+use crate::variables::AppVariable;
 
 /// Why a manifest could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -220,16 +221,6 @@ struct RawHttpTrigger {
 struct RawHttpAppTrigger {
     #[serde(default)]
     base: Option<String>,
-}
-
-/// An application variable declared under `[variables]`.
-#[derive(Debug, Clone)]
-pub struct AppVariable {
-    /// The default value; `None` means the variable is required.
-    pub default: Option<String>,
-    /// Whether the value is a secret (informational only, as in Spin).
-    #[allow(dead_code)]
-    pub secret: bool,
 }
 
 /// A directory made visible to a component's guest file system.
@@ -625,7 +616,10 @@ fn build_component(
             }
         }
     }
-    AllowedHostsConfig::validate(&hosts, app_variables).map_err(|e| ctx(e.to_string()))?;
+    AllowedHostsConfig::validate(&hosts, |name| {
+        app_variables.get(name).map(|v| v.default.as_deref())
+    })
+    .map_err(|e| ctx(e.to_string()))?;
 
     if !raw.exclude_files.is_empty() {
         return Err(ctx(

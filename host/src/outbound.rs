@@ -6,7 +6,6 @@
 //! path such as `/api/x`) are "self" requests: allowed by a `self`, `self.alt`
 //! or `*` host entry and sent to this host's own listen address, as in Spin.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -14,7 +13,6 @@ use http::uri::{Authority, Scheme, Uri};
 use ipnet::IpNet;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::manifest::AppVariable;
 use crate::template::Template;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,25 +229,23 @@ pub struct AllowedHostsConfig {
 impl AllowedHostsConfig {
     /// Validates entries at manifest load; templated entries are checked
     /// after substituting defaults where every referenced variable has one.
-    pub fn validate(
+    /// `declared(name)` is `None` for an undeclared application variable,
+    /// else `Some` of its default.
+    pub fn validate<'v>(
         entries: &[String],
-        variables: &BTreeMap<String, AppVariable>,
+        declared: impl Fn(&str) -> Option<Option<&'v str>>,
     ) -> Result<(), String> {
         for entry in entries {
             let template = Template::parse(entry)?;
             for name in template.references() {
-                if !variables.contains_key(name) {
+                if declared(name).is_none() {
                     return Err(format!(
                         "allowed_outbound_hosts entry {entry:?} refers to unknown variable {name:?}"
                     ));
                 }
             }
-            let rendered: Result<String, ()> = template.render(|name| {
-                variables
-                    .get(name)
-                    .and_then(|v| v.default.clone())
-                    .ok_or(())
-            });
+            let rendered: Result<String, ()> =
+                template.render(|name| declared(name).flatten().map(str::to_string).ok_or(()));
             if let Ok(text) = rendered {
                 AllowedHost::parse(&text)?;
             }

@@ -7,6 +7,11 @@
 //! rusqlite connection for its lifetime, so a guest's transaction stays on one
 //! connection; an unfinished transaction is rolled back before the connection
 //! goes back to the pool.
+//!
+//! As a Spin factor does, this module defines its own per-request grant
+//! ([`SqliteAccess`]) and the view the host functions run on
+//! ([`SqliteView`]), and registers itself with [`add_to_linker`] given a
+//! getter from the embedder's store data; it never names that store data.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,10 +19,22 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
-use wasmtime::component::Resource;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-use crate::bindings::spin::sqlite::sqlite::{self as wit, Error, QueryResult, RowResult, Value};
-use wasmtime::component::{HasData, ResourceTable};
+use bindings::spin::sqlite::sqlite::{self as wit, Error, QueryResult, RowResult, Value};
+
+/// Host bindings of `spin:sqlite`; the guest's connections are
+/// [`GuestConnection`]s.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin-host:platform/sqlite",
+        with: {
+            "spin:sqlite/sqlite.connection": super::GuestConnection,
+        },
+        require_store_data_send: true,
+    });
+}
 
 /// Largest total size of one query result handed to a guest (as in Spin).
 const MAX_RESULT_BYTES: usize = 128 * 1024 * 1024;
@@ -331,7 +348,8 @@ fn run(
 
 /// What the `spin:sqlite` host functions see of one request: the databases
 /// the component may open and the guest's resource table. The per-request
-/// state lends one out ([`SqliteHost`]); this module knows nothing else of it.
+/// state lends one out through the getter given to [`add_to_linker`]; this
+/// module knows nothing else of it.
 pub struct SqliteView<'a> {
     /// The component's databases.
     pub sqlite: &'a mut SqliteAccess,
@@ -340,10 +358,19 @@ pub struct SqliteView<'a> {
 }
 
 /// [`HasData`] marker binding `spin:sqlite` to a [`SqliteView`].
-pub struct SqliteHost;
+struct SqliteHost;
 
 impl HasData for SqliteHost {
     type Data<'a> = SqliteView<'a>;
+}
+
+/// Adds `spin:sqlite/sqlite` to `linker`; `view` lends each host call the
+/// [`SqliteView`] of the store data it runs on.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> SqliteView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, SqliteHost>(linker, view)
 }
 
 impl wit::Host for SqliteView<'_> {}

@@ -5,15 +5,39 @@
 //! prefixed environment), `SPIN_VARIABLE_<NAME>` (falling back to a `.env`
 //! file in the working directory), and finally the manifest default.
 //! Components read their own variables, whose templates name app variables.
+//!
+//! As a Spin factor does, this module defines its own per-request data
+//! ([`ComponentVariables`]) and the view the host function runs on
+//! ([`VariablesView`]), and registers itself with [`add_to_linker`] given a
+//! getter from the embedder's store data; it never names that store data.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::bindings::fermyon::spin::variables::{self as wit, Error};
+use wasmtime::component::{HasData, Linker};
+
 use crate::ids;
-use crate::manifest::AppVariable;
 use crate::template::Template;
-use wasmtime::component::HasData;
+use bindings::fermyon::spin::variables::{self as wit, Error};
+
+/// Host bindings of `fermyon:spin/variables`.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin-host:platform/variables",
+        require_store_data_send: true,
+    });
+}
+
+/// An application variable declared under `[variables]`.
+#[derive(Debug, Clone)]
+pub struct AppVariable {
+    /// The default value; `None` means the variable is required.
+    pub default: Option<String>,
+    /// Whether the value is a secret (informational only, as in Spin).
+    #[allow(dead_code)]
+    pub secret: bool,
+}
 
 /// Where a variable value may come from, other than the manifest default.
 #[derive(Debug, Clone)]
@@ -144,14 +168,23 @@ impl ComponentVariables {
 }
 
 /// What the variables host function sees of one request: the component's
-/// variables ([`VariablesHost`]).
+/// variables.
 pub struct VariablesView<'a>(pub &'a ComponentVariables);
 
 /// [`HasData`] marker binding `fermyon:spin/variables` to a [`VariablesView`].
-pub struct VariablesHost;
+struct VariablesHost;
 
 impl HasData for VariablesHost {
     type Data<'a> = VariablesView<'a>;
+}
+
+/// Adds `fermyon:spin/variables` to `linker`; `view` lends each host call
+/// the [`VariablesView`] of the store data it runs on.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> VariablesView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, VariablesHost>(linker, view)
 }
 
 impl wit::Host for VariablesView<'_> {
