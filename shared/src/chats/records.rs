@@ -149,7 +149,7 @@ pub fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
     let mut rows: HashMap<i64, ChatRow> = HashMap::new();
     for r in db.query(
         &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id IN (SELECT value FROM json_each(?))"),
-        &[list.clone()],
+        std::slice::from_ref(&list),
     )? {
         let c = chat_row(&r)?;
         rows.insert(c.id, c);
@@ -158,7 +158,7 @@ pub fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
     for r in db.query(
         "SELECT chat_id, group_concat(user_id) FROM chat_members \
          WHERE chat_id IN (SELECT value FROM json_each(?)) GROUP BY chat_id",
-        &[list.clone()],
+        std::slice::from_ref(&list),
     )? {
         members.insert(r.i64(0)?, split_ids(r.opt_string(1)?));
     }
@@ -166,7 +166,7 @@ pub fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
     for r in db.query(
         "SELECT chat_id, group_concat(group_tag_id) FROM chat_group_tags \
          WHERE chat_id IN (SELECT value FROM json_each(?)) GROUP BY chat_id",
-        &[list.into()],
+        &[list],
     )? {
         tags.insert(r.i64(0)?, split_ids(r.opt_string(1)?));
     }
