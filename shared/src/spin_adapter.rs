@@ -12,7 +12,7 @@ use crate::platform::http::{Request, Response};
 use crate::Error;
 
 /// The request path and query: from the request URI, falling back to Spin's
-/// `spin-full-url` header.
+/// `spin-full-url` header (parsed as an [`http::Uri`]).
 fn path_and_query(req: &spin_sdk::http::Request) -> (String, String) {
     let path = req.path();
     if !path.is_empty() {
@@ -21,13 +21,14 @@ fn path_and_query(req: &spin_sdk::http::Request) -> (String, String) {
     let full = req
         .header("spin-full-url")
         .and_then(|h| h.as_str())
-        .unwrap_or_default();
-    let after_scheme = full.split_once("://").map_or(full, |(_, rest)| rest);
-    let path_and_query = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
-    let (p, q) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    (p.to_owned(), q.to_owned())
+        .and_then(|full| full.parse::<http::Uri>().ok());
+    match full {
+        Some(uri) => (
+            uri.path().to_owned(),
+            uri.query().unwrap_or_default().to_owned(),
+        ),
+        None => ("/".to_owned(), String::new()),
+    }
 }
 
 /// Serves one Spin request with a component's `handler`.

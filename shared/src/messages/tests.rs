@@ -663,8 +663,6 @@ fn full_text_search_with_cyrillic_and_filters() {
         let (data, meta) = search::search(&db, p, &sp, "").unwrap();
         (data.iter().map(id).collect(), meta)
     };
-    let enc = |s: &str| crate::platform::http::percent_decode(s);
-    let _ = enc;
     assert_eq!(
         q(&pa, "query=%D1%84%D1%83%D1%82%D0%B1%D0%BE%D0%BB").0,
         vec![m2, m1]

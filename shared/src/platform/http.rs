@@ -1,5 +1,5 @@
 //! Transport-neutral HTTP types and helpers: the component converts the Spin
-//! request into [`Request`], calls [`crate::users::routes::handle`], and converts the
+//! request into [`Request`], calls the area's router (see [`crate::components`]), and converts the
 //! [`Response`] back. Keeping them plain lets the whole API be tested natively.
 
 use crate::platform::error::Error;
@@ -128,53 +128,20 @@ impl Response {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes `application/x-www-form-urlencoded` text (`+` is a space); invalid
-/// escapes are kept literally and invalid UTF-8 is replaced.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parsed query string; keys `a[]` are normalised to `a`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Query(Vec<(String, String)>);
 
 impl Query {
-    /// Parses `a=1&b[]=x&b[]=y`.
+    /// Parses `a=1&b[]=x&b[]=y` as `application/x-www-form-urlencoded`
+    /// (`form_urlencoded`: `+` is a space, invalid escapes stay literal,
+    /// invalid UTF-8 is replaced).
     pub fn parse(qs: &str) -> Self {
         Query(
-            qs.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    let k = percent_decode(k);
-                    let k = k.strip_suffix("[]").map(str::to_owned).unwrap_or(k);
-                    (k, percent_decode(v))
+            form_urlencoded::parse(qs.as_bytes())
+                .map(|(k, v)| {
+                    let k = k.strip_suffix("[]").unwrap_or(&k).to_owned();
+                    (k, v.into_owned())
                 })
                 .collect(),
         )
