@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use e2e_tests::api::{app, call, expect, raw, start_app};
-use e2e_tests::{Host, HostConfig, Reply};
+use e2e_tests::setup::{self, create_chat, error_code, id_of};
+use e2e_tests::{Host, HostConfig};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "chats-e2e-admin-token";
@@ -20,50 +21,19 @@ fn start() -> Host {
     start_app(config())
 }
 
-fn error_code(reply: &Reply, status: u16) -> String {
-    let body = expect(reply, status);
-    body["errors"][0]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not an ApiError: {body}"))
-        .to_owned()
-}
-
 /// Creates a user (as the owner) and returns its id.
 fn user(host: &Host, name: &str, role: &str) -> i64 {
-    let r = call(
+    let email = format!("{name}@example.com");
+    id_of(&setup::create_user(
         host,
         ADMIN,
-        "POST",
-        "/users",
-        Some(
-            json!({"user": {"email": format!("{name}@example.com"), "first_name": name, "role": role}}),
-        ),
-    );
-    expect(&r, 201)["data"]["id"].as_i64().expect("user id")
+        json!({"email": email, "first_name": name, "role": role}),
+    ))
 }
 
 /// Issues a personal token for a user, optionally with explicit scopes.
 fn token(host: &Host, user_id: i64, scopes: Option<&[&str]>) -> String {
-    let mut body = json!({"access_token": {"user_id": user_id, "name": "x"}});
-    if let Some(s) = scopes {
-        body["access_token"]["scopes"] = json!(s);
-    }
-    let r = call(host, ADMIN, "POST", "/access_tokens", Some(body));
-    expect(&r, 201)["data"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
-}
-
-/// `POST /chats`; returns the `Chat`. The body also carries the
-/// `meta.not_found_member_ids` the official SDKs require (`CreateChatResponse`).
-fn create_chat(host: &Host, token: &str, chat: Value) -> Value {
-    let body = expect(
-        &call(host, token, "POST", "/chats", Some(json!({ "chat": chat }))),
-        201,
-    );
-    assert_eq!(body["meta"], json!({"not_found_member_ids": []}), "{body}");
-    body["data"].clone()
+    setup::issue_token(host, ADMIN, user_id, scopes).1
 }
 
 fn ids(list: &Value) -> Vec<i64> {

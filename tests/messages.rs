@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 
 use e2e_tests::api::{app, call, expect, start_app};
+use e2e_tests::setup::{self, error_code, id_of};
 use e2e_tests::{Host, HostConfig, Reply};
 use serde_json::{json, Value};
 
@@ -26,33 +27,22 @@ fn admin(host: &Host, method: &str, path: &str, body: Option<Value>) -> Reply {
 }
 
 fn assert_api_error(reply: &Reply, status: u16, code: &str) {
-    let body = expect(reply, status);
-    assert_eq!(body["errors"][0]["code"], code, "body: {body}");
-    assert!(body["errors"][0]["message"].is_string(), "body: {body}");
-}
-
-fn id_of(v: &Value) -> i64 {
-    v["id"].as_i64().expect("id")
+    assert_eq!(error_code(reply, status), code);
 }
 
 /// A user with a personal token carrying every scope the role allows:
 /// `(user id, token)`.
 fn user(host: &Host, nickname: &str) -> (i64, String) {
-    let body = json!({"user": {"email": format!("{nickname}@example.com"), "nickname": nickname}});
-    let id = id_of(&expect(&admin(host, "POST", "/users", Some(body)), 201)["data"]);
-    let req = json!({"access_token": {"user_id": id, "name": "e2e"}});
-    let data = expect(&admin(host, "POST", "/access_tokens", Some(req)), 201)["data"].clone();
-    (id, data["token"].as_str().expect("token").to_owned())
+    setup::user_with_token(host, ADMIN, nickname, "user")
 }
 
 fn new_chat(host: &Host, token: &str, channel: bool, public: bool, members: &[i64]) -> i64 {
-    let body = json!({"chat": {"name": "Chat", "channel": channel, "public": public, "member_ids": members}});
-    id_of(&expect(&call(host, token, "POST", "/chats", Some(body)), 201)["data"])
+    let chat = json!({"name": "Chat", "channel": channel, "public": public, "member_ids": members});
+    id_of(&setup::create_chat(host, token, chat))
 }
 
 fn post(host: &Host, token: &str, chat_id: i64, content: &str) -> Value {
-    let body = json!({"message": {"entity_id": chat_id, "content": content}});
-    expect(&call(host, token, "POST", "/messages", Some(body)), 201)["data"].clone()
+    setup::post_message(host, token, chat_id, content)
 }
 
 /// Every message id of a chat, walking `next_page` cursors.

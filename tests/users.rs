@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 
 use e2e_tests::api::{app, call, expect, raw, start_app, API};
+use e2e_tests::setup::{self, assert_api_error, assert_oauth_error, id_of};
 use e2e_tests::{send, Host, HostConfig, Reply};
 use serde_json::{json, Value};
 
@@ -28,66 +29,15 @@ fn admin(host: &Host, method: &str, path: &str, body: Option<Value>) -> Reply {
     call(host, ADMIN, method, path, body)
 }
 
-/// Asserts an `ApiError` whose first item has `key` and `code`, with every
-/// required field of `ApiErrorItem` present.
-fn assert_api_error(reply: &Reply, status: u16, key: &str, code: &str) -> Value {
-    let body = expect(reply, status);
-    let item = &body["errors"][0];
-    assert_eq!(
-        (item["key"].as_str(), item["code"].as_str()),
-        (Some(key), Some(code)),
-        "body: {body}"
-    );
-    assert!(item["message"].is_string(), "body: {body}");
-    let obj = item.as_object().expect("error item is an object");
-    assert!(
-        obj.contains_key("value") && obj.contains_key("payload"),
-        "{body}"
-    );
-    body
-}
-
-/// Asserts an `OAuthError` with `error`.
-fn assert_oauth_error(reply: &Reply, status: u16, error: &str) {
-    let body = expect(reply, status);
-    assert_eq!(body["error"], error, "body: {body}");
-    assert!(body["error_description"].is_string(), "body: {body}");
-    assert!(body.get("errors").is_none(), "body: {body}");
-    let challenge = reply.header("www-authenticate").unwrap_or_default();
-    assert!(challenge.contains(error), "WWW-Authenticate: {challenge:?}");
-}
-
 /// Creates a user with `role`; returns the rendered `User`.
 fn create_user(host: &Host, email: &str, role: &str) -> Value {
-    let body = json!({"user": {"email": email, "role": role}});
-    expect(&admin(host, "POST", "/users", Some(body)), 201)["data"].clone()
-}
-
-fn id_of(v: &Value) -> i64 {
-    v["id"].as_i64().expect("id")
+    setup::create_user(host, ADMIN, json!({"email": email, "role": role}))
 }
 
 /// Issues a personal token for `user_id` (all scopes its role allows when
 /// `scopes` is `None`); returns `(token id, secret)`.
 fn issue_token(host: &Host, user_id: i64, scopes: Option<&[&str]>) -> (i64, String) {
-    let mut req = json!({"user_id": user_id, "name": "e2e"});
-    if let Some(s) = scopes {
-        req["scopes"] = json!(s);
-    }
-    let data = expect(
-        &admin(
-            host,
-            "POST",
-            "/access_tokens",
-            Some(json!({"access_token": req})),
-        ),
-        201,
-    )["data"]
-        .clone();
-    (
-        id_of(&data),
-        data["token"].as_str().expect("token").to_owned(),
-    )
+    setup::issue_token(host, ADMIN, user_id, scopes)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod api;
+pub mod setup;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
