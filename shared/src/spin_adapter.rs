@@ -7,7 +7,7 @@
 //! names its entry point, e.g. `serve(req, shared::components::chats)`.
 
 use crate::auth::context::{Config, Handler};
-use crate::platform::db::{Db, SpinDb};
+use crate::platform::db::SpinDb;
 use crate::platform::http::{Request, Response};
 use crate::Error;
 
