@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_messages",
         sql: include_str!("../../../migrations/0003_messages.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_webhooks",
+        sql: include_str!("../../../migrations/0004_webhooks.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

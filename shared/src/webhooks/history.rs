@@ -1,0 +1,156 @@
+//! The event history of bots with `events_history_enabled`
+//! (`GET /webhooks/events`, `DELETE /webhooks/events/{id}`): every event the
+//! bot would receive is kept as a `WebhookEvent` (string id, `event_type`,
+//! the webhook `payload`, `created_at`), oldest first, until the bot deletes
+//! it or it is older than [`RETENTION_DAYS`] days.
+//!
+//! Only a bot's own token reads or deletes its history (403 for others).
+
+use crate::auth::Principal;
+use crate::platform::db::{transaction, Db};
+use crate::platform::error::{Error, ErrorCode, FieldError, Result};
+use crate::platform::pagination::{self, Cursor};
+use crate::platform::time::{self, Timestamp};
+use serde_json::{json, Value as Json};
+
+/// How long undeleted history is kept.
+pub const RETENTION_DAYS: i64 = 14;
+
+fn require_bot(p: &Principal) -> Result<()> {
+    if p.bot {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "token",
+            ErrorCode::Forbidden,
+            "The event history is available only with a bot's access token",
+        ))
+    }
+}
+
+/// Drops history older than the retention. Cheap when there is nothing to
+/// drop (indexed by `seq`, which grows with time).
+pub fn expire(db: &dyn Db) -> Result<()> {
+    let cutoff = Timestamp(time::now().0 - RETENTION_DAYS * 86_400_000).to_string();
+    db.execute(
+        "DELETE FROM webhook_events WHERE created_at < ?",
+        &[cutoff.into()],
+    )?;
+    Ok(())
+}
+
+/// `GET /webhooks/events`: a page of the bot's history, oldest first.
+pub fn list(
+    db: &dyn Db,
+    p: &Principal,
+    limit: i64,
+    cursor: Option<&Cursor>,
+) -> Result<(Vec<Json>, Json)> {
+    require_bot(p)?;
+    let page = pagination::id_page(
+        db,
+        "FROM webhook_events WHERE bot_id = ?",
+        "seq",
+        &[p.user_id.into()],
+        limit,
+        cursor,
+    )?;
+    let mut data = Vec::with_capacity(page.ids.len());
+    for seq in &page.ids {
+        if let Some(r) = db.query_row(
+            "SELECT id, event_type, payload, created_at FROM webhook_events WHERE seq = ?",
+            &[(*seq).into()],
+        )? {
+            let payload: Json = serde_json::from_str(&r.string(2)?)
+                .map_err(|e| Error::Internal(format!("bad stored payload: {e}")))?;
+            data.push(json!({
+                "id": r.string(0)?,
+                "event_type": r.string(1)?,
+                "payload": payload,
+                "created_at": r.string(3)?,
+            }));
+        }
+    }
+    Ok((data, page.meta()))
+}
+
+/// `DELETE /webhooks/events/{id}`: 404 for an id that is not the bot's.
+pub fn delete(db: &dyn Db, p: &Principal, id: &str) -> Result<()> {
+    require_bot(p)?;
+    transaction(db, |db| -> Result<()> {
+        let gone = db.execute(
+            "DELETE FROM webhook_events WHERE id = ? AND bot_id = ? RETURNING seq",
+            &[id.to_owned().into(), p.user_id.into()],
+        )?;
+        if gone.is_empty() {
+            return Err(Error::NotFound(FieldError::new(
+                "id",
+                ErrorCode::NotFound,
+                Some(id.to_owned()),
+                "Object not found",
+            )));
+        }
+        Ok(())
+    })
+}
+
+/// Crockford's base32 alphabet, the one ULIDs are written in.
+const ULID_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A ULID (`01KAJZ2XDSS2S3DSW9EXJZ0TBV`, the spec's example shape): 48 bits
+/// of milliseconds then 80 random bits, so ids sort by time. Written by hand
+/// (26 characters from 128 bits) rather than adding a crate for it.
+pub fn ulid(ms: i64) -> Result<String> {
+    let mut random = [0u8; 10];
+    getrandom::fill(&mut random)
+        .map_err(|e| Error::Internal(format!("random source failed: {e}")))?;
+    let mut value = u128::from(u64::try_from(ms.max(0)).unwrap_or(0) & 0xFFFF_FFFF_FFFF) << 80;
+    for (i, b) in random.iter().enumerate() {
+        value |= u128::from(*b) << (8 * (9 - i));
+    }
+    Ok((0..26)
+        .map(|i| char::from(ULID_ALPHABET[((value >> (5 * (25 - i))) & 31) as usize]))
+        .collect())
+}
+
+/// Keeps one event for a bot's history (the fan-out calls it in the change's
+/// transaction); the payload carries `webhook_timestamp` = the event time.
+pub fn insert(
+    db: &dyn Db,
+    bot_id: i64,
+    rec: &crate::platform::outbox::RecordedEvent<'_>,
+    name: &str,
+    payload: &Json,
+) -> Result<()> {
+    let at = Timestamp::parse(rec.created_at).unwrap_or_else(time::now);
+    let mut payload = payload.clone();
+    payload["webhook_timestamp"] = json!(at.unix_seconds());
+    db.execute(
+        "INSERT INTO webhook_events (id, bot_id, event_id, event_type, payload, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        &[
+            ulid(at.0)?.into(),
+            bot_id.into(),
+            rec.id.into(),
+            name.to_owned().into(),
+            payload.to_string().into(),
+            rec.created_at.to_owned().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulids_are_26_crockford_characters_ordered_by_time() {
+        let a = ulid(1_747_574_400_000).unwrap();
+        let b = ulid(1_747_574_400_001).unwrap();
+        assert_eq!(a.len(), 26);
+        assert!(a.bytes().all(|c| ULID_ALPHABET.contains(&c)), "{a}");
+        assert!(a < b, "{a} {b}");
+        assert_ne!(ulid(1).unwrap(), ulid(1).unwrap());
+    }
+}
