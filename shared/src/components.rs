@@ -4,17 +4,28 @@
 //! This is the one module above every area. It passes the chats area's
 //! membership sync into the users router (a lower area acting on a higher
 //! one through [`crate::users::ChatMembership`]), and lets the messages
-//! component answer the reactions routes as well.
+//! component answer the reactions routes as well. It also installs the
+//! webhooks area's fan-out in the outbox ([`crate::platform::outbox`]), so
+//! every change in any area reaches the bots that listen.
 
 use crate::auth::context::{serve, Config};
 use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::db::Db;
 use crate::platform::http::{Request, Response};
-use crate::{chats, messages, reactions, users};
+use crate::platform::outbox;
+use crate::{chats, messages, reactions, users, webhooks};
+
+/// Prepares a request: the fan-out installed, the outbox emptied, the
+/// public origin that webhook payload links are built with.
+fn begin(req: &Request) {
+    outbox::install(webhooks::fanout::enqueue);
+    outbox::begin_request(&messages::routes::origin(req));
+}
 
 /// The `users` component: users, profile, statuses, group tags, custom
-/// properties, token info, personal tokens, bots and our OpenAPI.
+/// properties, token info, personal tokens and our OpenAPI.
 pub fn users(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
     serve(db, cfg, req, |c, segs| {
         users::routes::route(c, segs, &ChatMembershipSync)
     })
@@ -22,6 +33,7 @@ pub fn users(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 
 /// The `chats` component: chats, members, chat group tags, chat search.
 pub fn chats(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
     serve(db, cfg, req, chats::routes::route)
 }
 
@@ -29,6 +41,7 @@ pub fn chats(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 /// it also answers `/messages/{id}/reactions` should a request for them
 /// reach it (Spin routes those to the reactions component).
 pub fn messages(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
     serve(db, cfg, req, |c, segs| match segs {
         ["messages", _, "reactions"] => reactions::routes::route(c, segs),
         _ => messages::routes::route(c, segs),
@@ -37,5 +50,13 @@ pub fn messages(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 
 /// The `reactions` component: reactions on messages.
 pub fn reactions(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
     serve(db, cfg, req, reactions::routes::route)
+}
+
+/// The `webhooks` component: the official bots API, the event history for
+/// polling, and our delivery log, redelivery and scheduler run.
+pub fn webhooks(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
+    serve(db, cfg, req, webhooks::routes::route)
 }

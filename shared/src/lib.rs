@@ -11,6 +11,7 @@
 //! chats/      chats, members, visibility, thread chats, system messages
 //! messages/   messages, input parsing, threads, read state, search
 //! reactions/  reactions
+//! webhooks/   bots, outgoing webhooks, event history
 //! components  which area routers each Spin component serves
 //! ```
 //!
@@ -32,6 +33,7 @@ pub mod reactions;
 #[cfg(target_arch = "wasm32")]
 pub mod spin_adapter;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(test)]
 mod testutil;

@@ -4,11 +4,22 @@
 //! area's handler and turns its [`Response`] back into a Spin response.
 //!
 //! Each component crate is then a single `#[http_component]` function that
-//! names its entry point, e.g. `serve(req, shared::components::chats)`.
+//! names its entry point, e.g. `serve(req, out, shared::components::chats)`.
+//! After the response it delivers the webhooks the request's changes
+//! scheduled (see [`crate::webhooks::delivery`]).
+
+use spin_sdk::http::{Fields, OutgoingResponse};
+use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
+use spin_sdk::wit::wasi::http0_2_0::types::{
+    FutureIncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
+use wasi::io::poll::Pollable;
 
 use crate::auth::context::{Config, Handler};
 use crate::platform::db::SpinDb;
 use crate::platform::http::{Request, Response};
+use crate::platform::outbox;
+use crate::webhooks::delivery::{self, Attempt, Outcome, OutgoingWebhook, Transport};
 use crate::Error;
 
 /// The request path and query: from the request URI, falling back to Spin's
@@ -31,8 +42,21 @@ fn path_and_query(req: &spin_sdk::http::Request) -> (String, String) {
     }
 }
 
-/// Serves one Spin request with a component's `handler`.
-pub fn serve(req: spin_sdk::http::Request, handler: Handler) -> spin_sdk::http::Response {
+/// Reads a Spin variable the component may not declare (`None` then).
+fn variable(name: &str) -> Option<String> {
+    spin_sdk::variables::get(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// Serves one Spin request with a component's `handler`: the response is
+/// sent in full first; then, in the same invocation, the webhooks the
+/// request scheduled ([`outbox::scheduled`]) are delivered.
+pub async fn serve(
+    req: spin_sdk::http::Request,
+    out: spin_sdk::http::ResponseOutparam,
+    handler: Handler,
+) {
     let (path, query) = path_and_query(&req);
     let api_req = Request {
         method: req.method().to_string().to_ascii_uppercase(),
@@ -45,17 +69,144 @@ pub fn serve(req: spin_sdk::http::Request, handler: Handler) -> spin_sdk::http::
         body: req.body().to_vec(),
     };
     let cfg = Config {
-        admin_token: spin_sdk::variables::get("admin_token")
-            .ok()
-            .filter(|t| !t.is_empty()),
+        admin_token: variable("admin_token"),
     };
-    let resp = match SpinDb::open_default() {
-        Ok(db) => handler(&db, &cfg, &api_req),
-        Err(e) => Response::error(&Error::Db(e)),
+    let db = SpinDb::open_default();
+    let resp = match &db {
+        Ok(db) => handler(db, &cfg, &api_req),
+        Err(e) => Response::error(&Error::Db(e.clone())),
     };
-    spin_sdk::http::Response::builder()
-        .status(resp.status)
-        .headers(resp.headers)
-        .body(resp.body)
-        .build()
+    let headers: Vec<(String, Vec<u8>)> = resp
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
+    let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
+    let response = OutgoingResponse::new(fields);
+    if response.set_status_code(resp.status).is_err() {
+        let _ = response.set_status_code(500);
+    }
+    if let Err(e) = out.set_with_body(response, resp.body).await {
+        eprintln!("could not send the response: {e}");
+    }
+    let scheduled = outbox::scheduled();
+    if let (Ok(db), false) = (&db, scheduled.is_empty()) {
+        let allow_private = variable("webhook_allow_private").is_some_and(|v| v == "true");
+        if let Err(e) = delivery::run(db, &scheduled, &WasiTransport, allow_private) {
+            eprintln!("webhook delivery failed: {e}");
+        }
+    }
+}
+
+/// [`Transport`] over `wasi:http/outgoing-handler`: every request is started
+/// at once with [`delivery::TIMEOUT_MS`] timeouts, then the adapter waits on
+/// all their pollables together. Redirects are not followed (`wasi:http`
+/// never does) and response bodies are never read.
+struct WasiTransport;
+
+/// A request started, with when it started.
+struct InFlight {
+    index: usize,
+    started: std::time::Instant,
+    response: FutureIncomingResponse,
+}
+
+fn start(hook: &OutgoingWebhook) -> Result<FutureIncomingResponse, String> {
+    let uri: http::Uri = hook.url.parse().map_err(|e| format!("bad URL: {e}"))?;
+    let scheme = match uri.scheme_str() {
+        Some("https") => Scheme::Https,
+        _ => Scheme::Http,
+    };
+    let authority = uri.authority().map(|a| a.as_str().to_owned());
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let headers = Fields::from_list(&[
+        ("content-type".to_owned(), b"application/json".to_vec()),
+        (
+            "pachca-signature".to_owned(),
+            hook.signature.as_bytes().to_vec(),
+        ),
+        (
+            "user-agent".to_owned(),
+            b"pachka-messenger-webhooks/1".to_vec(),
+        ),
+    ])
+    .map_err(|e| format!("bad header: {e:?}"))?;
+    let request = OutgoingRequest::new(headers);
+    let _ = request.set_method(&Method::Post);
+    let _ = request.set_scheme(Some(&scheme));
+    let _ = request.set_authority(authority.as_deref());
+    let _ = request.set_path_with_query(Some(&path));
+    let body = request.body().map_err(|()| "no request body".to_owned())?;
+    let options = RequestOptions::new();
+    let timeout = delivery::TIMEOUT_MS * 1_000_000;
+    let _ = options.set_connect_timeout(Some(timeout));
+    let _ = options.set_first_byte_timeout(Some(timeout));
+    let _ = options.set_between_bytes_timeout(Some(timeout));
+    let response =
+        outgoing_handler::handle(request, Some(options)).map_err(|e| format!("{e:?}"))?;
+    {
+        let stream = body.write().map_err(|()| "no body stream".to_owned())?;
+        for chunk in hook.body.as_bytes().chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| format!("writing the body: {e:?}"))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
+    Ok(response)
+}
+
+impl Transport for WasiTransport {
+    fn send_all(&self, hooks: &[OutgoingWebhook]) -> Vec<Attempt> {
+        let failed = |why: String| Attempt {
+            outcome: Outcome::Failed(why),
+            latency_ms: 0,
+        };
+        let mut attempts: Vec<Attempt> = (0..hooks.len())
+            .map(|_| failed("not sent".into()))
+            .collect();
+        let mut in_flight = Vec::new();
+        for (index, hook) in hooks.iter().enumerate() {
+            let started = std::time::Instant::now();
+            match start(hook) {
+                Ok(response) => in_flight.push(InFlight {
+                    index,
+                    started,
+                    response,
+                }),
+                Err(why) => attempts[index] = failed(why),
+            }
+        }
+        while !in_flight.is_empty() {
+            let pollables: Vec<Pollable> =
+                in_flight.iter().map(|f| f.response.subscribe()).collect();
+            let refs: Vec<&Pollable> = pollables.iter().collect();
+            let mut ready = wasi::io::poll::poll(&refs);
+            drop(pollables);
+            ready.sort_unstable_by(|a, b| b.cmp(a));
+            for i in ready {
+                let Some(i) = usize::try_from(i).ok().filter(|i| *i < in_flight.len()) else {
+                    continue;
+                };
+                let f = in_flight.swap_remove(i);
+                let latency_ms = i64::try_from(f.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+                let outcome = match f.response.get() {
+                    Some(Ok(Ok(resp))) => Outcome::Status(resp.status()),
+                    Some(Ok(Err(code))) => Outcome::Failed(format!("{code:?}")),
+                    Some(Err(())) => Outcome::Failed("response already taken".into()),
+                    None => {
+                        in_flight.push(f);
+                        continue;
+                    }
+                };
+                attempts[f.index] = Attempt {
+                    outcome,
+                    latency_ms,
+                };
+            }
+        }
+        attempts
+    }
 }

@@ -158,7 +158,15 @@ async def new_chat(client: PachcaClient, **fields) -> Chat:
 
 
 def create_bot(server, name: str, nickname: str, token: str | None = None) -> dict:
-    """A bot via our `POST /bots` extension: `{"id", "nickname", "name", "token", "created_at"}`."""
-    status, data = http(server, "POST", "/bots", {"bot": {"name": name, "nickname": nickname}}, token=token)
+    """A bot via the official `POST /bots` (`BotCreateRequest`); returns
+    `{"id", "nickname", "name", "token"}` from its `BotCreateResponse`."""
+    body = {"webhook": {"name": name, "nickname": nickname}}
+    status, data = http(server, "POST", "/bots", body, token=token)
     assert status == 201, data
-    return data["data"]
+    created = data["data"]
+    return {
+        "id": created["id"],
+        "nickname": created["webhook"]["nickname"],
+        "name": created["webhook"]["name"],
+        "token": created["access_token"],
+    }

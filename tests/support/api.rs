@@ -13,9 +13,12 @@ use crate::{send, Host, HostConfig, Reply};
 /// Mount point of the public API.
 pub const API: &str = "/api/shared/v1";
 
-/// The real app, with `admin_token` set to `admin`.
+/// The real app, with `admin_token` set to `admin`; outgoing webhooks may
+/// reach loopback receivers (`webhook_allow_private`), as tests need.
 pub fn app(admin: &str) -> HostConfig {
-    HostConfig::new("spin.toml").env("SPIN_VARIABLE_ADMIN_TOKEN", admin)
+    HostConfig::new("spin.toml")
+        .env("SPIN_VARIABLE_ADMIN_TOKEN", admin)
+        .env("SPIN_VARIABLE_WEBHOOK_ALLOW_PRIVATE", "true")
 }
 
 fn copy_dir(from: &Path, to: &Path) {

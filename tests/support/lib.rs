@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod api;
+pub mod receiver;
 pub mod setup;
 
 /// The workspace root.

@@ -7,6 +7,6 @@
 
 /// The component's HTTP entry point.
 #[spin_sdk::http_component]
-fn handle(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
-    shared::spin_adapter::serve(req, shared::components::users)
+async fn handle(req: spin_sdk::http::Request, out: spin_sdk::http::ResponseOutparam) {
+    shared::spin_adapter::serve(req, out, shared::components::users).await
 }

@@ -5,6 +5,7 @@
 
 use crate::platform::db::Db;
 use crate::platform::error::Result;
+use crate::platform::outbox;
 use serde_json::Value as Json;
 
 /// Event kind for workspace members (webhook `type`).
@@ -47,8 +48,11 @@ pub struct Event<'a> {
     pub payload: Json,
 }
 
-/// Appends an event; call inside the transaction that made the change.
+/// Appends an event and fans it out to the bots that receive it (see
+/// [`crate::platform::outbox`]); call inside the transaction that made the
+/// change.
 pub fn record(db: &dyn Db, e: &Event<'_>) -> Result<i64> {
+    let created_at = crate::platform::time::now().to_string();
     db.execute(
         "INSERT INTO events (type, event, entity_type, entity_id, actor_user_id, payload_json, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -59,10 +63,17 @@ pub fn record(db: &dyn Db, e: &Event<'_>) -> Result<i64> {
             e.entity_id.into(),
             e.actor.into(),
             e.payload.to_string().into(),
-            crate::platform::time::now().to_string().into(),
+            created_at.clone().into(),
         ],
     )?;
-    Ok(db.last_insert_rowid())
+    let id = db.last_insert_rowid();
+    let recorded = outbox::RecordedEvent {
+        id,
+        event: e,
+        created_at: &created_at,
+    };
+    outbox::fan_out(db, &recorded)?;
+    Ok(id)
 }
 
 /// Events of one entity in insertion order as `(type, event)` (for tests and audits).

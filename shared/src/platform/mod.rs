@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod migrate;
+pub mod outbox;
 pub mod pagination;
 pub mod params;
 pub mod time;

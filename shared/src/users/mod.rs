@@ -1,6 +1,6 @@
 //! The users area: workspace members (create, read, update, delete, list and
 //! search, with the owner protections and uniqueness rules), their statuses,
-//! group tags, custom properties and bots; [`routes`] is its router.
+//! group tags and custom properties (bots live in [`crate::webhooks`]); [`routes`] is its router.
 //!
 //! Imports `platform` and `auth` only. What it needs from chats (membership
 //! that follows users and tags) comes in through [`ChatMembership`].
@@ -10,7 +10,6 @@ mod lifecycle;
 mod records;
 mod search;
 
-pub mod bots;
 pub mod custom_properties;
 pub mod group_tags;
 pub mod routes;

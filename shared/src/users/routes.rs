@@ -12,7 +12,7 @@ use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::http::Response;
 use crate::platform::pagination::{parse_cursor, parse_limit};
 use crate::platform::params::{id_param, LIST_MAX};
-use crate::users::{self, bots, custom_properties, group_tags, statuses, ChatMembership};
+use crate::users::{self, custom_properties, group_tags, statuses, ChatMembership};
 use serde_json::json;
 
 /// Our OpenAPI document for the extension endpoints.
@@ -214,14 +214,6 @@ pub fn route(c: &Ctx<'_>, segs: &[&str], chats: &dyn ChatMembership) -> Result<R
             Ok(Response::no_content())
         }
 
-        // Bots (extension: Pachka creates bots in its UI). `bots:write` is the
-        // scope of the official `PUT /bots/{id}`.
-        (["bots"], "POST") => {
-            let p = c.auth(Some("bots:write"))?;
-            let input = bots::parse_input(&c.body()?)?;
-            Ok(Response::data(201, bots::create(db, &p, input)?.to_json()))
-        }
-
         // Search.
         (["search", "users"], "GET") => {
             c.auth(Some("search:users"))?;
@@ -252,7 +244,6 @@ fn is_known(path: &[&str]) -> bool {
             | ["oauth", "token", "info"]
             | ["access_tokens"]
             | ["access_tokens", _]
-            | ["bots"]
             | ["search", "users"]
     )
 }

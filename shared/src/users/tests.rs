@@ -971,5 +971,9 @@ fn openapi_document_is_served_and_valid_json() {
     let doc = r.json_body();
     assert!(doc["paths"]["/access_tokens"]["post"].is_object());
     assert!(doc["paths"]["/custom_properties"]["post"].is_object());
-    assert!(doc["paths"]["/bots"]["post"].is_object());
+    assert!(doc["paths"]["/bots/{id}/deliveries"]["get"].is_object());
+    assert!(
+        doc["paths"].get("/bots").is_none(),
+        "POST /bots is official"
+    );
 }

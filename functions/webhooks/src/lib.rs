@@ -1,0 +1,13 @@
+//! `webhooks` Spin component: the official bots API, the bots' event history
+//! and our delivery log, redelivery and scheduler run, served by
+//! `shared::components::webhooks` through the shared Spin adapter.
+//!
+//! The crate is empty on native targets so that workspace-wide `cargo clippy`
+//! and `cargo test` work; it is built for `wasm32-wasip2`.
+#![cfg(target_arch = "wasm32")]
+
+/// The component's HTTP entry point.
+#[spin_sdk::http_component]
+async fn handle(req: spin_sdk::http::Request, out: spin_sdk::http::ResponseOutparam) {
+    shared::spin_adapter::serve(req, out, shared::components::webhooks).await
+}

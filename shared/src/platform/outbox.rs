@@ -1,0 +1,91 @@
+//! The transactional outbox's hand-off between the areas that change state
+//! and the webhooks area that delivers the change.
+//!
+//! [`crate::platform::events::record`] runs inside the transaction of every
+//! change; it calls the [`Fanout`] installed here (the webhooks area's), which
+//! writes one delivery row per subscribed bot in that same transaction, so a
+//! rolled-back change leaves no delivery and a committed one cannot lose it.
+//! The ids of those rows are kept for the current request ([`scheduled`]);
+//! after the response has been sent, the component's adapter sends them.
+//!
+//! The hook is a function pointer because `platform` sits below every area
+//! and must not name the webhooks area (imports run one way); the top-level
+//! wiring in [`crate::components`] installs it. Per-request state is
+//! thread-local: a Spin component serves one request per instance, and the
+//! native tests run one request per thread at a time.
+
+use std::cell::{Cell, RefCell};
+use std::sync::OnceLock;
+
+use crate::platform::db::Db;
+use crate::platform::error::Result;
+use crate::platform::events::Event;
+
+/// An event just appended to `events`, as the fan-out sees it.
+#[derive(Debug, Clone)]
+pub struct RecordedEvent<'a> {
+    /// Its id in `events`.
+    pub id: i64,
+    /// What was recorded.
+    pub event: &'a Event<'a>,
+    /// When (the API's timestamp format).
+    pub created_at: &'a str,
+}
+
+/// Turns one recorded event into delivery rows (in the caller's
+/// transaction) and returns their ids.
+pub type Fanout = fn(&dyn Db, &RecordedEvent<'_>) -> Result<Vec<i64>>;
+
+static FANOUT: OnceLock<Fanout> = OnceLock::new();
+
+thread_local! {
+    static SCHEDULED: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
+    static ORIGIN: RefCell<String> = const { RefCell::new(String::new()) };
+    static REQUEST: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Installs the fan-out (first call wins; later calls are ignored).
+pub fn install(fanout: Fanout) {
+    let _ = FANOUT.set(fanout);
+}
+
+/// Starts a request: forgets what an earlier request scheduled and records
+/// the public origin (`https://host`) that payload links are built with.
+pub fn begin_request(origin: &str) {
+    SCHEDULED.with(|s| s.borrow_mut().clear());
+    ORIGIN.with(|o| origin.clone_into(&mut o.borrow_mut()));
+    REQUEST.with(|r| r.set(r.get().wrapping_add(1)));
+}
+
+/// A number that changes with every [`begin_request`], for caches that must
+/// not outlive one request.
+pub fn request_number() -> u64 {
+    REQUEST.with(Cell::get)
+}
+
+/// The public origin of the current request (empty outside a request).
+pub fn origin() -> String {
+    ORIGIN.with(|o| o.borrow().clone())
+}
+
+/// Runs the installed fan-out for an event just recorded (nothing when none
+/// is installed, as in the lower areas' own unit tests).
+pub fn fan_out(db: &dyn Db, event: &RecordedEvent<'_>) -> Result<()> {
+    if let Some(fanout) = FANOUT.get() {
+        let ids = fanout(db, event)?;
+        schedule(&ids);
+    }
+    Ok(())
+}
+
+/// Asks for deliveries to be sent after the response.
+pub fn schedule(ids: &[i64]) {
+    if !ids.is_empty() {
+        SCHEDULED.with(|s| s.borrow_mut().extend_from_slice(ids));
+    }
+}
+
+/// Takes the delivery ids scheduled by the current request.
+pub fn scheduled() -> Vec<i64> {
+    SCHEDULED.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}

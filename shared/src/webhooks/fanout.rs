@@ -1,0 +1,350 @@
+//! Fan-out: one recorded domain event becomes one delivery row per bot that
+//! should receive it (and one history row per bot that keeps its history),
+//! inside the transaction that made the change (see
+//! [`crate::platform::outbox`]).
+//!
+//! Who receives what (`guides/webhook-events.md`, `guides/bots-setup.md`):
+//! * only live bots (not deleted, not suspended) with an `outgoing_url` or
+//!   `events_history_enabled`, whose `events` list names the event
+//!   (`message_new`, `reaction_delete`, ...);
+//! * messages, reactions and chat members: bots that are members of the chat,
+//!   or of the chat a thread belongs to. A bot removed from a chat also gets
+//!   that `chat_member` `remove`;
+//! * `message_new` follows `trigger_on`: `all_messages` gets every message,
+//!   `commands` only text whose first word is one of `commands` (`/deploy`,
+//!   compared without case), `unfurl` none (unfurl bots get `link_shared`);
+//! * `ignore_self_messages` drops message events about the bot's own
+//!   messages; service messages (joins, leaves) are never sent;
+//! * `company_member` events go to every subscribed bot, without membership.
+//!
+//! The payload is built here, from the rows as the change left them, so it
+//! is what happened even if the data changes before delivery; only
+//! `webhook_timestamp` is added when it is sent.
+
+use std::cell::Cell;
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::chats::message_rows::{self, MessageRow};
+use crate::chats::threads;
+use crate::platform::db::{Db, Row, Value};
+use crate::platform::error::Result;
+use crate::platform::events;
+use crate::platform::outbox::{self, RecordedEvent};
+use crate::webhooks::history;
+
+thread_local! {
+    /// `(request number, whether any bot is subscribed)`: one cheap read per
+    /// request when no bot listens, so the write path pays almost nothing.
+    static SUBSCRIBED: Cell<(u64, Option<bool>)> = const { Cell::new((0, None)) };
+}
+
+/// A bot that may receive the event.
+#[derive(Debug, Clone)]
+struct Candidate {
+    id: i64,
+    url: Option<String>,
+    events: Vec<String>,
+    trigger_on: String,
+    commands: Vec<String>,
+    ignore_self_messages: bool,
+    history: bool,
+}
+
+const CANDIDATE_COLUMNS: &str = "b.user_id, b.outgoing_url, b.events_json, b.trigger_on, \
+     b.commands_json, b.ignore_self_messages, b.events_history_enabled";
+
+const LIVE_SUBSCRIBED: &str = "FROM bots b JOIN users u ON u.id = b.user_id \
+     WHERE u.deleted_at IS NULL AND u.suspended = 0 \
+     AND ((b.outgoing_url IS NOT NULL AND b.outgoing_url <> '') OR b.events_history_enabled = 1)";
+
+fn json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn candidate(r: &Row) -> Result<Candidate> {
+    Ok(Candidate {
+        id: r.i64(0)?,
+        url: r.opt_string(1)?.filter(|u| !u.is_empty()),
+        events: json_list(&r.string(2)?),
+        trigger_on: r.string(3)?,
+        commands: json_list(&r.string(4)?),
+        ignore_self_messages: r.bool(5)?,
+        history: r.bool(6)?,
+    })
+}
+
+/// Whether any live bot has a URL or keeps its history (cached per request).
+fn any_subscribed(db: &dyn Db) -> Result<bool> {
+    let request = outbox::request_number();
+    if let (n, Some(known)) = SUBSCRIBED.with(Cell::get) {
+        if n == request {
+            return Ok(known);
+        }
+    }
+    let sql = format!("SELECT 1 {LIVE_SUBSCRIBED} LIMIT 1");
+    let known = db.query_row(&sql, &[])?.is_some();
+    SUBSCRIBED.with(|s| s.set((request, Some(known))));
+    Ok(known)
+}
+
+/// Live subscribed bots that are members of `chats` (or every one when
+/// `chats` is `None`), plus the bots among `extra` ids.
+fn candidates(db: &dyn Db, chats: Option<&[i64]>, extra: &[i64]) -> Result<Vec<Candidate>> {
+    let rows = match chats {
+        None => db.query(
+            &format!("SELECT {CANDIDATE_COLUMNS} {LIVE_SUBSCRIBED} ORDER BY b.user_id"),
+            &[],
+        )?,
+        Some(chats) => db.query(
+            &format!(
+                "SELECT {CANDIDATE_COLUMNS} {LIVE_SUBSCRIBED} AND (b.user_id IN \
+                 (SELECT m.user_id FROM chat_members m WHERE m.chat_id IN (SELECT value FROM json_each(?))) \
+                 OR b.user_id IN (SELECT value FROM json_each(?))) ORDER BY b.user_id"
+            ),
+            &[Value::id_array(chats), Value::id_array(extra)],
+        )?,
+    };
+    rows.iter().map(candidate).collect()
+}
+
+/// The first word of a message, if it is a `/command`.
+fn command_of(content: &str) -> Option<&str> {
+    content
+        .split_whitespace()
+        .next()
+        .filter(|w| w.len() > 1 && w.starts_with('/'))
+}
+
+fn wants_message(c: &Candidate, name: &str, m: &MessageRow) -> bool {
+    if c.ignore_self_messages && m.user_id == c.id {
+        return false;
+    }
+    if name != "message_new" {
+        return true;
+    }
+    match c.trigger_on.as_str() {
+        "all_messages" => true,
+        "commands" => command_of(&m.content).is_some_and(|cmd| {
+            c.commands.iter().any(|known| {
+                let known = known.trim();
+                let known = known.strip_prefix('/').unwrap_or(known);
+                cmd[1..].eq_ignore_ascii_case(known)
+            })
+        }),
+        _ => false,
+    }
+}
+
+/// `MessageWebhookPayload` without `webhook_timestamp`.
+fn message_payload(db: &dyn Db, event: &str, m: &MessageRow) -> Result<Json> {
+    let thread = if m.entity_type == "thread" {
+        threads::by_chat(db, m.chat_id)?
+            .map(|t| json!({"message_id": t.message_id, "message_chat_id": t.message_chat_id}))
+    } else {
+        None
+    };
+    Ok(json!({
+        "type": "message",
+        "id": m.id,
+        "event": event,
+        "entity_type": m.entity_type,
+        "entity_id": m.entity_id,
+        "content": m.content,
+        "user_id": m.user_id,
+        "created_at": m.created_at,
+        "changed_at": m.changed_at,
+        "url": format!("{}{}", outbox::origin(), m.url),
+        "chat_id": m.chat_id,
+        "parent_message_id": m.parent_message_id,
+        "thread": thread,
+    }))
+}
+
+/// The chats whose bot members receive events of `chat_id`: the chat and,
+/// for a thread, the chat the thread belongs to.
+fn audience_chats(chat_id: i64, root_chat_id: i64) -> Vec<i64> {
+    if chat_id == root_chat_id {
+        vec![chat_id]
+    } else {
+        vec![chat_id, root_chat_id]
+    }
+}
+
+/// The chat a thread chat belongs to (the chat itself otherwise).
+fn root_of(db: &dyn Db, chat_id: i64) -> Result<i64> {
+    Ok(threads::by_chat(db, chat_id)?
+        .and_then(|t| t.message_chat_id)
+        .unwrap_or(chat_id))
+}
+
+fn ids(payload: &Json, key: &str) -> Vec<i64> {
+    payload[key]
+        .as_array()
+        .map(|a| a.iter().filter_map(Json::as_i64).collect())
+        .unwrap_or_default()
+}
+
+/// The webhook event name of a recorded event, e.g. `message_new`, or `None`
+/// for events no bot receives.
+pub fn event_name(kind: &str, event: &str) -> Option<String> {
+    let known = match kind {
+        events::MESSAGE => matches!(event, "new" | "update" | "delete"),
+        events::REACTION => matches!(event, "new" | "delete"),
+        events::CHAT_MEMBER => matches!(event, "add" | "remove"),
+        events::COMPANY_MEMBER => matches!(
+            event,
+            "invite" | "confirm" | "update" | "suspend" | "activate" | "delete"
+        ),
+        _ => false,
+    };
+    known.then(|| format!("{kind}_{event}"))
+}
+
+/// The [`crate::platform::outbox::Fanout`] of the webhooks area.
+pub fn enqueue(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
+    let e = rec.event;
+    let Some(name) = event_name(e.kind, e.event) else {
+        return Ok(Vec::new());
+    };
+    if !any_subscribed(db)? {
+        return Ok(Vec::new());
+    }
+    let (payload, receivers) = match e.kind {
+        events::MESSAGE => {
+            let Some(m) = message_rows::load(db, e.entity_id)? else {
+                return Ok(Vec::new());
+            };
+            if m.system {
+                return Ok(Vec::new());
+            }
+            let chats = audience_chats(m.chat_id, m.root_chat_id);
+            let receivers: Vec<Candidate> = candidates(db, Some(&chats), &[])?
+                .into_iter()
+                .filter(|c| wants_message(c, &name, &m))
+                .collect();
+            if receivers.is_empty() {
+                return Ok(Vec::new());
+            }
+            (message_payload(db, e.event, &m)?, receivers)
+        }
+        events::REACTION => {
+            let chats = match message_rows::load(db, e.entity_id)? {
+                Some(m) => audience_chats(m.chat_id, m.root_chat_id),
+                None => return Ok(Vec::new()),
+            };
+            let mut p = json!({"type": "reaction", "event": e.event});
+            copy(
+                &mut p,
+                &e.payload,
+                &[
+                    "chat_id",
+                    "message_id",
+                    "code",
+                    "name",
+                    "user_id",
+                    "created_at",
+                ],
+            );
+            (p, candidates(db, Some(&chats), &[])?)
+        }
+        events::CHAT_MEMBER => {
+            let chat_id = e.payload["chat_id"].as_i64().unwrap_or_default();
+            let chats = audience_chats(chat_id, root_of(db, chat_id)?);
+            let removed = if e.event == "remove" {
+                ids(&e.payload, "user_ids")
+            } else {
+                Vec::new()
+            };
+            let mut p = json!({"type": "chat_member", "event": e.event});
+            copy(&mut p, &e.payload, &["chat_id", "thread_id", "user_ids"]);
+            p["created_at"] = json!(rec.created_at);
+            (p, candidates(db, Some(&chats), &removed)?)
+        }
+        _ => {
+            let mut p = json!({"type": "company_member", "event": e.event});
+            copy(&mut p, &e.payload, &["user_ids"]);
+            p["created_at"] = json!(rec.created_at);
+            (p, candidates(db, None, &[])?)
+        }
+    };
+    let mut created = Vec::new();
+    for c in receivers
+        .iter()
+        .filter(|c| c.events.iter().any(|n| n == &name))
+    {
+        if let Some(url) = &c.url {
+            if let Some(id) =
+                crate::webhooks::delivery::insert(db, c.id, rec, &name, url, &payload)?
+            {
+                created.push(id);
+            }
+        }
+        if c.history {
+            history::insert(db, c.id, rec, &name, &payload)?;
+        }
+    }
+    Ok(created)
+}
+
+fn copy(to: &mut Json, from: &Json, keys: &[&str]) {
+    if let (Some(to), Some(from)) = (to.as_object_mut(), from.as_object()) {
+        for k in keys {
+            to.insert((*k).to_owned(), from.get(*k).cloned().unwrap_or(Json::Null));
+        }
+    }
+}
+
+/// Adds `webhook_timestamp` (Unix seconds) as the last field of a stored
+/// payload; the result is the exact body sent and signed.
+pub fn with_timestamp(payload: &str, unix_seconds: i64) -> String {
+    match serde_json::from_str::<Map<String, Json>>(payload) {
+        Ok(mut map) => {
+            map.insert("webhook_timestamp".into(), json!(unix_seconds));
+            Json::Object(map).to_string()
+        }
+        Err(_) => payload.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_events_map_to_the_documented_event_names() {
+        assert_eq!(event_name("message", "new").as_deref(), Some("message_new"));
+        assert_eq!(
+            event_name("reaction", "delete").as_deref(),
+            Some("reaction_delete")
+        );
+        assert_eq!(
+            event_name("chat_member", "add").as_deref(),
+            Some("chat_member_add")
+        );
+        assert_eq!(
+            event_name("company_member", "suspend").as_deref(),
+            Some("company_member_suspend")
+        );
+        assert_eq!(event_name("message", "pin"), None);
+        assert_eq!(event_name("chat_member", "role_update"), None);
+        assert_eq!(event_name("group_tag", "new"), None);
+    }
+
+    #[test]
+    fn a_command_is_the_first_word_when_it_starts_with_a_slash() {
+        assert_eq!(command_of("/deploy prod"), Some("/deploy"));
+        assert_eq!(command_of("  /help"), Some("/help"));
+        assert_eq!(command_of("please /deploy"), None);
+        assert_eq!(command_of("/"), None);
+        assert_eq!(command_of(""), None);
+    }
+
+    #[test]
+    fn webhook_timestamp_is_added_to_the_stored_payload() {
+        let body = with_timestamp(r#"{"type":"message","id":5}"#, 1_747_574_400);
+        let v: Json = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["webhook_timestamp"], 1_747_574_400);
+        assert_eq!(v["id"], 5);
+    }
+}

@@ -1,0 +1,317 @@
+//! The webhooks area, end to end: the release `spin-host` serving the real
+//! `spin.toml`, bots created through the official `POST /bots`, and real
+//! HTTP receivers on loopback (the app is told it may reach them with
+//! `webhook_allow_private`). Each test documents a rule of
+//! `guides/webhook-events.md` and `guides/webhook-handler.md`.
+
+use std::time::Duration;
+
+use e2e_tests::api::{call, expect};
+use e2e_tests::receiver::Receiver;
+use e2e_tests::setup::{self, assert_api_error, create_chat, id_of, Workspace};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "webhooks-e2e-admin-token";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A bot created by the owner with `webhook` settings: `(id, token, secret)`.
+fn bot(ws: &Workspace, webhook: Value) -> (i64, String, String) {
+    let body = json!({ "webhook": webhook });
+    let created = expect(&ws.owner("POST", "/bots", Some(body)), 201);
+    let data = &created["data"];
+    (
+        id_of(data),
+        data["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned(),
+        data["signing_secret"]
+            .as_str()
+            .expect("signing_secret")
+            .to_owned(),
+    )
+}
+
+fn post(ws: &Workspace, token: &str, chat: i64, content: &str) -> Value {
+    setup::post_message(&ws.host, token, chat, content)
+}
+
+#[test]
+fn a_bot_in_a_chat_receives_signed_message_events_in_the_documented_shape() {
+    let ws = Workspace::start(ADMIN);
+    let receiver = Receiver::start(&[200]);
+    let (bot_id, _, secret) = bot(
+        &ws,
+        json!({"name": "Deploy", "nickname": "deploy_bot", "outgoing_url": receiver.url,
+               "events": ["message_new", "message_update", "message_delete"],
+               "trigger_on": "all_messages"}),
+    );
+    let (alice, alice_token) = setup::user_with_token(&ws.host, ws.admin, "alice", "user");
+    let chat = id_of(&create_chat(
+        &ws.host,
+        &alice_token,
+        json!({"name": "Releases", "member_ids": [bot_id]}),
+    ));
+    let m = post(&ws, &alice_token, chat, "Релиз 1.2 готов");
+    let got = receiver.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].signed_with(&secret), "bad signature: {:?}", got[0]);
+    assert_eq!(
+        got[0].headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
+    let body = got[0].json();
+    for (k, v) in [
+        ("type", json!("message")),
+        ("event", json!("new")),
+        ("id", m["id"].clone()),
+        ("entity_type", json!("discussion")),
+        ("entity_id", json!(chat)),
+        ("chat_id", json!(chat)),
+        ("content", json!("Релиз 1.2 готов")),
+        ("user_id", json!(alice)),
+        ("created_at", m["created_at"].clone()),
+        ("parent_message_id", Value::Null),
+        ("thread", Value::Null),
+        ("url", m["url"].clone()),
+    ] {
+        assert_eq!(body[k], v, "{k} in {body}");
+    }
+    let stamp = body["webhook_timestamp"]
+        .as_i64()
+        .expect("webhook_timestamp");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    assert!(
+        (now - stamp).abs() <= 60,
+        "webhook_timestamp {stamp} vs {now}"
+    );
+
+    // Edit and delete arrive as `update` and `delete`.
+    let path = format!("/messages/{}", id_of(&m));
+    let edit = json!({"message": {"content": "Релиз 1.3 готов"}});
+    expect(&call(&ws.host, &alice_token, "PUT", &path, Some(edit)), 200);
+    call(&ws.host, &alice_token, "DELETE", &path, None);
+    let got = receiver.wait_for(3, WAIT);
+    let events: Vec<Value> = got.iter().map(|r| r.json()["event"].clone()).collect();
+    assert_eq!(events, vec![json!("new"), json!("update"), json!("delete")]);
+    assert_eq!(got[1].json()["content"], "Релиз 1.3 готов");
+    assert!(got.iter().all(|r| r.signed_with(&secret)));
+}
+
+#[test]
+fn trigger_rules_commands_self_messages_and_membership_decide_who_receives() {
+    let ws = Workspace::start(ADMIN);
+    let commands = Receiver::start(&[200]);
+    let outsider = Receiver::start(&[200]);
+    let (cmd_bot, cmd_token, _) = bot(
+        &ws,
+        json!({"name": "Cmd", "nickname": "cmd_bot", "outgoing_url": commands.url,
+               "events": ["message_new"], "trigger_on": "commands",
+               "commands": ["/deploy", "/help"], "ignore_self_messages": true}),
+    );
+    bot(
+        &ws,
+        json!({"name": "Away", "nickname": "away_bot", "outgoing_url": outsider.url,
+               "events": ["message_new"], "trigger_on": "all_messages"}),
+    );
+    let (_, alice_token) = setup::user_with_token(&ws.host, ws.admin, "alice", "user");
+    let chat = id_of(&create_chat(
+        &ws.host,
+        &alice_token,
+        json!({"name": "Ops", "member_ids": [cmd_bot]}),
+    ));
+    post(&ws, &alice_token, chat, "просто текст");
+    post(&ws, &alice_token, chat, "/DEPLOY prod");
+    post(&ws, &alice_token, chat, "/help");
+    post(&ws, &alice_token, chat, "/unknown");
+    post(&ws, &cmd_token, chat, "/deploy by the bot itself");
+    let got = commands.wait_for(3, WAIT);
+    std::thread::sleep(Duration::from_millis(500));
+    let contents: Vec<Value> = commands
+        .received()
+        .iter()
+        .map(|r| r.json()["content"].clone())
+        .collect();
+    assert_eq!(
+        contents,
+        vec![json!("/DEPLOY prod"), json!("/help")],
+        "{got:?}"
+    );
+    assert!(
+        outsider.received().is_empty(),
+        "a bot outside the chat got events"
+    );
+}
+
+#[test]
+fn a_failed_delivery_is_retried_by_the_scheduler_run_until_it_succeeds() {
+    let ws = Workspace::start(ADMIN);
+    let receiver = Receiver::start(&[500]);
+    let (bot_id, _, secret) = bot(
+        &ws,
+        json!({"name": "Flaky", "nickname": "flaky_bot", "outgoing_url": receiver.url,
+               "events": ["chat_member_add", "message_new"], "trigger_on": "all_messages"}),
+    );
+    let chat = id_of(&create_chat(
+        &ws.host,
+        ws.admin,
+        json!({"name": "Ops", "member_ids": []}),
+    ));
+    let add = json!({"member_ids": [bot_id]});
+    let path = format!("/chats/{chat}/members");
+    expect(&ws.owner("POST", &path, Some(add)), 204);
+    let first = receiver.wait_for(1, WAIT);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].json()["type"], "chat_member");
+    assert_eq!(first[0].json()["user_ids"], json!([bot_id]));
+
+    // The log shows the failure and the next attempt.
+    let log = expect(
+        &ws.owner("GET", &format!("/bots/{bot_id}/deliveries"), None),
+        200,
+    );
+    let d = &log["data"][0];
+    assert_eq!(
+        (d["state"].as_str(), d["last_status"].as_i64()),
+        (Some("pending"), Some(500)),
+        "{log}"
+    );
+    assert!(d["next_attempt_at"].is_string());
+
+    // Not due yet: a run sends nothing. After the first delay it is sent
+    // again, signed again, and a 200 ends it.
+    receiver.answer(&[200]);
+    let run = expect(&ws.owner("POST", "/webhooks/deliveries/run", None), 202);
+    assert_eq!(run["data"]["queued"], 0);
+    std::thread::sleep(Duration::from_secs(13));
+    let run = expect(&ws.owner("POST", "/webhooks/deliveries/run", None), 202);
+    assert_eq!(run["data"]["queued"], 1);
+    let got = receiver.wait_for(2, WAIT);
+    assert_eq!(got.len(), 2);
+    assert!(got[1].signed_with(&secret));
+    assert_eq!(got[0].json()["created_at"], got[1].json()["created_at"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let log = expect(
+        &ws.owner(
+            "GET",
+            &format!("/bots/{bot_id}/deliveries?state=delivered"),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(
+        log["data"][0]["attempts"].as_array().map(Vec::len),
+        Some(2),
+        "{log}"
+    );
+
+    // Redelivery sends a delivered event once more.
+    let delivery = id_of(&log["data"][0]);
+    let path = format!("/bots/{bot_id}/deliveries/{delivery}/redeliver");
+    expect(&ws.owner("POST", &path, None), 202);
+    assert_eq!(receiver.wait_for(3, WAIT).len(), 3);
+    // Only the owner or an admin runs the scheduler's tick.
+    let (_, user_token) = setup::user_with_token(&ws.host, ws.admin, "eve", "user");
+    let reply = call(
+        &ws.host,
+        &user_token,
+        "POST",
+        "/webhooks/deliveries/run",
+        None,
+    );
+    assert_api_error(&reply, 403, "token", "forbidden");
+}
+
+#[test]
+fn a_bot_without_a_url_polls_its_event_history_and_deletes_what_it_handled() {
+    let ws = Workspace::start(ADMIN);
+    let (bot_id, bot_token, _) = bot(
+        &ws,
+        json!({"name": "Poll", "nickname": "poll_bot", "events_history_enabled": true,
+               "events": ["message_new", "reaction_new"], "trigger_on": "all_messages"}),
+    );
+    let (_, alice_token) = setup::user_with_token(&ws.host, ws.admin, "alice", "user");
+    let chat = id_of(&create_chat(
+        &ws.host,
+        &alice_token,
+        json!({"name": "Poll", "member_ids": [bot_id]}),
+    ));
+    let m = post(&ws, &alice_token, chat, "Есть задача");
+    let reaction = json!({"code": "👍", "name": "+1"});
+    let path = format!("/messages/{}/reactions", id_of(&m));
+    expect(
+        &call(&ws.host, &alice_token, "POST", &path, Some(reaction)),
+        201,
+    );
+
+    let page = expect(
+        &call(&ws.host, &bot_token, "GET", "/webhooks/events", None),
+        200,
+    );
+    let events = page["data"].as_array().expect("data").clone();
+    assert_eq!(events.len(), 2, "{page}");
+    assert_eq!(events[0]["event_type"], "message_new");
+    assert_eq!(events[0]["payload"]["content"], "Есть задача");
+    assert_eq!(events[1]["event_type"], "reaction_new");
+    assert_eq!(events[1]["payload"]["code"], "👍");
+    assert_eq!(events[1]["payload"]["message_id"], m["id"]);
+    let id = events[0]["id"].as_str().expect("string id");
+    assert_eq!(id.len(), 26, "a ULID: {id}");
+    assert!(page["meta"]["paginate"].is_object(), "{page}");
+
+    let path = format!("/webhooks/events/{id}");
+    expect(&call(&ws.host, &bot_token, "DELETE", &path, None), 204);
+    let reply = call(&ws.host, &bot_token, "DELETE", &path, None);
+    assert_api_error(&reply, 404, "id", "not_found");
+    let page = expect(
+        &call(&ws.host, &bot_token, "GET", "/webhooks/events", None),
+        200,
+    );
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
+    // A person's token has no history.
+    let reply = call(&ws.host, &alice_token, "GET", "/webhooks/events", None);
+    assert!(reply.status == 403, "{}", reply.text());
+}
+
+#[test]
+fn the_bot_sets_its_own_url_and_the_owner_rotates_its_signing_secret() {
+    let ws = Workspace::start(ADMIN);
+    let receiver = Receiver::start(&[200]);
+    let (bot_id, bot_token, old_secret) = bot(
+        &ws,
+        json!({"name": "Self", "nickname": "self_bot", "events": ["company_member_invite"]}),
+    );
+    let body = json!({"webhook": {"outgoing_url": receiver.url}});
+    let reply = call(&ws.host, &bot_token, "PUT", "/bot/webhook", Some(body));
+    let data = expect(&reply, 200);
+    assert_eq!(
+        data["data"]["webhook"]["outgoing_url"],
+        receiver.url.as_str(),
+        "{data}"
+    );
+
+    let rotated = expect(
+        &ws.owner("POST", &format!("/bots/{bot_id}/signing_secret"), None),
+        200,
+    );
+    let secret = rotated["data"]["signing_secret"]
+        .as_str()
+        .expect("signing_secret")
+        .to_owned();
+    assert_ne!(secret, old_secret);
+
+    // company_member events need no chat membership.
+    let user = setup::create_user(&ws.host, ws.admin, json!({"email": "new@example.com"}));
+    let got = receiver.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1);
+    let body = got[0].json();
+    assert_eq!(
+        (body["type"].as_str(), body["event"].as_str()),
+        (Some("company_member"), Some("invite"))
+    );
+    assert_eq!(body["user_ids"], json!([id_of(&user)]));
+    assert!(got[0].signed_with(&secret) && !got[0].signed_with(&old_secret));
+}
