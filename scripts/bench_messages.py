@@ -9,8 +9,13 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
 4. reactions: REACTORS users react to one message at once; every reaction
    must be recorded and one more must be refused with `general_limit`.
 
+5. sending with bots: the same sending with BOTS subscribed bots in every
+   chat (all_messages, a local receiver each), and how many webhooks
+   arrived by the end.
+
 Prints one line per measurement. Environment: SEND_SECONDS (30),
-READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16).
+READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16),
+BOTS (10; 0 skips step 5).
 Reads and searches are measured with one connection (latency) and with
 CONNECTIONS (throughput; latency then includes queueing).
 """
@@ -41,6 +46,7 @@ READ_SECONDS = int(os.environ.get("READ_SECONDS", "10"))
 MESSAGES = int(os.environ.get("MESSAGES", "1000000"))
 REACTORS = int(os.environ.get("REACTORS", "1000"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "16"))
+BOTS = int(os.environ.get("BOTS", "10"))
 # A synthetic vocabulary of 2,000 Cyrillic and Latin words: each seeded
 # message carries four of them, so a word occurs in ~0.2% of messages, as
 # ordinary words do; "incident" is put in every tenth message to show the
@@ -63,7 +69,8 @@ class Host:
     def __init__(self, state: str):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=ADMIN)
+        env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=ADMIN,
+                   SPIN_VARIABLE_WEBHOOK_ALLOW_PRIVATE="true")
         self.proc = subprocess.Popen(
             [str(ROOT / "target/release/spin-host"), "up", "--from", str(ROOT / "spin.toml"),
              "--listen", f"127.0.0.1:{self.port}", "--state-dir", state],
@@ -130,10 +137,11 @@ def report(name: str, r: dict):
           f"  non-2xx {r['non2xx']} {r['socket_errors']}", flush=True)
 
 
-def bench_sending(host: Host, work: Path):
+def bench_sending(host: Host, work: Path, members: list[int] | None = None, label: str = ""):
     chats = []
     for i in range(16):
-        status, body = host.call("POST", "/chats", {"chat": {"name": f"bench {i}"}})
+        chat = {"name": f"bench {label}{i}", "member_ids": members or []}
+        status, body = host.call("POST", "/chats", {"chat": chat})
         assert status == 201, body
         chats.append(body["data"]["id"])
     script = work / "send.lua"
@@ -150,7 +158,58 @@ def bench_sending(host: Host, work: Path):
         "end\n"
     )
     r = wrk(host.base, SEND_SECONDS, str(script))
-    report(f"send: {CONNECTIONS} clients into 16 chats, {SEND_SECONDS}s", r)
+    report(f"send: {CONNECTIONS} clients into 16 chats{label}, {SEND_SECONDS}s", r)
+    return r
+
+
+def bench_sending_with_bots(host: Host, work: Path):
+    """Sending while BOTS bots in every chat receive each message."""
+    import http.server
+    import threading
+
+    received = [0]
+    lock = threading.Lock()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            length = int(self.headers.get("content-length") or 0)
+            if length:
+                self.rfile.read(length)
+            elif self.headers.get("transfer-encoding", "").lower() == "chunked":
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0], 16)
+                    self.rfile.read(size + 2)
+                    if size == 0:
+                        break
+            with lock:
+                received[0] += 1
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    bots = []
+    for i in range(BOTS):
+        webhook = {"name": f"Bench {i}", "nickname": f"bench{i}_{random.randrange(10**6)}_bot",
+                   "outgoing_url": url, "events": ["message_new"], "trigger_on": "all_messages"}
+        status, body = host.call("POST", "/bots", {"webhook": webhook})
+        assert status == 201, body
+        bots.append(body["data"]["id"])
+    r = bench_sending(host, work, bots, f" with {BOTS} bots")
+    sent = round(r["rps"] * SEND_SECONDS)
+    time.sleep(2)
+    with lock:
+        got = received[0]
+    print(f"  webhooks received: {got} (about {sent * BOTS} expected from {sent} messages x {BOTS} bots)",
+          flush=True)
+    server.shutdown()
 
 
 def seed(db_path: Path, chat_id: int, owner: int, count: int):
@@ -288,6 +347,8 @@ def main():
     try:
         bench_sending(host, work)
         bench_reactions(host)
+        if BOTS:
+            bench_sending_with_bots(host, work)
     finally:
         host.stop()
     bench_reading(str(work / "state-read"), work)

@@ -106,6 +106,8 @@ pub struct App {
     pub max_instance_memory: usize,
     /// Most instances alive at once.
     pub max_instances: u32,
+    /// Periodic requests the host sends itself (bearers resolved).
+    pub schedule: Vec<crate::scheduler::ScheduledRequest>,
 }
 
 fn state_dir(options: &UpOptions, runtime: &RuntimeConfig, app_dir: &Path) -> Option<PathBuf> {
@@ -387,7 +389,22 @@ impl App {
                 eprintln!("warning: route {:?} is never reachable", pattern.raw());
             }
         }
+        let schedule = manifest
+            .schedule
+            .iter()
+            .map(|entry| -> Result<crate::scheduler::ScheduledRequest> {
+                let bearer = match &entry.bearer_variable {
+                    Some(v) => Some(shared.resolver.resolve(v).map_err(|e| anyhow!(e))?),
+                    None => None,
+                };
+                Ok(crate::scheduler::ScheduledRequest {
+                    entry: entry.clone(),
+                    bearer,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
+            schedule,
             name: manifest.name,
             version: manifest.version,
             engine,

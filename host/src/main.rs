@@ -13,6 +13,7 @@ mod manifest;
 mod outbound;
 mod routing;
 mod runtime_config;
+mod scheduler;
 mod server;
 mod sqlite;
 mod state;
@@ -193,6 +194,7 @@ fn up(args: UpArgs) -> Result<()> {
         for (pattern, entry) in app.router.routes() {
             eprintln!("  {}: http://{local}{}", entry.trigger_id, pattern.raw());
         }
+        scheduler::spawn(local, app.schedule.clone());
         let server = Arc::new(server::Server::new(app));
         server.serve(listener, shutdown_signal(), grace).await;
         eprintln!("stopped");

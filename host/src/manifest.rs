@@ -299,6 +299,9 @@ pub struct AppManifest {
     pub components: BTreeMap<String, ComponentSpec>,
     /// HTTP triggers in declaration order.
     pub http_triggers: Vec<HttpTrigger>,
+    /// Periodic requests for our host's scheduler
+    /// (`[application.tool.spin-host] schedule`, ignored by Spin).
+    pub schedule: Vec<crate::scheduler::ScheduleEntry>,
 }
 
 impl AppManifest {
@@ -363,7 +366,7 @@ fn build(raw: RawManifest, app_dir: &Path) -> Result<AppManifest, ManifestError>
         authors: _,
         targets: _,
         trigger: app_triggers,
-        tool: _,
+        tool,
     } = raw.application;
 
     for (trigger_type, table) in app_triggers {
@@ -445,6 +448,8 @@ fn build(raw: RawManifest, app_dir: &Path) -> Result<AppManifest, ManifestError>
         }
     }
 
+    let schedule = crate::scheduler::parse(tool.as_ref(), |v| variables.contains_key(v))
+        .map_err(ManifestError::Invalid)?;
     Ok(AppManifest {
         app_dir: app_dir.to_path_buf(),
         name,
@@ -452,6 +457,7 @@ fn build(raw: RawManifest, app_dir: &Path) -> Result<AppManifest, ManifestError>
         variables,
         components,
         http_triggers,
+        schedule,
     })
 }
 
