@@ -128,18 +128,16 @@ fn trigger_rules_commands_self_messages_and_membership_decide_who_receives() {
     post(&ws, &alice_token, chat, "/help");
     post(&ws, &alice_token, chat, "/unknown");
     post(&ws, &cmd_token, chat, "/deploy by the bot itself");
-    let got = commands.wait_for(3, WAIT);
+    // Each message's webhooks go out right after its response; once the two
+    // expected ones are in, a short grace lets any wrongly sent one arrive.
+    commands.wait_for(2, WAIT);
     std::thread::sleep(Duration::from_millis(500));
     let contents: Vec<Value> = commands
         .received()
         .iter()
         .map(|r| r.json()["content"].clone())
         .collect();
-    assert_eq!(
-        contents,
-        vec![json!("/DEPLOY prod"), json!("/help")],
-        "{got:?}"
-    );
+    assert_eq!(contents, vec![json!("/DEPLOY prod"), json!("/help")]);
     assert!(
         outsider.received().is_empty(),
         "a bot outside the chat got events"

@@ -6,18 +6,20 @@
 //!
 //! ```toml
 //! [application.tool.spin-host]
-//! schedule = [{ method = "POST", path = "/api/x/run", every = "5s", bearer_variable = "admin_token" }]
+//! schedule = [{ method = "POST", path = "/api/x/run", every_seconds = 5, bearer_variable = "admin_token" }]
 //! ```
 //!
 //! Entries are validated once at load; each tick sends one real HTTP/1.1
-//! request to the host's own listener, so the request takes the normal path
-//! (routing, limits, access log). A tick that fails is reported on stderr and
-//! the next one is tried on time.
+//! request (hyper's client) to the host's own listener, so the request takes
+//! the normal path (routing, limits, access log). A tick that fails is
+//! reported on stderr and the next one is tried on time.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::rt::TokioIo;
 
 /// One periodic request, as declared (the bearer is a variable's name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,25 +43,8 @@ pub struct ScheduledRequest {
     pub bearer: Option<String>,
 }
 
-/// Parses `5s`, `500ms`, `2m`.
-fn period(text: &str) -> Result<Duration, String> {
-    let (digits, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((text, ""), |i| text.split_at(i));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("bad period {text:?} (use e.g. \"5s\")"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        _ => return Err(format!("bad period {text:?} (use ms, s or m)")),
-    };
-    if d < Duration::from_millis(100) {
-        return Err(format!("period {text:?} is shorter than 100ms"));
-    }
-    Ok(d)
-}
+/// Shortest period accepted, so a typo cannot flood the app.
+const MIN_PERIOD: Duration = Duration::from_millis(100);
 
 /// Reads `schedule` from the `spin-host` tool table; `declared(name)` tells
 /// whether an application variable exists.
@@ -92,10 +77,18 @@ pub fn parse(
                     ));
                 }
             }
+            let seconds = t
+                .get("every_seconds")
+                .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+                .ok_or("a schedule entry needs every_seconds (a number)")?;
+            let every = Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|d| *d >= MIN_PERIOD)
+                .ok_or_else(|| format!("every_seconds {seconds} is below {MIN_PERIOD:?}"))?;
             Ok(ScheduleEntry {
                 method: text("method").unwrap_or("POST").to_ascii_uppercase(),
                 path: path.to_owned(),
-                every: period(text("every").ok_or("a schedule entry needs every")?)?,
+                every,
                 bearer_variable,
             })
         })
@@ -103,32 +96,25 @@ pub fn parse(
 }
 
 async fn send_once(listen: SocketAddr, request: &ScheduledRequest) -> Result<u16, String> {
-    let mut stream = tokio::net::TcpStream::connect(listen)
+    let stream = tokio::net::TcpStream::connect(listen)
         .await
         .map_err(|e| e.to_string())?;
-    let auth = request
-        .bearer
-        .as_deref()
-        .map(|b| format!("authorization: Bearer {b}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{} {} HTTP/1.1\r\nhost: {listen}\r\n{auth}content-length: 0\r\nconnection: close\r\n\r\n",
-        request.entry.method, request.entry.path
-    );
-    stream
-        .write_all(head.as_bytes())
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
-    let mut reply = Vec::new();
-    stream
-        .read_to_end(&mut reply)
-        .await
+    tokio::spawn(connection);
+    let mut builder = http::Request::builder()
+        .method(request.entry.method.as_str())
+        .uri(&request.entry.path)
+        .header(http::header::HOST, listen.to_string());
+    if let Some(bearer) = &request.bearer {
+        builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {bearer}"));
+    }
+    let req = builder
+        .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&reply);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| "no HTTP status in the reply".to_owned())
+    let reply = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    Ok(reply.status().as_u16())
 }
 
 /// Runs every request on its period until the process stops.
@@ -168,7 +154,7 @@ mod tests {
     fn schedule_entries_are_validated_at_load() {
         let t = table(
             r#"[spin-host]
-schedule = [{ path = "/run", every = "5s", bearer_variable = "admin_token" }]"#,
+schedule = [{ path = "/run", every_seconds = 5, bearer_variable = "admin_token" }]"#,
         );
         let entries = parse(Some(&t), |v| v == "admin_token").expect("valid");
         assert_eq!(
@@ -183,13 +169,13 @@ schedule = [{ path = "/run", every = "5s", bearer_variable = "admin_token" }]"#,
         assert!(parse(None, |_| true).expect("none").is_empty());
         for bad in [
             r#"[spin-host]
-schedule = [{ path = "run", every = "5s" }]"#,
+schedule = [{ path = "run", every_seconds = 5 }]"#,
             r#"[spin-host]
-schedule = [{ path = "/run", every = "5 hours" }]"#,
+schedule = [{ path = "/run", every_seconds = "5 hours" }]"#,
             r#"[spin-host]
-schedule = [{ path = "/run", every = "10ms" }]"#,
+schedule = [{ path = "/run", every_seconds = 0.01 }]"#,
             r#"[spin-host]
-schedule = [{ path = "/run", every = "5s", bearer_variable = "nope" }]"#,
+schedule = [{ path = "/run", every_seconds = 5, bearer_variable = "nope" }]"#,
         ] {
             assert!(
                 parse(Some(&table(bad)), |v| v == "admin_token").is_err(),

@@ -19,7 +19,7 @@ use crate::{chats, messages, reactions, users, webhooks};
 /// public origin that webhook payload links are built with.
 fn begin(req: &Request) {
     outbox::install(webhooks::fanout::enqueue);
-    outbox::begin_request(&messages::routes::origin(req));
+    outbox::begin_request(&req.origin());
 }
 
 /// The `users` component: users, profile, statuses, group tags, custom

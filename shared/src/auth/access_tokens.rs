@@ -14,6 +14,7 @@ use crate::auth::{hash_token, Credential, Principal};
 use crate::platform::db::{transaction, Db};
 use crate::platform::error::{Error, ErrorCode, FieldError, Result};
 use crate::platform::events::{self, Event};
+use crate::platform::random;
 use crate::platform::time;
 use crate::platform::validate::{self, Fields};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -69,9 +70,7 @@ impl Issued {
 
 /// Generates a new random token from the OS / WASI random source.
 pub fn generate() -> Result<String> {
-    let mut buf = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("random source failed: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
+    Ok(URL_SAFE_NO_PAD.encode(random::bytes::<TOKEN_BYTES>()?))
 }
 
 /// Display form of a token: first 8 and last 4 characters.

@@ -19,7 +19,7 @@ pub mod scopes;
 
 use crate::auth::scopes::Role;
 use crate::platform::db::Db;
-use crate::platform::error::{Error, Result};
+use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::time::{self, Timestamp};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -77,6 +77,16 @@ impl Principal {
     /// Whether the principal is an owner or admin (and not a bot).
     pub fn is_manager(&self) -> bool {
         !self.bot && self.role.is_manager()
+    }
+
+    /// Fails with a 403 `ApiError` (`forbidden` on `key`, with `message`)
+    /// unless the principal is an owner or admin.
+    pub fn require_manager(&self, key: &str, message: &str) -> Result<()> {
+        if self.is_manager() {
+            Ok(())
+        } else {
+            Err(Error::forbidden(key, ErrorCode::Forbidden, message))
+        }
     }
 }
 

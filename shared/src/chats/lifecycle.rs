@@ -6,6 +6,7 @@ use crate::chats::visibility::{self as vis};
 use crate::platform::db::{transaction, Db};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::events::{self, Event};
+use crate::platform::random;
 use crate::platform::time::{self};
 use crate::platform::validate::{self, Fields};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -72,9 +73,7 @@ pub fn parse_update(body: &Json) -> Result<ChatUpdate> {
 }
 
 fn random_slug() -> Result<String> {
-    let mut buf = [0u8; 9];
-    getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("random source failed: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
+    Ok(URL_SAFE_NO_PAD.encode(random::bytes::<9>()?))
 }
 
 /// Records a `chat` event (audit facts: the actor plus `payload`).

@@ -3,19 +3,8 @@
 
 use crate::chats::visibility::MemberRole;
 use crate::platform::error::{Error, ErrorCode, Result};
-use crate::platform::validate::Fields;
+use crate::platform::validate::{self, Fields};
 use serde_json::{Map, Value as Json};
-
-fn root(body: &Json) -> Result<&Map<String, Json>> {
-    body.as_object().ok_or_else(|| {
-        Error::bad_request(
-            "body",
-            ErrorCode::Invalid,
-            None,
-            "Request body must be a JSON object",
-        )
-    })
-}
 
 fn required(obj: &Map<String, Json>, key: &str) -> Result<()> {
     match obj.get(key) {
@@ -40,7 +29,7 @@ pub struct AddMembers {
 
 /// Validates `{"member_ids": [...], "silent": bool}`.
 pub fn parse_add(body: &Json) -> Result<AddMembers> {
-    let obj = root(body)?;
+    let obj = validate::object(body)?;
     required(obj, "member_ids")?;
     let mut f = Fields::new(obj, "");
     let ids = f.int_array("member_ids");
@@ -54,7 +43,7 @@ pub fn parse_add(body: &Json) -> Result<AddMembers> {
 
 /// Validates `{"group_tag_ids": [...]}`.
 pub fn parse_tags(body: &Json) -> Result<Vec<i64>> {
-    let obj = root(body)?;
+    let obj = validate::object(body)?;
     required(obj, "group_tag_ids")?;
     let mut f = Fields::new(obj, "");
     let ids = f.int_array("group_tag_ids");
@@ -64,7 +53,7 @@ pub fn parse_tags(body: &Json) -> Result<Vec<i64>> {
 
 /// Validates `{"role": "admin"|"editor"|"member"}`.
 pub fn parse_role(body: &Json) -> Result<MemberRole> {
-    let obj = root(body)?;
+    let obj = validate::object(body)?;
     required(obj, "role")?;
     let mut f = Fields::new(obj, "");
     let role = f.enumeration("role", &["admin", "editor", "member"]);

@@ -10,19 +10,12 @@ use crate::messages;
 use crate::platform::db::{transaction, Db};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::time;
-use crate::platform::validate::Fields;
+use crate::platform::validate::{self, Fields};
 use serde_json::{json, Value as Json};
 
 /// Validates `{"message_id": N}`.
 pub fn parse_mark(body: &Json) -> Result<i64> {
-    let obj = body.as_object().ok_or_else(|| {
-        Error::bad_request(
-            "body",
-            ErrorCode::Invalid,
-            None,
-            "Request body must be a JSON object",
-        )
-    })?;
+    let obj = validate::object(body)?;
     let mut f = Fields::new(obj, "");
     let id = f.i64("message_id");
     if id.is_none() && !f.has_errors() {

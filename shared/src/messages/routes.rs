@@ -7,33 +7,16 @@
 use crate::auth::context::Ctx;
 use crate::messages::{self, input, read_state, search, threads};
 use crate::platform::error::{Error, Result};
-use crate::platform::http::{Request, Response};
+use crate::platform::http::Response;
 use crate::platform::pagination::{parse_cursor, parse_limit};
 use crate::platform::params::{id_param, LIST_MAX};
-
-/// `scheme://host[:port]` of the request (from Spin's `spin-full-url`, else
-/// the `Host` header), prefixed to message links; empty when unknown.
-pub fn origin(req: &Request) -> String {
-    if let Some(full) = req.header("spin-full-url") {
-        if let Some((scheme, rest)) = full.split_once("://") {
-            let authority = rest.split('/').next().unwrap_or_default();
-            if !authority.is_empty() {
-                return format!("{scheme}://{authority}");
-            }
-        }
-    }
-    req.header("host")
-        .filter(|h| !h.is_empty() && !h.contains(['/', ' ']))
-        .map(|h| format!("http://{h}"))
-        .unwrap_or_default()
-}
 
 /// Routes one request of this area (path segments after the API prefix);
 /// [`crate::components`] serves it.
 pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
     let (db, req) = (c.db, c.req);
     let q = req.query();
-    let o = origin(req);
+    let o = req.origin();
     match (segs, req.method.as_str()) {
         (["messages"], "POST") => {
             let p = c.auth(Some("messages:create"))?;

@@ -24,15 +24,14 @@ use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::events::{self, Event};
 use crate::platform::http::Query;
 use crate::platform::pagination::{self, Cursor};
+use crate::platform::random;
 use crate::platform::time::{self, Timestamp};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
 fn random_slug() -> Result<String> {
-    let mut buf = [0u8; 9];
-    getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("random source failed: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
+    Ok(URL_SAFE_NO_PAD.encode(random::bytes::<9>()?))
 }
 
 fn thread_name(content: Option<&str>) -> String {

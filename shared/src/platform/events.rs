@@ -52,7 +52,7 @@ pub struct Event<'a> {
 /// [`crate::platform::outbox`]); call inside the transaction that made the
 /// change.
 pub fn record(db: &dyn Db, e: &Event<'_>) -> Result<i64> {
-    let created_at = crate::platform::time::now().to_string();
+    let at = crate::platform::time::now();
     db.execute(
         "INSERT INTO events (type, event, entity_type, entity_id, actor_user_id, payload_json, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -63,15 +63,11 @@ pub fn record(db: &dyn Db, e: &Event<'_>) -> Result<i64> {
             e.entity_id.into(),
             e.actor.into(),
             e.payload.to_string().into(),
-            created_at.clone().into(),
+            at.to_string().into(),
         ],
     )?;
     let id = db.last_insert_rowid();
-    let recorded = outbox::RecordedEvent {
-        id,
-        event: e,
-        created_at: &created_at,
-    };
+    let recorded = outbox::RecordedEvent { id, event: e, at };
     outbox::fan_out(db, &recorded)?;
     Ok(id)
 }

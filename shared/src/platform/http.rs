@@ -56,6 +56,24 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `scheme://host[:port]` of the request (from Spin's `spin-full-url`,
+    /// else the `Host` header), prefixed to links in messages and webhook
+    /// payloads; empty when unknown.
+    pub fn origin(&self) -> String {
+        if let Some(full) = self.header("spin-full-url") {
+            if let Some((scheme, rest)) = full.split_once("://") {
+                let authority = rest.split('/').next().unwrap_or_default();
+                if !authority.is_empty() {
+                    return format!("{scheme}://{authority}");
+                }
+            }
+        }
+        self.header("host")
+            .filter(|h| !h.is_empty() && !h.contains(['/', ' ']))
+            .map(|h| format!("http://{h}"))
+            .unwrap_or_default()
+    }
+
     /// Parsed query string.
     pub fn query(&self) -> Query {
         Query::parse(&self.query)

@@ -13,5 +13,6 @@ pub mod migrate;
 pub mod outbox;
 pub mod pagination;
 pub mod params;
+pub mod random;
 pub mod time;
 pub mod validate;

@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use crate::platform::db::Db;
 use crate::platform::error::Result;
 use crate::platform::events::Event;
+use crate::platform::time::Timestamp;
 
 /// An event just appended to `events`, as the fan-out sees it.
 #[derive(Debug, Clone)]
@@ -28,8 +29,8 @@ pub struct RecordedEvent<'a> {
     pub id: i64,
     /// What was recorded.
     pub event: &'a Event<'a>,
-    /// When (the API's timestamp format).
-    pub created_at: &'a str,
+    /// When it was recorded.
+    pub at: Timestamp,
 }
 
 /// Turns one recorded event into delivery rows (in the caller's

@@ -28,17 +28,22 @@ pub fn parse_json(body: &[u8]) -> Result<Json> {
     })
 }
 
-/// Returns the object under the root wrapper key (e.g. `user`), 400 when the
-/// root is not an object or the wrapper is missing/not an object.
-pub fn wrapper<'a>(root: &'a Json, key: &str) -> Result<&'a Map<String, Json>> {
-    let obj = root.as_object().ok_or_else(|| {
+/// The body's root object; 400 when the root is not an object.
+pub fn object(root: &Json) -> Result<&Map<String, Json>> {
+    root.as_object().ok_or_else(|| {
         Error::bad_request(
             "body",
             ErrorCode::Invalid,
             None,
             "Request body must be a JSON object",
         )
-    })?;
+    })
+}
+
+/// Returns the object under the root wrapper key (e.g. `user`), 400 when the
+/// root is not an object or the wrapper is missing/not an object.
+pub fn wrapper<'a>(root: &'a Json, key: &str) -> Result<&'a Map<String, Json>> {
+    let obj = object(root)?;
     match obj.get(key) {
         None | Some(Json::Null) => Err(Error::bad_request(
             key,

@@ -21,7 +21,7 @@ use crate::platform::error::{Error, ErrorCode, FieldError, Result};
 use crate::platform::events::{self, Event};
 use crate::platform::pagination::{self, Cursor};
 use crate::platform::time;
-use crate::platform::validate::Fields;
+use crate::platform::validate::{self, Fields};
 use serde_json::{json, Value as Json};
 
 /// Different reactions one user may put on one message.
@@ -59,14 +59,7 @@ fn check_code(f: &mut Fields<'_>, code: Option<&str>) {
 
 /// Validates the body of `POST /messages/{id}/reactions`.
 pub fn parse(body: &Json) -> Result<ReactionInput> {
-    let obj = body.as_object().ok_or_else(|| {
-        Error::bad_request(
-            "body",
-            ErrorCode::Invalid,
-            None,
-            "Request body must be a JSON object",
-        )
-    })?;
+    let obj = validate::object(body)?;
     let mut f = Fields::new(obj, "");
     let code = f.required_string("code", None);
     check_code(&mut f, code.as_deref());

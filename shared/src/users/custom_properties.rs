@@ -103,15 +103,10 @@ pub fn list(db: &dyn Db, entity_type: &str) -> Result<Vec<Json>> {
 }
 
 fn require_manager(actor: &Principal) -> Result<()> {
-    if actor.is_manager() {
-        Ok(())
-    } else {
-        Err(Error::forbidden(
-            "custom_property",
-            ErrorCode::Forbidden,
-            "Only the owner or an admin can define custom properties",
-        ))
-    }
+    actor.require_manager(
+        "custom_property",
+        "Only the owner or an admin can define custom properties",
+    )
 }
 
 fn def_event(db: &dyn Db, actor: &Principal, id: i64, event: &str) -> Result<()> {

@@ -24,15 +24,7 @@ pub fn parse_input(body: &Json) -> Result<String> {
 }
 
 fn require_manager(actor: &Principal) -> Result<()> {
-    if actor.is_manager() {
-        Ok(())
-    } else {
-        Err(Error::forbidden(
-            "group_tag",
-            ErrorCode::Forbidden,
-            "Only the owner or an admin can manage tags",
-        ))
-    }
+    actor.require_manager("group_tag", "Only the owner or an admin can manage tags")
 }
 
 fn render(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {

@@ -228,21 +228,33 @@ pub fn delete(db: &dyn Db, actor: &Principal, id: i64, chats: &dyn ChatMembershi
                 "You cannot delete yourself",
             ));
         }
-        let now = time::now().to_string();
-        db.execute(
-            "UPDATE users SET deleted_at = ?, updated_at = ? WHERE id = ?",
-            &[now.clone().into(), now.clone().into(), id.into()],
-        )?;
-        db.execute(
-            "UPDATE access_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            &[now.into(), id.into()],
-        )?;
-        db.execute(
-            "DELETE FROM group_tag_users WHERE user_id = ?",
-            &[id.into()],
-        )?;
-        chats.remove_user_everywhere(db, Some(actor.user_id), id)?;
-        db.execute("DELETE FROM user_statuses WHERE user_id = ?", &[id.into()])?;
-        member_event(db, actor, id, "delete")
+        remove_member(db, actor, id, chats)
     })
+}
+
+/// The deletion itself, for people and bots alike, in the caller's
+/// transaction: soft delete (freeing the e-mail and nickname), tokens
+/// revoked, tag memberships, chats and status dropped, `delete` recorded.
+pub fn remove_member(
+    db: &dyn Db,
+    actor: &Principal,
+    id: i64,
+    chats: &dyn ChatMembership,
+) -> Result<()> {
+    let now = time::now().to_string();
+    db.execute(
+        "UPDATE users SET deleted_at = ?, updated_at = ? WHERE id = ?",
+        &[now.clone().into(), now.clone().into(), id.into()],
+    )?;
+    db.execute(
+        "UPDATE access_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        &[now.into(), id.into()],
+    )?;
+    db.execute(
+        "DELETE FROM group_tag_users WHERE user_id = ?",
+        &[id.into()],
+    )?;
+    chats.remove_user_everywhere(db, Some(actor.user_id), id)?;
+    db.execute("DELETE FROM user_statuses WHERE user_id = ?", &[id.into()])?;
+    member_event(db, actor, id, "delete")
 }

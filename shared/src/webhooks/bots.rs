@@ -26,8 +26,9 @@ use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::db::{transaction, Db, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::pagination::{self, Cursor};
+use crate::platform::random;
 use crate::platform::time;
-use crate::users::{self, ChatMembership};
+use crate::users;
 use crate::webhooks::settings::{self, BotSettings, SettingsInput, NICKNAME_SUFFIX};
 use serde_json::{json, Value as Json};
 
@@ -100,6 +101,22 @@ fn can_administer(p: &Principal, bot: &Bot) -> bool {
             || (p.is_manager() && bot.settings.can_edit.iter().any(|r| r == "admin")))
 }
 
+/// The bot `id` if `p` may delete it, rotate its token or its secret (the
+/// `action`, for the message): 404 if `p` may not even edit it, 403 if `p`
+/// may edit but not administer it.
+fn administrable(db: &dyn Db, p: &Principal, id: i64, action: &str) -> Result<Bot> {
+    let bot = editable(db, p, id)?;
+    if can_administer(p, &bot) {
+        Ok(bot)
+    } else {
+        Err(Error::forbidden(
+            "id",
+            ErrorCode::Forbidden,
+            &format!("Only the bot's creator or an admin it allows can {action}"),
+        ))
+    }
+}
+
 /// The bot `id` if `p` may edit it; 404 otherwise.
 pub(crate) fn editable(db: &dyn Db, p: &Principal, id: i64) -> Result<Bot> {
     match load(db, id)? {
@@ -122,9 +139,7 @@ fn render(p: &Principal, bot: &Bot) -> Json {
 
 /// A new signing secret: 32 random bytes, hex.
 fn new_secret() -> Result<String> {
-    let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("random source failed: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(random::bytes::<32>()?))
 }
 
 /// The catalogue entries of `names` (all validated already).
@@ -366,22 +381,7 @@ pub fn update(db: &dyn Db, p: &Principal, id: i64, input: &SettingsInput) -> Res
 pub fn delete(db: &dyn Db, p: &Principal, id: i64) -> Result<()> {
     let now = time::now().to_string();
     transaction(db, |db| -> Result<()> {
-        let bot = editable(db, p, id)?;
-        if !can_administer(p, &bot) {
-            return Err(Error::forbidden(
-                "id",
-                ErrorCode::Forbidden,
-                "Only the bot's creator or an admin it allows can delete it",
-            ));
-        }
-        db.execute(
-            "UPDATE users SET deleted_at = ?, updated_at = ? WHERE id = ?",
-            &[now.clone().into(), now.clone().into(), id.into()],
-        )?;
-        db.execute(
-            "UPDATE access_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            &[now.clone().into(), id.into()],
-        )?;
+        administrable(db, p, id, "delete it")?;
         db.execute(
             "UPDATE bots SET outgoing_url = NULL, updated_at = ? WHERE user_id = ?",
             &[now.clone().into(), id.into()],
@@ -391,8 +391,7 @@ pub fn delete(db: &dyn Db, p: &Principal, id: i64) -> Result<()> {
              WHERE bot_id = ? AND state = 'pending'",
             &[now.clone().into(), id.into()],
         )?;
-        ChatMembershipSync.remove_user_everywhere(db, Some(p.user_id), id)?;
-        users::member_event(db, p, id, "delete")
+        users::remove_member(db, p, id, &ChatMembershipSync)
     })
 }
 
@@ -400,14 +399,7 @@ pub fn delete(db: &dyn Db, p: &Principal, id: i64) -> Result<()> {
 pub fn recreate_token(db: &dyn Db, p: &Principal, id: i64) -> Result<Json> {
     let now = time::now().to_string();
     transaction(db, |db| -> Result<Json> {
-        let bot = editable(db, p, id)?;
-        if !can_administer(p, &bot) {
-            return Err(Error::forbidden(
-                "id",
-                ErrorCode::Forbidden,
-                "Only the bot's creator or an admin it allows can rotate its token",
-            ));
-        }
+        let bot = administrable(db, p, id, "rotate its token")?;
         let token = reissue_token(db, p, &bot, &now)?;
         let mut out = render(p, &bot);
         out["access_token"] = json!(token);
@@ -486,14 +478,7 @@ pub fn rotate_signing_secret(db: &dyn Db, p: &Principal, id: i64) -> Result<Json
     let secret = new_secret()?;
     let now = time::now().to_string();
     transaction(db, |db| -> Result<()> {
-        let bot = editable(db, p, id)?;
-        if !can_administer(p, &bot) {
-            return Err(Error::forbidden(
-                "id",
-                ErrorCode::Forbidden,
-                "Only the bot's creator or an admin it allows can rotate its secret",
-            ));
-        }
+        administrable(db, p, id, "rotate its secret")?;
         db.execute(
             "UPDATE bots SET signing_secret = ?, updated_at = ? WHERE user_id = ?",
             &[secret.clone().into(), now.clone().into(), id.into()],

@@ -35,6 +35,7 @@ use sha2::Sha256;
 use crate::platform::db::{transaction, Db, Value};
 use crate::platform::error::Result;
 use crate::platform::outbox::RecordedEvent;
+use crate::platform::random;
 use crate::platform::time::{self, Timestamp};
 use crate::webhooks::fanout;
 
@@ -180,11 +181,10 @@ pub fn retry_delay_ms(failures: u32, jitter: f64) -> i64 {
 }
 
 fn jitter() -> f64 {
-    let mut b = [0u8; 2];
-    if getrandom::fill(&mut b).is_err() {
-        return 0.0;
-    }
-    f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 2.0 - 1.0
+    // Without a random source the schedule is simply not jittered.
+    random::bytes::<2>().map_or(0.0, |b| {
+        f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 2.0 - 1.0
+    })
 }
 
 /// Writes one pending delivery (the fan-out calls it in the change's
@@ -197,6 +197,7 @@ pub fn insert(
     url: &str,
     payload: &Json,
 ) -> Result<Option<i64>> {
+    let at = rec.at.to_string();
     let rows = db.execute(
         "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, next_attempt_at, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
@@ -206,8 +207,8 @@ pub fn insert(
             name.to_owned().into(),
             url.to_owned().into(),
             payload.to_string().into(),
-            rec.created_at.to_owned().into(),
-            rec.created_at.to_owned().into(),
+            at.clone().into(),
+            at.into(),
         ],
     )?;
     rows.first()
@@ -332,23 +333,20 @@ pub fn run(
     transport: &dyn Transport,
     allow_private: bool,
 ) -> Result<usize> {
-    let claimed = claim(db, ids, time::now())?;
-    let (allowed, refused): (Vec<_>, Vec<_>) = claimed
-        .into_iter()
-        .partition(|h| target_allowed(&h.url, allow_private).is_ok());
-    let mut sent: Vec<(OutgoingWebhook, Attempt)> = refused
-        .into_iter()
-        .map(|h| {
-            let why = target_allowed(&h.url, allow_private)
-                .err()
-                .unwrap_or_default();
-            let attempt = Attempt {
-                outcome: Outcome::Failed(format!("destination not allowed: {why}")),
-                latency_ms: 0,
-            };
-            (h, attempt)
-        })
-        .collect();
+    let mut allowed = Vec::new();
+    let mut sent: Vec<(OutgoingWebhook, Attempt)> = Vec::new();
+    for hook in claim(db, ids, time::now())? {
+        match target_allowed(&hook.url, allow_private) {
+            Ok(()) => allowed.push(hook),
+            Err(why) => {
+                let attempt = Attempt {
+                    outcome: Outcome::Failed(format!("destination not allowed: {why}")),
+                    latency_ms: 0,
+                };
+                sent.push((hook, attempt));
+            }
+        }
+    }
     let attempts = transport.send_all(&allowed);
     let count = allowed.len();
     sent.extend(allowed.into_iter().zip(attempts));

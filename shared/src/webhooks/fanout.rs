@@ -31,7 +31,7 @@ use crate::platform::db::{Db, Row, Value};
 use crate::platform::error::Result;
 use crate::platform::events;
 use crate::platform::outbox::{self, RecordedEvent};
-use crate::webhooks::history;
+use crate::webhooks::{delivery, history};
 
 thread_local! {
     /// `(request number, whether any bot is subscribed)`: one cheap read per
@@ -201,6 +201,36 @@ pub fn event_name(kind: &str, event: &str) -> Option<String> {
     known.then(|| format!("{kind}_{event}"))
 }
 
+/// The payload of a recorded event without `webhook_timestamp`; `message`
+/// is the message row of a message event.
+fn payload(db: &dyn Db, rec: &RecordedEvent<'_>, message: Option<&MessageRow>) -> Result<Json> {
+    let e = rec.event;
+    if let Some(m) = message {
+        return message_payload(db, e.event, m);
+    }
+    let mut p = json!({"type": e.kind, "event": e.event});
+    match e.kind {
+        events::REACTION => copy(
+            &mut p,
+            &e.payload,
+            &[
+                "chat_id",
+                "message_id",
+                "code",
+                "name",
+                "user_id",
+                "created_at",
+            ],
+        ),
+        events::CHAT_MEMBER => copy(&mut p, &e.payload, &["chat_id", "thread_id", "user_ids"]),
+        _ => copy(&mut p, &e.payload, &["user_ids"]),
+    }
+    if matches!(e.kind, events::CHAT_MEMBER | events::COMPANY_MEMBER) {
+        p["created_at"] = json!(rec.at.to_string());
+    }
+    Ok(p)
+}
+
 /// The [`crate::platform::outbox::Fanout`] of the webhooks area.
 pub fn enqueue(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
     let e = rec.event;
@@ -210,73 +240,53 @@ pub fn enqueue(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
     if !any_subscribed(db)? {
         return Ok(Vec::new());
     }
-    let (payload, receivers) = match e.kind {
-        events::MESSAGE => {
-            let Some(m) = message_rows::load(db, e.entity_id)? else {
-                return Ok(Vec::new());
-            };
-            if m.system {
-                return Ok(Vec::new());
-            }
-            let chats = audience_chats(m.chat_id, m.root_chat_id);
-            let receivers: Vec<Candidate> = candidates(db, Some(&chats), &[])?
-                .into_iter()
-                .filter(|c| wants_message(c, &name, &m))
-                .collect();
-            if receivers.is_empty() {
-                return Ok(Vec::new());
-            }
-            (message_payload(db, e.event, &m)?, receivers)
-        }
-        events::REACTION => {
-            let chats = match message_rows::load(db, e.entity_id)? {
-                Some(m) => audience_chats(m.chat_id, m.root_chat_id),
-                None => return Ok(Vec::new()),
-            };
-            let mut p = json!({"type": "reaction", "event": e.event});
-            copy(
-                &mut p,
-                &e.payload,
-                &[
-                    "chat_id",
-                    "message_id",
-                    "code",
-                    "name",
-                    "user_id",
-                    "created_at",
-                ],
-            );
-            (p, candidates(db, Some(&chats), &[])?)
-        }
+    // Whose bot members may receive it (`None`: every bot), bots outside the
+    // chat that still do (those just removed), and a message event's row.
+    let (chats, removed, message) = match e.kind {
+        events::MESSAGE => match message_rows::load(db, e.entity_id)? {
+            Some(m) if !m.system => (
+                Some(audience_chats(m.chat_id, m.root_chat_id)),
+                Vec::new(),
+                Some(m),
+            ),
+            _ => return Ok(Vec::new()),
+        },
+        events::REACTION => match message_rows::load(db, e.entity_id)? {
+            Some(m) => (
+                Some(audience_chats(m.chat_id, m.root_chat_id)),
+                Vec::new(),
+                None,
+            ),
+            None => return Ok(Vec::new()),
+        },
         events::CHAT_MEMBER => {
             let chat_id = e.payload["chat_id"].as_i64().unwrap_or_default();
-            let chats = audience_chats(chat_id, root_of(db, chat_id)?);
             let removed = if e.event == "remove" {
                 ids(&e.payload, "user_ids")
             } else {
                 Vec::new()
             };
-            let mut p = json!({"type": "chat_member", "event": e.event});
-            copy(&mut p, &e.payload, &["chat_id", "thread_id", "user_ids"]);
-            p["created_at"] = json!(rec.created_at);
-            (p, candidates(db, Some(&chats), &removed)?)
+            (
+                Some(audience_chats(chat_id, root_of(db, chat_id)?)),
+                removed,
+                None,
+            )
         }
-        _ => {
-            let mut p = json!({"type": "company_member", "event": e.event});
-            copy(&mut p, &e.payload, &["user_ids"]);
-            p["created_at"] = json!(rec.created_at);
-            (p, candidates(db, None, &[])?)
-        }
+        _ => (None, Vec::new(), None),
     };
-    let mut created = Vec::new();
-    for c in receivers
-        .iter()
+    let receivers: Vec<Candidate> = candidates(db, chats.as_deref(), &removed)?
+        .into_iter()
         .filter(|c| c.events.iter().any(|n| n == &name))
-    {
+        .filter(|c| message.as_ref().is_none_or(|m| wants_message(c, &name, m)))
+        .collect();
+    if receivers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let payload = payload(db, rec, message.as_ref())?;
+    let mut created = Vec::new();
+    for c in &receivers {
         if let Some(url) = &c.url {
-            if let Some(id) =
-                crate::webhooks::delivery::insert(db, c.id, rec, &name, url, &payload)?
-            {
+            if let Some(id) = delivery::insert(db, c.id, rec, &name, url, &payload)? {
                 created.push(id);
             }
         }

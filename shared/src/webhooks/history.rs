@@ -10,6 +10,7 @@ use crate::auth::Principal;
 use crate::platform::db::{transaction, Db};
 use crate::platform::error::{Error, ErrorCode, FieldError, Result};
 use crate::platform::pagination::{self, Cursor};
+use crate::platform::random;
 use crate::platform::time::{self, Timestamp};
 use serde_json::{json, Value as Json};
 
@@ -101,11 +102,9 @@ const ULID_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// of milliseconds then 80 random bits, so ids sort by time. Written by hand
 /// (26 characters from 128 bits) rather than adding a crate for it.
 pub fn ulid(ms: i64) -> Result<String> {
-    let mut random = [0u8; 10];
-    getrandom::fill(&mut random)
-        .map_err(|e| Error::Internal(format!("random source failed: {e}")))?;
+    let noise = random::bytes::<10>()?;
     let mut value = u128::from(u64::try_from(ms.max(0)).unwrap_or(0) & 0xFFFF_FFFF_FFFF) << 80;
-    for (i, b) in random.iter().enumerate() {
+    for (i, b) in noise.iter().enumerate() {
         value |= u128::from(*b) << (8 * (9 - i));
     }
     Ok((0..26)
@@ -122,19 +121,18 @@ pub fn insert(
     name: &str,
     payload: &Json,
 ) -> Result<()> {
-    let at = Timestamp::parse(rec.created_at).unwrap_or_else(time::now);
     let mut payload = payload.clone();
-    payload["webhook_timestamp"] = json!(at.unix_seconds());
+    payload["webhook_timestamp"] = json!(rec.at.unix_seconds());
     db.execute(
         "INSERT INTO webhook_events (id, bot_id, event_id, event_type, payload, created_at) \
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         &[
-            ulid(at.0)?.into(),
+            ulid(rec.at.0)?.into(),
             bot_id.into(),
             rec.id.into(),
             name.to_owned().into(),
             payload.to_string().into(),
-            rec.created_at.to_owned().into(),
+            rec.at.to_string().into(),
         ],
     )?;
     Ok(())

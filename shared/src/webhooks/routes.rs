@@ -5,7 +5,7 @@
 //! errors are rendered only by [`Response::error`].
 
 use crate::auth::context::Ctx;
-use crate::platform::error::{Error, ErrorCode, Result};
+use crate::platform::error::{Error, Result};
 use crate::platform::http::Response;
 use crate::platform::outbox;
 use crate::platform::pagination::{parse_cursor, parse_limit};
@@ -106,14 +106,8 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
         }
         // Extension: the scheduler's tick (retries due deliveries).
         (["webhooks", "deliveries", "run"], "POST") => {
-            let p = c.auth(None)?;
-            if !p.is_manager() || p.bot {
-                return Err(Error::forbidden(
-                    "token",
-                    ErrorCode::Forbidden,
-                    "Only the owner or an admin runs deliveries",
-                ));
-            }
+            c.auth(None)?
+                .require_manager("token", "Only the owner or an admin runs deliveries")?;
             let due = delivery::due_ids(db, delivery::RUN_BATCH)?;
             outbox::schedule(&due);
             Ok(Response::json(

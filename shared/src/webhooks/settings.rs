@@ -161,49 +161,29 @@ pub struct SettingsInput {
 impl SettingsInput {
     /// The settings after applying this input to `base`.
     pub fn apply(&self, base: &BotSettings, create: bool) -> BotSettings {
+        fn set<T: Clone>(slot: &mut T, given: &Option<T>) {
+            if let Some(v) = given {
+                slot.clone_from(v);
+            }
+        }
         let mut s = base.clone();
-        if let Some(v) = &self.outgoing_url {
-            s.outgoing_url = v.clone();
+        set(&mut s.outgoing_url, &self.outgoing_url);
+        set(&mut s.events, &self.events);
+        set(&mut s.trigger_on, &self.trigger_on);
+        set(&mut s.commands, &self.commands);
+        set(&mut s.scopes, &self.scopes);
+        set(&mut s.template, &self.template);
+        set(&mut s.template_engine, &self.template_engine);
+        set(&mut s.challenge_key, &self.challenge_key);
+        set(&mut s.link_preview_enabled, &self.link_preview_enabled);
+        set(&mut s.ignore_self_messages, &self.ignore_self_messages);
+        set(&mut s.events_history_enabled, &self.events_history_enabled);
+        if create {
+            // `single_chat` is fixed once the bot exists (bots-setup.md).
+            set(&mut s.single_chat, &self.single_chat);
         }
-        if let Some(v) = &self.events {
-            s.events = v.clone();
-        }
-        if let Some(v) = &self.trigger_on {
-            s.trigger_on = v.clone();
-        }
-        if let Some(v) = &self.commands {
-            s.commands = v.clone();
-        }
-        if let Some(v) = &self.scopes {
-            s.scopes = v.clone();
-        }
-        if let Some(v) = &self.template {
-            s.template = v.clone();
-        }
-        if let Some(v) = &self.template_engine {
-            s.template_engine = v.clone();
-        }
-        if let Some(v) = &self.challenge_key {
-            s.challenge_key = v.clone();
-        }
-        if let Some(v) = self.link_preview_enabled {
-            s.link_preview_enabled = v;
-        }
-        if let Some(v) = self.ignore_self_messages {
-            s.ignore_self_messages = v;
-        }
-        if let Some(v) = self.events_history_enabled {
-            s.events_history_enabled = v;
-        }
-        if let (true, Some(v)) = (create, self.single_chat) {
-            s.single_chat = v;
-        }
-        if let Some(v) = &self.can_edit {
-            s.can_edit = v.clone();
-        }
-        if let Some(v) = &self.who_can_add {
-            s.who_can_add = v.clone();
-        }
+        set(&mut s.can_edit, &self.can_edit);
+        set(&mut s.who_can_add, &self.who_can_add);
         s
     }
 }
@@ -234,14 +214,7 @@ pub fn url_ok(u: &str) -> bool {
 /// carry the profile at `bot.name` / `bot.nickname`, or the settings at
 /// `bot.webhook` (`guides/bots-setup.md`); both forms are accepted.
 pub fn webhook_object(body: &Json) -> Result<Map<String, Json>> {
-    let root = body.as_object().ok_or_else(|| {
-        Error::bad_request(
-            "body",
-            ErrorCode::Invalid,
-            None,
-            "Request body must be a JSON object",
-        )
-    })?;
+    let root = validate::object(body)?;
     if let Some(Json::Object(bot)) = root.get("bot") {
         let mut merged = match bot.get("webhook") {
             Some(Json::Object(w)) => w.clone(),
