@@ -15,7 +15,8 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
 
 Prints one line per measurement. Environment: SEND_SECONDS (30),
 READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16),
-BOTS (10; 0 skips step 5).
+BOTS (10; 0 skips step 5), STEPS (comma-separated subset of
+send,reactions,bots,read; all by default).
 Reads and searches are measured with one connection (latency) and with
 CONNECTIONS (throughput; latency then includes queueing).
 """
@@ -47,6 +48,7 @@ MESSAGES = int(os.environ.get("MESSAGES", "1000000"))
 REACTORS = int(os.environ.get("REACTORS", "1000"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "16"))
 BOTS = int(os.environ.get("BOTS", "10"))
+STEPS = set(os.environ.get("STEPS", "send,reactions,bots,read").split(","))
 # A synthetic vocabulary of 2,000 Cyrillic and Latin words: each seeded
 # message carries four of them, so a word occurs in ~0.2% of messages, as
 # ordinary words do; "incident" is put in every tenth message to show the
@@ -162,54 +164,64 @@ def bench_sending(host: Host, work: Path, members: list[int] | None = None, labe
     return r
 
 
-def bench_sending_with_bots(host: Host, work: Path):
-    """Sending while BOTS bots in every chat receive each message."""
-    import http.server
-    import threading
+class Receivers:
+    """`webhook-receiver`: real keep-alive HTTP receivers in a Rust process
+    of their own, so the receiving side costs little of the shared CPU."""
 
-    received = [0]
-    lock = threading.Lock()
+    def __init__(self, count: int, ports: list[int] | None = None):
+        binary = ROOT / "target" / "release" / "webhook-receiver"
+        self.proc = subprocess.Popen([str(binary), str(count), *map(str, ports or [])],
+                                     stdout=subprocess.PIPE, text=True)
+        info = json.loads(self.proc.stdout.readline())
+        self.urls: list[str] = info["urls"]
+        self.control: str = info["control"]
 
-    class Hook(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def ports(self) -> list[int]:
+        return [int(u.split(":")[2].split("/")[0]) for u in self.urls]
 
-        def do_POST(self):
-            length = int(self.headers.get("content-length") or 0)
-            if length:
-                self.rfile.read(length)
-            elif self.headers.get("transfer-encoding", "").lower() == "chunked":
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0], 16)
-                    self.rfile.read(size + 2)
-                    if size == 0:
-                        break
-            with lock:
-                received[0] += 1
-            self.send_response(200)
-            self.send_header("content-length", "0")
-            self.end_headers()
+    def get(self, path: str):
+        with urllib.request.urlopen(self.control + path, timeout=60) as r:
+            return json.loads(r.read())
 
-        def log_message(self, *args):
-            pass
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+
+def create_bots(host: Host, count: int, urls: list[str] | None, tag: str) -> list[dict]:
     bots = []
-    for i in range(BOTS):
-        webhook = {"name": f"Bench {i}", "nickname": f"bench{i}_{random.randrange(10**6)}_bot",
-                   "outgoing_url": url, "events": ["message_new"], "trigger_on": "all_messages"}
+    for i in range(count):
+        webhook = {"name": f"Bench {tag} {i}",
+                   "nickname": f"bench{tag}{i}_{random.randrange(10**6)}_bot",
+                   "events": ["message_new"], "trigger_on": "all_messages"}
+        if urls:
+            webhook["outgoing_url"] = urls[i % len(urls)]
         status, body = host.call("POST", "/bots", {"webhook": webhook})
         assert status == 201, body
-        bots.append(body["data"]["id"])
-    r = bench_sending(host, work, bots, f" with {BOTS} bots")
-    sent = round(r["rps"] * SEND_SECONDS)
-    time.sleep(2)
-    with lock:
-        got = received[0]
-    print(f"  webhooks received: {got} (about {sent * BOTS} expected from {sent} messages x {BOTS} bots)",
-          flush=True)
-    server.shutdown()
+        bots.append(body["data"])
+    return bots
+
+
+def bench_sending_with_bots(host: Host, work: Path):
+    """Sending while BOTS bots in every chat receive each message, against
+    the same chats and bots without webhooks."""
+    receivers = Receivers(1)
+    try:
+        bots = [b["id"] for b in create_bots(host, BOTS, None, "s")]
+        base = bench_sending(host, work, bots, f" with {BOTS} bots, no webhooks")
+        for bot in bots:
+            status, body = host.call("PUT", f"/bots/{bot}",
+                                     {"webhook": {"outgoing_url": receivers.urls[0]}})
+            assert status == 200, body
+        r = bench_sending(host, work, bots, f" with {BOTS} bots")
+        print(f"  with webhooks: {r['rps'] / base['rps']:.0%} of the rate without", flush=True)
+        sent = round(r["rps"] * SEND_SECONDS)
+        time.sleep(3)
+        got = receivers.get("/stats")["received"]
+        print(f"  webhooks received: {got} (about {sent * BOTS} expected from {sent} messages"
+              f" x {BOTS} bots)", flush=True)
+    finally:
+        receivers.stop()
 
 
 def seed(db_path: Path, chat_id: int, owner: int, count: int):
@@ -345,13 +357,16 @@ def main():
     print(f"messages bench: {os.cpu_count()} cores, wrk -t2 -c{CONNECTIONS} (wrk and host share the machine)")
     host = Host(state)
     try:
-        bench_sending(host, work)
-        bench_reactions(host)
-        if BOTS:
+        if "send" in STEPS:
+            bench_sending(host, work)
+        if "reactions" in STEPS:
+            bench_reactions(host)
+        if BOTS and "bots" in STEPS:
             bench_sending_with_bots(host, work)
     finally:
         host.stop()
-    bench_reading(str(work / "state-read"), work)
+    if "read" in STEPS:
+        bench_reading(str(work / "state-read"), work)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ use crate::engine::{build_engine, ComponentCache, EngineOptions};
 use crate::key_value::{KeyValueAccess, KeyValueStores, RedisKeyValue, SqliteKeyValue};
 use crate::manifest::{AppManifest, ComponentSpec, FileMount, StaticResponse, TriggerTarget};
 use crate::outbound::{AllowedHostsConfig, OutboundPolicy};
+use crate::outbound_client::OutboundClient;
 use crate::routing::Router;
 use crate::runtime_config::{
     KeyValueStoreConfig, RuntimeConfig, SqliteDatabaseConfig, VariablesProviderConfig,
@@ -246,6 +247,7 @@ struct Shared {
     resolver: Arc<VariableResolver>,
     self_origin: String,
     environment: Vec<(String, String)>,
+    client: OutboundClient,
 }
 
 fn load_component(
@@ -302,6 +304,7 @@ fn load_component(
             component: id.clone(),
             hosts,
             self_origin: shared.self_origin.clone(),
+            client: shared.client.clone(),
         }),
         environment,
         files: spec.files.clone(),
@@ -346,6 +349,7 @@ impl App {
             resolver,
             self_origin: options.listen.to_string(),
             environment: options.environment.clone(),
+            client: OutboundClient::new(!runtime.connection_pooling_disabled),
         };
 
         let mut loaded: HashMap<String, Arc<LoadedComponent>> = HashMap::new();

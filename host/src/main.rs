@@ -11,6 +11,7 @@ mod ids;
 mod key_value;
 mod manifest;
 mod outbound;
+mod outbound_client;
 mod routing;
 mod runtime_config;
 mod scheduler;

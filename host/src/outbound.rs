@@ -13,6 +13,7 @@ use http::uri::{Authority, Scheme, Uri};
 use ipnet::IpNet;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::outbound_client::{OutboundClient, Sent};
 use crate::template::Template;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +287,8 @@ pub struct OutboundPolicy {
     pub hosts: AllowedHostsConfig,
     /// `host:port` that self requests are sent to (the listen address).
     pub self_origin: String,
+    /// The client allowed requests are sent with (shared by the app).
+    pub client: OutboundClient,
 }
 
 /// What to do with one outgoing request.
@@ -322,17 +325,10 @@ impl OutboundPolicy {
     }
 }
 
-type SendFuture = Box<
-    dyn std::future::Future<
-            Output = wasmtime_wasi_http::Result<(
-                http::Response<WasiBody>,
-                Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-            )>,
-        > + Send,
->;
+type SendFuture = Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<Sent>> + Send>;
 
 /// The wasi:http hooks of one request's store: enforce the component's
-/// policy, then send with wasmtime's default client.
+/// policy, then send with the app's [`OutboundClient`].
 pub struct OutboundHooks {
     policy: Arc<OutboundPolicy>,
 }
@@ -385,14 +381,8 @@ impl WasiHttpHooks for OutboundHooks {
             }
             Decision::Send => {}
         }
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
-            ))
-        })
+        let client = self.policy.client.clone();
+        Box::new(async move { client.send(request, options).await })
     }
 }
 
@@ -465,6 +455,7 @@ mod tests {
             component: "c".into(),
             hosts: config(&["http://127.0.0.1:8080"]),
             self_origin: "127.0.0.1:3000".into(),
+            client: OutboundClient::new(false),
         };
         let uri = |s: &str| s.parse::<Uri>().expect("uri");
         assert_eq!(

@@ -65,7 +65,6 @@ pub enum VariablesProviderConfig {
 #[serde(deny_unknown_fields)]
 struct OutboundHttpConfig {
     #[serde(default)]
-    #[allow(dead_code)]
     connection_pooling: Option<bool>,
     #[serde(default)]
     #[allow(dead_code)]
@@ -87,7 +86,6 @@ struct RawRuntimeConfig {
     #[serde(default)]
     config_provider: Vec<VariablesProviderConfig>,
     #[serde(default)]
-    #[allow(dead_code)]
     outbound_http: Option<OutboundHttpConfig>,
 }
 
@@ -112,6 +110,10 @@ pub struct RuntimeConfig {
     pub sqlite_databases: BTreeMap<String, SqliteDatabaseConfig>,
     /// Variable providers in file order.
     pub variables_providers: Vec<VariablesProviderConfig>,
+    /// Outbound HTTP opens a connection per request instead of pooling.
+    /// As in Spin, pooling is on without an `[outbound_http]` table and off
+    /// when the table is present without `connection_pooling = true`.
+    pub connection_pooling_disabled: bool,
 }
 
 impl RuntimeConfig {
@@ -158,7 +160,11 @@ impl RuntimeConfig {
             .collect();
         let mut variables_providers = raw.variables_provider;
         variables_providers.extend(raw.config_provider);
+        let connection_pooling_disabled = raw
+            .outbound_http
+            .is_some_and(|o| o.connection_pooling != Some(true));
         Ok(Self {
+            connection_pooling_disabled,
             state_dir: raw.state_dir,
             key_value_stores,
             sqlite_databases: raw.sqlite_database,
@@ -200,6 +206,15 @@ values = { greeting = "hello" }
         ));
         assert_eq!(config.variables_providers.len(), 1);
         assert!(config.sqlite_databases.contains_key("analytics"));
+    }
+
+    #[test]
+    fn connection_pooling_defaults_as_in_spin() {
+        let parse = |text: &str| RuntimeConfig::parse(text, Path::new(".")).expect("valid");
+        assert!(!parse("").connection_pooling_disabled);
+        assert!(parse("[outbound_http]").connection_pooling_disabled);
+        assert!(parse("[outbound_http]\nconnection_pooling = false").connection_pooling_disabled);
+        assert!(!parse("[outbound_http]\nconnection_pooling = true").connection_pooling_disabled);
     }
 
     #[test]

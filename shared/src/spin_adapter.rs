@@ -11,9 +11,11 @@
 use spin_sdk::http::{Fields, OutgoingResponse};
 use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
 use spin_sdk::wit::wasi::http0_2_0::types::{
-    FutureIncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    FutureIncomingResponse, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme,
 };
 use wasi::io::poll::Pollable;
+use wasi::io::streams::InputStream;
 
 use crate::auth::context::{Config, Handler};
 use crate::platform::db::SpinDb;
@@ -101,14 +103,53 @@ pub async fn serve(
 /// [`Transport`] over `wasi:http/outgoing-handler`: every request is started
 /// at once with [`delivery::TIMEOUT_MS`] timeouts, then the adapter waits on
 /// all their pollables together. Redirects are not followed (`wasi:http`
-/// never does) and response bodies are never read.
+/// never does). A response body is read, without blocking the others, up to
+/// [`BODY_LIMIT`] bytes and then dropped: reading a short body to its end
+/// lets the host reuse the connection for the next webhook.
 struct WasiTransport;
+
+/// The most bytes of a receiver's answer that are read.
+const BODY_LIMIT: usize = 4096;
+
+/// Where one request stands.
+enum Stage {
+    /// Waiting for the response head.
+    Head(FutureIncomingResponse),
+    /// The status is known; draining the body (fields drop in this order).
+    Body {
+        stream: InputStream,
+        _body: IncomingBody,
+        _response: IncomingResponse,
+        read: usize,
+    },
+}
 
 /// A request started, with when it started.
 struct InFlight {
     index: usize,
     started: std::time::Instant,
-    response: FutureIncomingResponse,
+    stage: Stage,
+}
+
+impl InFlight {
+    fn subscribe(&self) -> Pollable {
+        match &self.stage {
+            Stage::Head(response) => response.subscribe(),
+            Stage::Body { stream, .. } => stream.subscribe(),
+        }
+    }
+}
+
+/// The body of a response whose status is known, ready to drain.
+fn body_stage(response: IncomingResponse) -> Option<Stage> {
+    let body = response.consume().ok()?;
+    let stream = body.stream().ok()?;
+    Some(Stage::Body {
+        stream,
+        _body: body,
+        _response: response,
+        read: 0,
+    })
 }
 
 fn start(hook: &OutgoingWebhook) -> Result<FutureIncomingResponse, String> {
@@ -174,14 +215,13 @@ impl Transport for WasiTransport {
                 Ok(response) => in_flight.push(InFlight {
                     index,
                     started,
-                    response,
+                    stage: Stage::Head(response),
                 }),
                 Err(why) => attempts[index] = failed(why),
             }
         }
         while !in_flight.is_empty() {
-            let pollables: Vec<Pollable> =
-                in_flight.iter().map(|f| f.response.subscribe()).collect();
+            let pollables: Vec<Pollable> = in_flight.iter().map(InFlight::subscribe).collect();
             let refs: Vec<&Pollable> = pollables.iter().collect();
             let mut ready = wasi::io::poll::poll(&refs);
             drop(pollables);
@@ -190,21 +230,56 @@ impl Transport for WasiTransport {
                 let Some(i) = usize::try_from(i).ok().filter(|i| *i < in_flight.len()) else {
                     continue;
                 };
-                let f = in_flight.swap_remove(i);
-                let latency_ms = i64::try_from(f.started.elapsed().as_millis()).unwrap_or(i64::MAX);
-                let outcome = match f.response.get() {
-                    Some(Ok(Ok(resp))) => Outcome::Status(resp.status()),
-                    Some(Ok(Err(code))) => Outcome::Failed(format!("{code:?}")),
-                    Some(Err(())) => Outcome::Failed("response already taken".into()),
-                    None => {
-                        in_flight.push(f);
-                        continue;
+                let mut f = in_flight.swap_remove(i);
+                match f.stage {
+                    Stage::Head(response) => {
+                        let latency_ms =
+                            i64::try_from(f.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+                        let (outcome, next) = match response.get() {
+                            Some(Ok(Ok(resp))) => {
+                                (Outcome::Status(resp.status()), body_stage(resp))
+                            }
+                            Some(Ok(Err(code))) => (Outcome::Failed(format!("{code:?}")), None),
+                            Some(Err(())) => {
+                                (Outcome::Failed("response already taken".into()), None)
+                            }
+                            None => {
+                                f.stage = Stage::Head(response);
+                                in_flight.push(f);
+                                continue;
+                            }
+                        };
+                        attempts[f.index] = Attempt {
+                            outcome,
+                            latency_ms,
+                        };
+                        if let Some(next) = next {
+                            f.stage = next;
+                            in_flight.push(f);
+                        }
                     }
-                };
-                attempts[f.index] = Attempt {
-                    outcome,
-                    latency_ms,
-                };
+                    Stage::Body {
+                        ref stream,
+                        ref mut read,
+                        ..
+                    } => {
+                        // A body that trickles is given up on, so a worker's
+                        // run stays well inside its lease.
+                        let late =
+                            f.started.elapsed().as_millis() > u128::from(3 * delivery::TIMEOUT_MS);
+                        let more = !late
+                            && match stream.read((BODY_LIMIT - *read) as u64) {
+                                Ok(bytes) => {
+                                    *read += bytes.len();
+                                    *read < BODY_LIMIT
+                                }
+                                Err(_) => false,
+                            };
+                        if more {
+                            in_flight.push(f);
+                        }
+                    }
+                }
             }
         }
         attempts

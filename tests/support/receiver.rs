@@ -1,13 +1,14 @@
-//! A real webhook receiver for end-to-end tests: an HTTP/1.1 server on a
-//! loopback port that records every request (headers and raw body) and
-//! answers with scripted statuses (the last one repeats).
+//! A real webhook receiver for end-to-end tests and benchmarks: an HTTP/1.1
+//! server on a loopback port, keep-alive like a production receiver, that
+//! records every request (headers, raw body, arrival time) and answers with
+//! scripted statuses (the last one repeats).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -21,6 +22,8 @@ pub struct Received {
     pub headers: HashMap<String, String>,
     /// The raw body.
     pub body: Vec<u8>,
+    /// When it had been read in full.
+    pub at: SystemTime,
 }
 
 impl Received {
@@ -47,8 +50,7 @@ pub struct Receiver {
     statuses: Arc<Mutex<Vec<u16>>>,
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<Received> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+fn read_request(reader: &mut impl BufRead) -> Option<Received> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let path = line.split_whitespace().nth(1)?.to_owned();
@@ -92,39 +94,54 @@ fn read_request(stream: &mut TcpStream) -> Option<Received> {
         path,
         headers,
         body,
+        at: SystemTime::now(),
     })
+}
+
+/// Serves one connection until the client closes it.
+fn serve(stream: TcpStream, received: &Mutex<Vec<Received>>, statuses: &Mutex<Vec<u16>>) {
+    let _ = stream.set_nodelay(true);
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut writer = stream;
+    while let Some(req) = read_request(&mut reader) {
+        let status = {
+            let mut s = statuses.lock().expect("statuses");
+            if s.len() > 1 {
+                s.remove(0)
+            } else {
+                s.first().copied().unwrap_or(200)
+            }
+        };
+        received.lock().expect("received").push(req);
+        let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok");
+        if writer.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
 }
 
 impl Receiver {
     /// Starts a receiver answering `statuses` in turn (the last repeats).
     pub fn start(statuses: &[u16]) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        Self::start_on(0, statuses)
+    }
+
+    /// [`Receiver::start`] on a given loopback port (0: any free one), e.g.
+    /// to bring a receiver back where it was after an outage.
+    pub fn start_on(port: u16, statuses: &[u16]) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind receiver");
         let port = listener.local_addr().expect("receiver address").port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let statuses = Arc::new(Mutex::new(statuses.to_vec()));
         let (r, s) = (received.clone(), statuses.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
+                let Ok(stream) = stream else { continue };
                 let (r, s) = (r.clone(), s.clone());
-                thread::spawn(move || {
-                    let Some(req) = read_request(&mut stream) else {
-                        return;
-                    };
-                    let status = {
-                        let mut s = s.lock().expect("statuses");
-                        if s.len() > 1 {
-                            s.remove(0)
-                        } else {
-                            s.first().copied().unwrap_or(200)
-                        }
-                    };
-                    r.lock().expect("received").push(req);
-                    let reply = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-                    );
-                    let _ = stream.write_all(reply.as_bytes());
-                });
+                thread::spawn(move || serve(stream, &r, &s));
             }
         });
         Receiver {

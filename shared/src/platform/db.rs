@@ -23,7 +23,26 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
+/// The subquery that reads a [`Value::rows`] parameter as a table whose
+/// columns are named `columns` (in order), e.g. `(SELECT ... AS id, ... AS
+/// status FROM json_each(?))`: set-based writes of many rows in one
+/// statement. SQLite's `json_each` is the dialect-specific part, kept here.
+pub fn rows_source(columns: &[&str]) -> String {
+    let picks: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("json_extract(value, '$[{i}]') AS {c}"))
+        .collect();
+    format!("(SELECT {} FROM json_each(?))", picks.join(", "))
+}
+
 impl Value {
+    /// Rows for [`rows_source`]: each row a JSON array of its column values,
+    /// all in one JSON text parameter.
+    pub fn rows(rows: Vec<serde_json::Value>) -> Value {
+        Value::Text(serde_json::Value::Array(rows).to_string())
+    }
+
     /// A list of ids as one JSON-array text parameter (`[1,2,3]`), which the
     /// SQL reads with `json_each(?)`: one statement for any number of ids.
     pub fn id_array(ids: &[i64]) -> Value {
@@ -216,16 +235,21 @@ where
     F: FnOnce(&D) -> Result<T, E>,
 {
     db.execute("BEGIN IMMEDIATE", &[])?;
+    let mark = crate::platform::outbox::mark();
+    let rollback = |db: &D| {
+        let _ = db.execute("ROLLBACK", &[]);
+        crate::platform::outbox::rolled_back(mark);
+    };
     match f(db) {
         Ok(value) => match db.execute("COMMIT", &[]) {
             Ok(_) => Ok(value),
             Err(e) => {
-                let _ = db.execute("ROLLBACK", &[]);
+                rollback(db);
                 Err(e.into())
             }
         },
         Err(e) => {
-            let _ = db.execute("ROLLBACK", &[]);
+            rollback(db);
             Err(e)
         }
     }

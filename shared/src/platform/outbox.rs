@@ -5,8 +5,12 @@
 //! change; it calls the [`Fanout`] installed here (the webhooks area's), which
 //! writes one delivery row per subscribed bot in that same transaction, so a
 //! rolled-back change leaves no delivery and a committed one cannot lose it.
-//! The ids of those rows are kept for the current request ([`scheduled`]);
-//! after the response has been sent, the component's adapter sends them.
+//! The fan-out leases the rows it writes to the current request, and their
+//! ids are kept for it ([`scheduled`]); after the response has been sent,
+//! the component's adapter sends them without another write. Rows that a
+//! request only asks to have sent ([`schedule`]: retries, redeliveries) are
+//! claimed first. A rolled-back transaction forgets what it leased
+//! ([`rolled_back`]), since its rows never existed.
 //!
 //! The hook is a function pointer because `platform` sits below every area
 //! and must not name the webhooks area (imports run one way); the top-level
@@ -34,13 +38,29 @@ pub struct RecordedEvent<'a> {
 }
 
 /// Turns one recorded event into delivery rows (in the caller's
-/// transaction) and returns their ids.
+/// transaction), leased to the current request, and returns their ids.
 pub type Fanout = fn(&dyn Db, &RecordedEvent<'_>) -> Result<Vec<i64>>;
 
 static FANOUT: OnceLock<Fanout> = OnceLock::new();
 
+/// The deliveries a request asks to have sent after its response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scheduled {
+    /// Written and leased by this request's fan-out: ready to send.
+    pub leased: Vec<i64>,
+    /// Existing rows to claim before sending (retries, redeliveries).
+    pub unclaimed: Vec<i64>,
+}
+
+impl Scheduled {
+    /// Whether nothing is scheduled.
+    pub fn is_empty(&self) -> bool {
+        self.leased.is_empty() && self.unclaimed.is_empty()
+    }
+}
+
 thread_local! {
-    static SCHEDULED: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
+    static SCHEDULED: RefCell<Scheduled> = RefCell::new(Scheduled::default());
     static ORIGIN: RefCell<String> = const { RefCell::new(String::new()) };
     static REQUEST: Cell<u64> = const { Cell::new(0) };
 }
@@ -53,7 +73,7 @@ pub fn install(fanout: Fanout) {
 /// Starts a request: forgets what an earlier request scheduled and records
 /// the public origin (`https://host`) that payload links are built with.
 pub fn begin_request(origin: &str) {
-    SCHEDULED.with(|s| s.borrow_mut().clear());
+    SCHEDULED.with(|s| *s.borrow_mut() = Scheduled::default());
     ORIGIN.with(|o| origin.clone_into(&mut o.borrow_mut()));
     REQUEST.with(|r| r.set(r.get().wrapping_add(1)));
 }
@@ -74,19 +94,54 @@ pub fn origin() -> String {
 pub fn fan_out(db: &dyn Db, event: &RecordedEvent<'_>) -> Result<()> {
     if let Some(fanout) = FANOUT.get() {
         let ids = fanout(db, event)?;
-        schedule(&ids);
+        SCHEDULED.with(|s| s.borrow_mut().leased.extend_from_slice(&ids));
     }
     Ok(())
 }
 
-/// Asks for deliveries to be sent after the response.
+/// Asks for existing deliveries to be claimed and sent after the response.
 pub fn schedule(ids: &[i64]) {
     if !ids.is_empty() {
-        SCHEDULED.with(|s| s.borrow_mut().extend_from_slice(ids));
+        SCHEDULED.with(|s| s.borrow_mut().unclaimed.extend_from_slice(ids));
     }
 }
 
-/// Takes the delivery ids scheduled by the current request.
-pub fn scheduled() -> Vec<i64> {
+/// How many leased deliveries the request holds: taken by
+/// [`crate::platform::db::transaction`] at `BEGIN` for [`rolled_back`].
+pub fn mark() -> usize {
+    SCHEDULED.with(|s| s.borrow().leased.len())
+}
+
+/// Forgets the deliveries leased since `mark`: their transaction rolled
+/// back, so the rows do not exist (and their ids may be reused).
+pub fn rolled_back(mark: usize) {
+    SCHEDULED.with(|s| s.borrow_mut().leased.truncate(mark));
+}
+
+/// Takes the deliveries scheduled by the current request.
+pub fn scheduled() -> Scheduled {
     SCHEDULED.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rollback_forgets_the_leases_taken_since_its_begin() {
+        begin_request("https://chat.example");
+        SCHEDULED.with(|s| s.borrow_mut().leased.push(1));
+        let mark = mark();
+        SCHEDULED.with(|s| s.borrow_mut().leased.extend([2, 3]));
+        rolled_back(mark);
+        schedule(&[9]);
+        assert_eq!(
+            scheduled(),
+            Scheduled {
+                leased: vec![1],
+                unclaimed: vec![9]
+            }
+        );
+        assert!(scheduled().is_empty());
+    }
 }

@@ -1,14 +1,19 @@
 //! Signed, at-least-once delivery of outgoing webhooks.
 //!
-//! A delivery row is written by the fan-out in the change's own transaction
-//! (see [`crate::platform::outbox`]). After the response has been sent, the
-//! same invocation [`claim`]s the rows it wrote, sends them all at once
-//! through a [`Transport`] and [`finish`]es them; the scheduler's route
-//! (`POST /webhooks/deliveries/run`) does the same for rows that are due.
+//! Delivery rows are written by the fan-out in the change's own transaction
+//! (see [`crate::platform::outbox`]), in one statement, already leased to
+//! that request. After the response has been sent, the same invocation reads
+//! them back ([`leased`]), sends them all at once through a [`Transport`]
+//! and [`finish`]es them in one short transaction; the scheduler's route
+//! (`POST /webhooks/deliveries/run`) [`claim`]s rows that are due and does
+//! the same. A message with bots thus costs its own transaction plus one
+//! two-statement transaction for all its deliveries.
 //!
-//! * **Leases**: a claim sets `lease_until` ([`LEASE_MS`] ahead) on rows that
-//!   are pending, due and not leased, in one `UPDATE ... RETURNING`; two
-//!   workers never both claim a row while its lease holds.
+//! * **Leases**: the fan-out writes rows leased for [`LEASE_MS`]; a claim
+//!   sets `lease_until` on rows that are pending, due and not leased, in one
+//!   `UPDATE ... RETURNING`; two workers never both hold a row while its
+//!   lease holds. A worker that dies leaves its rows to the scheduler once
+//!   the lease has run out.
 //! * **Signature**: `Pachca-Signature` is the hex HMAC-SHA256 of the exact
 //!   body sent, keyed by the bot's signing secret (`guides/webhook-handler.md`);
 //!   `webhook_timestamp` is the time of that attempt, so each attempt is
@@ -32,15 +37,16 @@ use hmac::{Hmac, Mac};
 use serde_json::Value as Json;
 use sha2::Sha256;
 
-use crate::platform::db::{transaction, Db, Value};
+use crate::platform::db::{rows_source, transaction, Db, Row, Value};
 use crate::platform::error::Result;
-use crate::platform::outbox::RecordedEvent;
+use crate::platform::outbox::{RecordedEvent, Scheduled};
 use crate::platform::random;
 use crate::platform::time::{self, Timestamp};
 use crate::webhooks::fanout;
 
-/// How long a claim holds a delivery.
-pub const LEASE_MS: i64 = 60_000;
+/// How long a claim holds a delivery: longer than a worker can take to
+/// send and record it (the transport gives up after 3 × [`TIMEOUT_MS`]).
+pub const LEASE_MS: i64 = 40_000;
 /// Per-attempt timeout (connect, first byte, between bytes).
 pub const TIMEOUT_MS: u64 = 10_000;
 /// How long failed deliveries are retried, from the event on.
@@ -66,6 +72,10 @@ pub struct OutgoingWebhook {
     pub body: String,
     /// Hex HMAC-SHA256 of `body` (the `Pachca-Signature` header).
     pub signature: String,
+    /// Failed attempts so far (the retry schedule's position).
+    pub failures: u32,
+    /// When the event happened (the retry window starts there).
+    pub created: Timestamp,
 }
 
 /// What one attempt came to.
@@ -187,34 +197,66 @@ fn jitter() -> f64 {
     })
 }
 
-/// Writes one pending delivery (the fan-out calls it in the change's
-/// transaction); `None` when this bot already has this event.
-pub fn insert(
+/// Writes one pending delivery per `(bot, url)` target in one statement
+/// (the fan-out calls it in the change's transaction), leased for
+/// [`LEASE_MS`] to the current request, which sends them after its response;
+/// returns the ids written (a bot that already has this event gets none).
+pub fn insert_all(
     db: &dyn Db,
-    bot_id: i64,
     rec: &RecordedEvent<'_>,
     name: &str,
-    url: &str,
+    targets: &[(i64, &str)],
     payload: &Json,
-) -> Result<Option<i64>> {
+) -> Result<Vec<i64>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
     let at = rec.at.to_string();
-    let rows = db.execute(
-        "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, next_attempt_at, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+    let lease = Timestamp(time::now().0 + LEASE_MS).to_string();
+    let rows: Vec<Json> = targets
+        .iter()
+        .map(|(bot, url)| serde_json::json!([bot, url]))
+        .collect();
+    let sql = format!(
+        "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, next_attempt_at, lease_until, created_at) \
+         SELECT t.bot_id, ?, ?, t.url, ?, ?, ?, ? FROM {} AS t WHERE true \
+         ON CONFLICT DO NOTHING RETURNING id",
+        rows_source(&["bot_id", "url"])
+    );
+    db.execute(
+        &sql,
         &[
-            bot_id.into(),
             rec.id.into(),
             name.to_owned().into(),
-            url.to_owned().into(),
             payload.to_string().into(),
             at.clone().into(),
+            lease.into(),
             at.into(),
+            Value::rows(rows),
         ],
-    )?;
-    rows.first()
-        .map(|r| r.i64(0))
-        .transpose()
-        .map_err(Into::into)
+    )?
+    .iter()
+    .map(|r| r.i64(0).map_err(Into::into))
+    .collect()
+}
+
+/// The columns [`to_send`] reads, after the delivery's own columns.
+const SEND_COLUMNS: &str = "id, bot_id, url, body, attempts, created_at, \
+     (SELECT signing_secret FROM bots WHERE bots.user_id = webhook_deliveries.bot_id)";
+
+/// One row of [`SEND_COLUMNS`], signed with `webhook_timestamp` = `now`.
+fn to_send(r: &Row, now: Timestamp) -> Result<OutgoingWebhook> {
+    let body = fanout::with_timestamp(&r.string(3)?, now.unix_seconds());
+    let secret = r.opt_string(6)?.unwrap_or_default();
+    Ok(OutgoingWebhook {
+        delivery_id: r.i64(0)?,
+        bot_id: r.i64(1)?,
+        url: r.string(2)?,
+        signature: sign(&secret, &body),
+        body,
+        failures: u32::try_from(r.i64(4)?).unwrap_or(u32::MAX),
+        created: Timestamp::parse(&r.string(5)?).unwrap_or(now),
+    })
 }
 
 /// Leases those of `ids` that are pending, due and not leased, and returns
@@ -226,26 +268,38 @@ pub fn claim(db: &dyn Db, ids: &[i64], now: Timestamp) -> Result<Vec<OutgoingWeb
     let at = now.to_string();
     let lease = Timestamp(now.0 + LEASE_MS).to_string();
     let rows = db.execute(
-        "UPDATE webhook_deliveries SET lease_until = ? \
-         WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending' AND next_attempt_at <= ? \
-         AND (lease_until IS NULL OR lease_until < ?) \
-         RETURNING id, bot_id, url, body, (SELECT signing_secret FROM bots WHERE bots.user_id = webhook_deliveries.bot_id)",
+        &format!(
+            "UPDATE webhook_deliveries SET lease_until = ? \
+             WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending' AND next_attempt_at <= ? \
+             AND (lease_until IS NULL OR lease_until < ?) RETURNING {SEND_COLUMNS}"
+        ),
         &[lease.into(), Value::id_array(ids), at.clone().into(), at.into()],
     )?;
-    let mut hooks = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let body = fanout::with_timestamp(&r.string(3)?, now.unix_seconds());
-        let secret = r.opt_string(4)?.unwrap_or_default();
-        hooks.push(OutgoingWebhook {
-            delivery_id: r.i64(0)?,
-            bot_id: r.i64(1)?,
-            url: r.string(2)?,
-            signature: sign(&secret, &body),
-            body,
-        });
-    }
+    let mut hooks = rows
+        .iter()
+        .map(|r| to_send(r, now))
+        .collect::<Result<Vec<_>>>()?;
     hooks.sort_by_key(|h| h.delivery_id);
     Ok(hooks)
+}
+
+/// Those of `ids` (leased by this request's fan-out) that are still pending
+/// and whose lease holds, ready to send; a read, so sending right after the
+/// response costs no write before the attempts are recorded.
+pub fn leased(db: &dyn Db, ids: &[i64], now: Timestamp) -> Result<Vec<OutgoingWebhook>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    db.query(
+        &format!(
+            "SELECT {SEND_COLUMNS} FROM webhook_deliveries \
+             WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending' AND lease_until > ? ORDER BY id"
+        ),
+        &[Value::id_array(ids), now.to_string().into()],
+    )?
+    .iter()
+    .map(|r| to_send(r, now))
+    .collect()
 }
 
 /// Pending deliveries that are due and not leased, oldest first.
@@ -261,81 +315,84 @@ pub fn due_ids(db: &dyn Db, limit: i64) -> Result<Vec<i64>> {
     .collect()
 }
 
-/// Records attempts: delivered on a 2xx; otherwise the next attempt is
-/// scheduled, or the delivery is dead once past [`RETRY_WINDOW_MS`].
+/// Records attempts in one transaction of two statements: delivered on a
+/// 2xx; otherwise the next attempt is scheduled, or the delivery is dead
+/// once past [`RETRY_WINDOW_MS`].
 pub fn finish(db: &dyn Db, sent: &[(OutgoingWebhook, Attempt)], now: Timestamp) -> Result<()> {
     if sent.is_empty() {
         return Ok(());
     }
     let at = now.to_string();
-    transaction(db, |db| -> Result<()> {
-        for (hook, attempt) in sent {
-            let (status, error) = match &attempt.outcome {
-                Outcome::Status(s) => (Some(i64::from(*s)), None),
-                Outcome::Failed(e) => (None, Some(e.chars().take(ERROR_MAX).collect::<String>())),
-            };
-            let error = error.or_else(|| {
-                (!attempt.outcome.succeeded()).then(|| format!("HTTP {}", status.unwrap_or(0)))
-            });
-            db.execute(
-                "INSERT INTO webhook_attempts (delivery_id, bot_id, status, latency_ms, error, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-                &[
-                    hook.delivery_id.into(),
-                    hook.bot_id.into(),
-                    status.into(),
-                    attempt.latency_ms.into(),
-                    error.clone().into(),
-                    at.clone().into(),
-                ],
-            )?;
-            if attempt.outcome.succeeded() {
-                db.execute(
-                    "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, \
-                     last_status = ?, last_error = NULL, lease_until = NULL, finished_at = ? WHERE id = ?",
-                    &[status.into(), at.clone().into(), hook.delivery_id.into()],
-                )?;
-                continue;
-            }
-            let Some(row) = db.query_row(
-                "SELECT attempts, created_at FROM webhook_deliveries WHERE id = ?",
-                &[hook.delivery_id.into()],
-            )?
-            else {
-                continue;
-            };
-            let failures = u32::try_from(row.i64(0)? + 1).unwrap_or(u32::MAX);
-            let created = Timestamp::parse(&row.string(1)?).unwrap_or(now);
-            let next = Timestamp(now.0 + retry_delay_ms(failures, jitter()));
-            if next.0 - created.0 > RETRY_WINDOW_MS {
-                db.execute(
-                    "UPDATE webhook_deliveries SET state = 'dead', attempts = attempts + 1, last_status = ?, \
-                     last_error = ?, lease_until = NULL, finished_at = ? WHERE id = ?",
-                    &[status.into(), error.into(), at.clone().into(), hook.delivery_id.into()],
-                )?;
+    let mut attempts = Vec::with_capacity(sent.len());
+    let mut updates = Vec::with_capacity(sent.len());
+    for (hook, attempt) in sent {
+        let (status, error) = match &attempt.outcome {
+            Outcome::Status(s) => (Some(i64::from(*s)), None),
+            Outcome::Failed(e) => (None, Some(e.chars().take(ERROR_MAX).collect::<String>())),
+        };
+        let error = error.or_else(|| {
+            (!attempt.outcome.succeeded()).then(|| format!("HTTP {}", status.unwrap_or(0)))
+        });
+        attempts.push(serde_json::json!([
+            hook.delivery_id,
+            hook.bot_id,
+            status,
+            attempt.latency_ms,
+            error
+        ]));
+        let (state, next, finished) = if attempt.outcome.succeeded() {
+            ("delivered", None, Some(at.clone()))
+        } else {
+            let next = Timestamp(now.0 + retry_delay_ms(hook.failures.saturating_add(1), jitter()));
+            if next.0 - hook.created.0 > RETRY_WINDOW_MS {
+                ("dead", None, Some(at.clone()))
             } else {
-                db.execute(
-                    "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?, \
-                     lease_until = NULL, next_attempt_at = ? WHERE id = ?",
-                    &[status.into(), error.into(), next.to_string().into(), hook.delivery_id.into()],
-                )?;
+                ("pending", Some(next.to_string()), None)
             }
-        }
+        };
+        updates.push(serde_json::json!([
+            hook.delivery_id,
+            state,
+            status,
+            error,
+            next,
+            finished
+        ]));
+    }
+    let insert = format!(
+        "INSERT INTO webhook_attempts (delivery_id, bot_id, status, latency_ms, error, created_at) \
+         SELECT a.delivery_id, a.bot_id, a.status, a.latency_ms, a.error, ? FROM {} AS a",
+        rows_source(&["delivery_id", "bot_id", "status", "latency_ms", "error"])
+    );
+    let update = format!(
+        "UPDATE webhook_deliveries SET state = s.state, attempts = attempts + 1, last_status = s.status, \
+         last_error = s.error, lease_until = NULL, next_attempt_at = COALESCE(s.next_at, next_attempt_at), \
+         finished_at = s.finished_at FROM {} AS s WHERE webhook_deliveries.id = s.id",
+        rows_source(&["id", "state", "status", "error", "next_at", "finished_at"])
+    );
+    transaction(db, |db| -> Result<()> {
+        db.execute(&insert, &[at.into(), Value::rows(attempts)])?;
+        db.execute(&update, &[Value::rows(updates)])?;
         Ok(())
     })
 }
 
-/// Claims `ids`, refuses targets that are not allowed, sends the rest
-/// through `transport` and records every attempt. Returns how many were sent.
+/// Sends what a request scheduled: the deliveries its fan-out leased and
+/// those it asked to claim. Refuses targets that are not allowed, sends the
+/// rest through `transport` and records every attempt. Returns how many
+/// were sent.
 pub fn run(
     db: &dyn Db,
-    ids: &[i64],
+    scheduled: &Scheduled,
     transport: &dyn Transport,
     allow_private: bool,
 ) -> Result<usize> {
+    let now = time::now();
+    let mut hooks = leased(db, &scheduled.leased, now)?;
+    hooks.extend(claim(db, &scheduled.unclaimed, now)?);
     let mut allowed = Vec::new();
     let mut sent: Vec<(OutgoingWebhook, Attempt)> = Vec::new();
-    for hook in claim(db, ids, time::now())? {
+    for hook in hooks {
         match target_allowed(&hook.url, allow_private) {
             Ok(()) => allowed.push(hook),
             Err(why) => {
@@ -357,6 +414,98 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::events::Event;
+
+    /// A bot user with a settings row; returns its id.
+    fn bot(db: &dyn Db, secret: &str) -> i64 {
+        let id = crate::testutil::create_user(db, &format!("{secret}@bots.example"), "user");
+        db.execute(
+            "INSERT INTO bots (user_id, creator_id, signing_secret, created_at, updated_at) \
+             VALUES (?, 1, ?, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+            &[id.into(), secret.to_owned().into()],
+        )
+        .expect("bot");
+        id
+    }
+
+    #[test]
+    fn fanned_out_rows_are_leased_to_their_request_and_sent_without_a_claim() {
+        let db = crate::testutil::test_db();
+        let (a, b) = (bot(&db, "secret-a"), bot(&db, "secret-b"));
+        let event = Event {
+            kind: "message",
+            event: "new",
+            entity_type: "message",
+            entity_id: 1,
+            actor: Some(1),
+            payload: serde_json::json!({}),
+        };
+        let rec = RecordedEvent {
+            id: 42,
+            event: &event,
+            at: time::now(),
+        };
+        let payload = serde_json::json!({"type": "message", "id": 1});
+        let targets = [(a, "http://a.example/hook"), (b, "http://b.example/hook")];
+        let ids = insert_all(&db, &rec, "message_new", &targets, &payload).expect("insert");
+        assert_eq!(ids.len(), 2);
+        // The same event again writes nothing (one delivery per bot and event).
+        assert!(insert_all(&db, &rec, "message_new", &targets, &payload)
+            .expect("again")
+            .is_empty());
+        // The lease holds: no scheduler run and no other worker takes them.
+        assert!(due_ids(&db, 10).expect("due").is_empty());
+        assert!(claim(&db, &ids, time::now()).expect("claim").is_empty());
+        // Their request reads them back, each signed with its bot's secret.
+        let hooks = leased(&db, &ids, time::now()).expect("leased");
+        assert_eq!(hooks.len(), 2);
+        for (hook, secret) in hooks.iter().zip(["secret-a", "secret-b"]) {
+            assert_eq!(hook.signature, sign(secret, &hook.body));
+            assert!(hook.body.contains("\"webhook_timestamp\":"));
+        }
+        // One succeeds, one fails: delivered, and pending again with a delay.
+        let now = time::now();
+        let sent = vec![
+            (
+                hooks[0].clone(),
+                Attempt {
+                    outcome: Outcome::Status(204),
+                    latency_ms: 3,
+                },
+            ),
+            (
+                hooks[1].clone(),
+                Attempt {
+                    outcome: Outcome::Status(500),
+                    latency_ms: 4,
+                },
+            ),
+        ];
+        finish(&db, &sent, now).expect("finish");
+        let rows = db
+            .query(
+                "SELECT state, attempts, last_status, last_error, lease_until, next_attempt_at > ? \
+                 FROM webhook_deliveries ORDER BY id",
+                &[now.to_string().into()],
+            )
+            .expect("rows");
+        assert_eq!(rows[0].string(0).unwrap(), "delivered");
+        assert_eq!(rows[0].opt_i64(2).unwrap(), Some(204));
+        assert_eq!(rows[1].string(0).unwrap(), "pending");
+        assert_eq!(rows[1].i64(1).unwrap(), 1);
+        assert_eq!(rows[1].opt_string(3).unwrap().as_deref(), Some("HTTP 500"));
+        assert!(rows.iter().all(|r| r.opt_string(4).unwrap().is_none()));
+        assert!(rows[1].bool(5).unwrap(), "the retry waits");
+        let attempts = db
+            .query(
+                "SELECT status, latency_ms FROM webhook_attempts ORDER BY id",
+                &[],
+            )
+            .expect("attempts");
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(attempts[1].opt_i64(0).unwrap(), Some(500));
+        assert_eq!(attempts[1].i64(1).unwrap(), 4);
+    }
 
     #[test]
     fn the_signature_is_hex_hmac_sha256_of_the_body() {

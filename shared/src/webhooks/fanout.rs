@@ -283,18 +283,14 @@ pub fn enqueue(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
         return Ok(Vec::new());
     }
     let payload = payload(db, rec, message.as_ref())?;
-    let mut created = Vec::new();
-    for c in &receivers {
-        if let Some(url) = &c.url {
-            if let Some(id) = delivery::insert(db, c.id, rec, &name, url, &payload)? {
-                created.push(id);
-            }
-        }
-        if c.history {
-            history::insert(db, c.id, rec, &name, &payload)?;
-        }
+    for c in receivers.iter().filter(|c| c.history) {
+        history::insert(db, c.id, rec, &name, &payload)?;
     }
-    Ok(created)
+    let targets: Vec<(i64, &str)> = receivers
+        .iter()
+        .filter_map(|c| c.url.as_deref().map(|url| (c.id, url)))
+        .collect();
+    delivery::insert_all(db, rec, &name, &targets, &payload)
 }
 
 fn copy(to: &mut Json, from: &Json, keys: &[&str]) {

@@ -1,0 +1,273 @@
+//! The client that outbound `wasi:http` requests are sent with, once
+//! [`crate::outbound`] has allowed them.
+//!
+//! With connection pooling (Spin's default; runtime config
+//! `[outbound_http] connection_pooling`), one hyper-util client keeps idle
+//! keep-alive connections per origin and serves every request of every
+//! component, as Spin's outbound-HTTP factor does: a component that sends
+//! one webhook per event to the same bot no longer pays a TCP (and TLS)
+//! handshake each time. Without pooling, each request opens its own
+//! connection with wasmtime's `default_send_request`.
+//!
+//! Timeouts follow the guest's `request-options`: in pooled mode the
+//! connect and first-byte timeouts together bound the wait for the response
+//! head (a pooled connection may need no connect at all), and the
+//! between-bytes timeout bounds every wait for the next body frame.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+/// Idle connections kept per origin.
+const POOL_MAX_IDLE_PER_HOST: usize = 64;
+/// The timeout a guest that sets none gets (wasmtime's default).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What `send` returns: the response and a future that reports I/O errors
+/// after the head (always `Ok` in pooled mode: the pool drives connections).
+pub type Sent = (
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+);
+
+/// Sends allowed outbound requests; shared by every component of the app.
+#[derive(Clone)]
+pub struct OutboundClient {
+    pooled: Option<Client<HttpsConnector<HttpConnector>, WasiBody>>,
+}
+
+impl std::fmt::Debug for OutboundClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundClient")
+            .field("pooled", &self.pooled.is_some())
+            .finish()
+    }
+}
+
+impl OutboundClient {
+    /// A client that pools connections when `pooling` is set.
+    pub fn new(pooling: bool) -> Self {
+        if !pooling {
+            return Self { pooled: None };
+        }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+            .build(https);
+        Self {
+            pooled: Some(client),
+        }
+    }
+
+    /// Sends one request (its URI absolute: scheme and authority set).
+    pub async fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> wasmtime_wasi_http::Result<Sent> {
+        let Some(client) = &self.pooled else {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            return Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ));
+        };
+        let timeout = |pick: fn(&RequestOptions) -> Option<Duration>| {
+            options.as_ref().and_then(pick).unwrap_or(DEFAULT_TIMEOUT)
+        };
+        let head_timeout = timeout(|o| o.connect_timeout) + timeout(|o| o.first_byte_timeout);
+        let between_bytes = timeout(|o| o.between_bytes_timeout).max(Duration::from_nanos(1));
+        let response = match tokio::time::timeout(head_timeout, client.request(request)).await {
+            Err(_) => return Err(Error::ConnectionReadTimeout),
+            Ok(Err(e)) => return Err(client_error(e)),
+            Ok(Ok(response)) => response,
+        };
+        let response = response.map(|incoming| {
+            BetweenBytes {
+                incoming,
+                between_bytes,
+                deadline: Box::pin(tokio::time::sleep(between_bytes)),
+            }
+            .boxed_unsync()
+        });
+        Ok((
+            response,
+            Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+        ))
+    }
+}
+
+/// Maps a hyper-util client error to the `wasi:http` error a guest sees.
+fn client_error(e: hyper_util::client::legacy::Error) -> Error {
+    use std::error::Error as _;
+    if e.is_connect() {
+        let refused = e
+            .source()
+            .and_then(|s| s.source())
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        return if refused {
+            Error::ConnectionRefused
+        } else {
+            Error::Connect(std::io::Error::other(e.to_string()))
+        };
+    }
+    match e.source().and_then(|s| s.downcast_ref::<hyper::Error>()) {
+        Some(h) if h.is_incomplete_message() || h.is_closed() => Error::ConnectionTerminated,
+        Some(h) if h.is_parse() => Error::HttpProtocolError,
+        _ => Error::InternalError(Some(e.to_string())),
+    }
+}
+
+/// A response body that fails when no frame arrives within the guest's
+/// between-bytes timeout.
+struct BetweenBytes {
+    incoming: hyper::body::Incoming,
+    between_bytes: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for BetweenBytes {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        match Pin::new(&mut self.incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let next = tokio::time::Instant::now() + self.between_bytes;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::from(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A keep-alive HTTP/1.1 server answering `ok`; counts its connections.
+    fn server() -> (String, Arc<AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                counted.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut writer = stream;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line.trim().is_empty() {
+                            let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if writer.write_all(reply.as_bytes()).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url, connections)
+    }
+
+    async fn get(client: &OutboundClient, url: &str) -> (u16, Bytes) {
+        let request = http::Request::get(url)
+            .body(
+                http_body_util::Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .expect("request");
+        let (response, _io) = client.send(request, None).await.expect("sent");
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.expect("body");
+        (status, body.to_bytes())
+    }
+
+    #[tokio::test]
+    async fn pooled_requests_reuse_one_connection() {
+        let (url, connections) = server();
+        let client = OutboundClient::new(true);
+        for _ in 0..3 {
+            assert_eq!(get(&client, &url).await, (200, Bytes::from_static(b"ok")));
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn without_pooling_every_request_connects() {
+        let (url, connections) = server();
+        let client = OutboundClient::new(false);
+        for _ in 0..3 {
+            assert_eq!(get(&client, &url).await.0, 200);
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_reported_as_such() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let request = http::Request::get(format!("http://127.0.0.1:{port}/"))
+            .body(
+                http_body_util::Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .expect("request");
+        let err = OutboundClient::new(true)
+            .send(request, None)
+            .await
+            .err()
+            .expect("refused");
+        assert!(matches!(err, Error::ConnectionRefused), "{err:?}");
+    }
+}
