@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use e2e_tests::api::{call, expect};
-use e2e_tests::receiver::Receiver;
+use e2e_tests::receiver::{Receiver, HOLD};
 use e2e_tests::setup::{self, assert_api_error, create_chat, id_of, Workspace};
 use serde_json::{json, Value};
 
@@ -30,6 +30,22 @@ fn bot(ws: &Workspace, webhook: Value) -> (i64, String, String) {
             .expect("signing_secret")
             .to_owned(),
     )
+}
+
+/// The bot's delivery log (`query` appended), once its newest delivery
+/// has an attempt recorded (the receiver may see a request a moment before
+/// the host records the answer).
+fn log_after_attempt(ws: &Workspace, bot_id: i64, query: &str) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let path = format!("/bots/{bot_id}/deliveries{query}");
+        let log = expect(&ws.owner("GET", &path, None), 200);
+        let recorded = log["data"][0]["attempts_count"].as_i64().unwrap_or(0) > 0;
+        if recorded || std::time::Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn post(ws: &Workspace, token: &str, chat: i64, content: &str) -> Value {
@@ -167,10 +183,7 @@ fn a_failed_delivery_is_retried_by_the_scheduler_run_until_it_succeeds() {
     assert_eq!(first[0].json()["user_ids"], json!([bot_id]));
 
     // The log shows the failure and the next attempt.
-    let log = expect(
-        &ws.owner("GET", &format!("/bots/{bot_id}/deliveries"), None),
-        200,
-    );
+    let log = log_after_attempt(&ws, bot_id, "");
     let d = &log["data"][0];
     assert_eq!(
         (d["state"].as_str(), d["last_status"].as_i64()),
@@ -189,15 +202,7 @@ fn a_failed_delivery_is_retried_by_the_scheduler_run_until_it_succeeds() {
     assert_eq!(got.len(), 2);
     assert!(got[1].signed_with(&secret));
     assert_eq!(got[0].json()["created_at"], got[1].json()["created_at"]);
-    std::thread::sleep(Duration::from_millis(300));
-    let log = expect(
-        &ws.owner(
-            "GET",
-            &format!("/bots/{bot_id}/deliveries?state=delivered"),
-            None,
-        ),
-        200,
-    );
+    let log = log_after_attempt(&ws, bot_id, "?state=delivered");
     assert_eq!(
         log["data"][0]["attempts"].as_array().map(Vec::len),
         Some(2),
@@ -310,4 +315,131 @@ fn the_bot_sets_its_own_url_and_the_owner_rotates_its_signing_secret() {
     );
     assert_eq!(body["user_ids"], json!([id_of(&user)]));
     assert!(got[0].signed_with(&secret) && !got[0].signed_with(&old_secret));
+}
+
+#[test]
+fn a_delivery_cut_off_by_a_crash_is_sent_after_the_restart() {
+    let mut ws = Workspace::start(ADMIN);
+    // The receiver takes the request and hangs, so the host is killed with
+    // the event committed and its delivery in flight, never recorded.
+    let receiver = Receiver::start(&[HOLD]);
+    let (bot_id, _, secret) = bot(
+        &ws,
+        json!({"name": "Crash", "nickname": "crash_bot", "outgoing_url": receiver.url,
+               "events": ["message_new"], "trigger_on": "all_messages"}),
+    );
+    let chat = id_of(&create_chat(
+        &ws.host,
+        ws.admin,
+        json!({"name": "Crash", "member_ids": [bot_id]}),
+    ));
+    let m = post(&ws, ws.admin, chat, "до сбоя");
+    assert_eq!(receiver.wait_for(1, WAIT).len(), 1);
+    assert!(!ws.host.kill().success());
+
+    // After the restart the host's scheduler sends it again once the dead
+    // worker's lease has run out (40 s), without any client traffic.
+    receiver.answer(&[200]);
+    ws.host.restart(e2e_tests::api::app(ADMIN));
+    let got = receiver.wait_for(2, Duration::from_secs(90));
+    assert_eq!(got.len(), 2, "not redelivered after the restart");
+    assert_eq!(got[1].json()["id"], m["id"]);
+    assert_eq!(got[1].json()["content"], "до сбоя");
+    assert!(got[1].signed_with(&secret));
+    let log = log_after_attempt(&ws, bot_id, "?state=delivered");
+    assert_eq!(log["data"][0]["state"], "delivered", "{log}");
+}
+
+#[test]
+fn concurrent_workers_never_send_a_delivery_twice() {
+    let ws = Workspace::start(ADMIN);
+    // Every first attempt fails, so each event is due again ~10 s later
+    // and many workers race for it: the host's scheduler and 8 callers of
+    // the run route at once, several times.
+    let receiver = Receiver::start(&[500; 6]);
+    let (bot_id, _, _) = bot(
+        &ws,
+        json!({"name": "Race", "nickname": "race_bot", "outgoing_url": receiver.url,
+               "events": ["message_new"], "trigger_on": "all_messages"}),
+    );
+    let chat = id_of(&create_chat(
+        &ws.host,
+        ws.admin,
+        json!({"name": "Race", "member_ids": [bot_id]}),
+    ));
+    let ids: Vec<Value> = (0..6)
+        .map(|i| post(&ws, ws.admin, chat, &format!("гонка {i}"))["id"].clone())
+        .collect();
+    assert_eq!(receiver.wait_for(6, WAIT).len(), 6);
+    receiver.answer(&[200]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while receiver.received().len() < 12 && std::time::Instant::now() < deadline {
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    let reply = ws.owner("POST", "/webhooks/deliveries/run", None);
+                    assert_eq!(reply.status, 202);
+                });
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let got = receiver.received();
+    for id in &ids {
+        let n = got.iter().filter(|r| &r.json()["id"] == id).count();
+        assert_eq!(n, 2, "message {id}: one failed attempt and one success");
+    }
+}
+
+#[test]
+fn private_targets_are_refused_unless_allowed_and_redirects_are_not_followed() {
+    // The real app without `webhook_allow_private`: loopback is refused.
+    let config = e2e_tests::HostConfig::new("spin.toml").env("SPIN_VARIABLE_ADMIN_TOKEN", ADMIN);
+    let ws = Workspace::start_with(ADMIN, config);
+    let receiver = Receiver::start(&[200]);
+    let (bot_id, _, _) = bot(
+        &ws,
+        json!({"name": "Inner", "nickname": "inner_bot", "outgoing_url": receiver.url,
+               "events": ["message_new"], "trigger_on": "all_messages"}),
+    );
+    let chat = id_of(&create_chat(
+        &ws.host,
+        ws.admin,
+        json!({"name": "Inner", "member_ids": [bot_id]}),
+    ));
+    post(&ws, ws.admin, chat, "не уйдёт");
+    let log = log_after_attempt(&ws, bot_id, "");
+    assert!(receiver.received().is_empty(), "sent to a loopback address");
+    let error = log["data"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("not allowed"), "{log}");
+
+    // Allowed (as in the other tests), a redirect is a failure, not followed.
+    let ws = Workspace::start(ADMIN);
+    let redirect = Receiver::start(&[302]);
+    let (bot_id, _, _) = bot(
+        &ws,
+        json!({"name": "Moved", "nickname": "moved_bot", "outgoing_url": redirect.url,
+               "events": ["message_new"], "trigger_on": "all_messages"}),
+    );
+    let chat = id_of(&create_chat(
+        &ws.host,
+        ws.admin,
+        json!({"name": "Moved", "member_ids": [bot_id]}),
+    ));
+    post(&ws, ws.admin, chat, "переехал");
+    assert_eq!(redirect.wait_for(1, WAIT).len(), 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let log = log_after_attempt(&ws, bot_id, "");
+    let got = redirect.received();
+    assert!(
+        got.iter().all(|r| r.path != "/followed"),
+        "followed a redirect"
+    );
+    let d = &log["data"][0];
+    assert_eq!(
+        (d["state"].as_str(), d["last_status"].as_i64()),
+        (Some("pending"), Some(302)),
+        "{log}"
+    );
 }

@@ -219,6 +219,23 @@ impl Host {
         child.wait().expect("wait for host")
     }
 
+    /// Kills the host with SIGKILL (a crash: nothing is flushed or
+    /// finished) and waits for it to be gone.
+    pub fn kill(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("host already stopped");
+        let _ = child.kill();
+        child.wait().expect("wait for host")
+    }
+
+    /// Restarts a stopped host on its own state directory (and a new port).
+    pub fn restart(&mut self, config: HostConfig) {
+        assert!(self.child.is_none(), "stop the host first");
+        let state = std::mem::replace(&mut self.state, tempfile::tempdir().expect("temp dir"));
+        let fresh = Host::start_in(config, state);
+        let old = std::mem::replace(self, fresh);
+        drop(old);
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).unwrap_or(0)

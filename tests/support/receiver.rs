@@ -1,7 +1,10 @@
 //! A real webhook receiver for end-to-end tests and benchmarks: an HTTP/1.1
 //! server on a loopback port, keep-alive like a production receiver, that
 //! records every request (headers, raw body, arrival time) and answers with
-//! scripted statuses (the last one repeats).
+//! scripted statuses (the last one repeats). Status [`HOLD`] answers nothing
+//! and keeps the connection open (a receiver that hangs); a 3xx answer
+//! redirects to `/followed` on the same receiver, so a test can tell whether
+//! the redirect was followed.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -12,6 +15,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// The scripted "status" of a receiver that never answers.
+pub const HOLD: u16 = 0;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -116,7 +122,18 @@ fn serve(stream: TcpStream, received: &Mutex<Vec<Received>>, statuses: &Mutex<Ve
             }
         };
         received.lock().expect("received").push(req);
-        let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok");
+        if status == HOLD {
+            // Hang until the client gives up or goes away.
+            let mut rest = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut reader, &mut rest);
+            return;
+        }
+        let location = if (300..400).contains(&status) {
+            "location: /followed\r\n"
+        } else {
+            ""
+        };
+        let reply = format!("HTTP/1.1 {status} X\r\n{location}content-length: 2\r\n\r\nok");
         if writer.write_all(reply.as_bytes()).is_err() {
             return;
         }
