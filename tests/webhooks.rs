@@ -253,13 +253,14 @@ fn a_bot_without_a_url_polls_its_event_history_and_deletes_what_it_handled() {
         200,
     );
     let events = page["data"].as_array().expect("data").clone();
+    // Newest first, as every official list.
     assert_eq!(events.len(), 2, "{page}");
-    assert_eq!(events[0]["event_type"], "message_new");
-    assert_eq!(events[0]["payload"]["content"], "Есть задача");
-    assert_eq!(events[1]["event_type"], "reaction_new");
-    assert_eq!(events[1]["payload"]["code"], "👍");
-    assert_eq!(events[1]["payload"]["message_id"], m["id"]);
-    let id = events[0]["id"].as_str().expect("string id");
+    assert_eq!(events[1]["event_type"], "message_new");
+    assert_eq!(events[1]["payload"]["content"], "Есть задача");
+    assert_eq!(events[0]["event_type"], "reaction_new");
+    assert_eq!(events[0]["payload"]["code"], "👍");
+    assert_eq!(events[0]["payload"]["message_id"], m["id"]);
+    let id = events[1]["id"].as_str().expect("string id");
     assert_eq!(id.len(), 26, "a ULID: {id}");
     assert!(page["meta"]["paginate"].is_object(), "{page}");
 

@@ -172,6 +172,12 @@ fn start(hook: &OutgoingWebhook) -> Result<FutureIncomingResponse, String> {
             "user-agent".to_owned(),
             b"pachka-messenger-webhooks/1".to_vec(),
         ),
+        // A length rather than chunks: receivers that read `Content-Length`
+        // bytes (the guide's handler among them) get the whole body.
+        (
+            "content-length".to_owned(),
+            hook.body.len().to_string().into_bytes(),
+        ),
     ])
     .map_err(|e| format!("bad header: {e:?}"))?;
     let request = OutgoingRequest::new(headers);

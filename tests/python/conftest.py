@@ -48,7 +48,10 @@ def server() -> Server:
     port = _free_port()
     state = tempfile.mkdtemp(prefix="sdk-e2e-state")
     logs = tempfile.NamedTemporaryFile(prefix="sdk-e2e-host", suffix=".log", delete=False)
-    env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=ADMIN_TOKEN)
+    # Webhook tests deliver to receivers on loopback, which the app refuses
+    # unless told otherwise.
+    env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=ADMIN_TOKEN,
+               SPIN_VARIABLE_WEBHOOK_ALLOW_PRIVATE="true")
     env.pop("SPIN_HTTP_LISTEN_ADDR", None)
     proc = subprocess.Popen(
         [

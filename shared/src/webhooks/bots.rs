@@ -47,13 +47,15 @@ pub struct Bot {
     pub settings: BotSettings,
     /// HMAC-SHA256 key of its outgoing webhooks.
     pub signing_secret: String,
+    /// When it was created.
+    pub created_at: String,
 }
 
 /// Loads a live (not deleted) bot.
 pub fn load(db: &dyn Db, id: i64) -> Result<Option<Bot>> {
     let Some(r) = db.query_row(
         &format!(
-            "SELECT u.id, u.first_name, u.nickname, b.creator_id, b.signing_secret, {} \
+            "SELECT u.id, u.first_name, u.nickname, b.creator_id, b.signing_secret, b.created_at, {} \
              FROM bots b JOIN users u ON u.id = b.user_id WHERE b.user_id = ? AND u.deleted_at IS NULL",
             settings::COLUMNS
         ),
@@ -68,7 +70,8 @@ pub fn load(db: &dyn Db, id: i64) -> Result<Option<Bot>> {
         nickname: r.string(2)?,
         creator_id: r.i64(3)?,
         signing_secret: r.string(4)?,
-        settings: settings::from_row(&r, 5)?,
+        created_at: r.string(5)?,
+        settings: settings::from_row(&r, 6)?,
     }))
 }
 
@@ -126,9 +129,30 @@ pub(crate) fn editable(db: &dyn Db, p: &Principal, id: i64) -> Result<Bot> {
 }
 
 /// `BotResponse`, with the extension field `signing_secret` for the creator.
+///
+/// Besides the spec's `id` and `webhook`, it carries the bot fields that
+/// the official SDKs (pachca-sdk 1.6) require of a bot (`name`,
+/// `nickname`, `created_at`, `creator_id`, `avatar_url`,
+/// `authorized_users_count`, `oauth_client_enabled` and `permissions`, the
+/// caller's rights on it): added fields, documented in our OpenAPI; no
+/// official field changes. This server has no OAuth clients, so none is
+/// authorized or enabled.
 fn render(p: &Principal, bot: &Bot) -> Json {
+    let administer = can_administer(p, bot);
     let mut out = json!({
         "id": bot.id,
+        "name": bot.name,
+        "nickname": bot.nickname,
+        "created_at": bot.created_at,
+        "creator_id": bot.creator_id,
+        "avatar_url": null,
+        "authorized_users_count": 0,
+        "oauth_client_enabled": false,
+        "permissions": {
+            "update_oauth_client": false,
+            "recreate_token": administer,
+            "destroy": administer,
+        },
         "webhook": settings::render(&bot.name, &bot.nickname, &bot.settings),
     });
     if bot.creator_id == p.user_id {
@@ -279,6 +303,7 @@ pub fn create(db: &dyn Db, actor: &Principal, input: &SettingsInput) -> Result<J
             creator_id: actor.user_id,
             settings: settings.clone(),
             signing_secret: secret.clone(),
+            created_at: now.clone(),
         };
         let token = reissue_token(db, actor, &bot, &now)?;
         Ok((id, token))

@@ -1,7 +1,7 @@
 //! The event history of bots with `events_history_enabled`
 //! (`GET /webhooks/events`, `DELETE /webhooks/events/{id}`): every event the
 //! bot would receive is kept as a `WebhookEvent` (string id, `event_type`,
-//! the webhook `payload`, `created_at`), oldest first, until the bot deletes
+//! the webhook `payload`, `created_at`), listed newest first, until the bot deletes
 //! it or it is older than [`RETENTION_DAYS`] days.
 //!
 //! Only a bot's own token reads or deletes its history (403 for others).
@@ -48,16 +48,19 @@ pub fn list(
     cursor: Option<&Cursor>,
 ) -> Result<(Vec<Json>, Json)> {
     require_bot(p)?;
-    let page = pagination::id_page(
+    // Newest first, as the official list methods are ("new records on top",
+    // `api/pagination.md`): the SDKs' pollers read pages until one holds
+    // nothing newer than where they started.
+    let (seqs, meta) = pagination::keyset_page(
         db,
-        "FROM webhook_events WHERE bot_id = ?",
-        "seq",
+        "SELECT seq AS id, seq AS k FROM webhook_events WHERE bot_id = ?",
         &[p.user_id.into()],
+        false,
         limit,
         cursor,
     )?;
-    let mut data = Vec::with_capacity(page.ids.len());
-    for seq in &page.ids {
+    let mut data = Vec::with_capacity(seqs.len());
+    for seq in &seqs {
         if let Some(r) = db.query_row(
             "SELECT id, event_type, payload, created_at FROM webhook_events WHERE seq = ?",
             &[(*seq).into()],
@@ -72,7 +75,7 @@ pub fn list(
             }));
         }
     }
-    Ok((data, page.meta()))
+    Ok((data, meta))
 }
 
 /// `DELETE /webhooks/events/{id}`: 404 for an id that is not the bot's.

@@ -442,6 +442,9 @@ pub fn render(name: &str, nickname: &str, s: &BotSettings) -> Json {
         "single_chat": s.single_chat,
         "can_edit": s.can_edit,
         "who_can_add": s.who_can_add,
+        // Not in the spec; the official SDKs require it of a `BotWebhook`.
+        // Link previews by domain are not supported, so it is always empty.
+        "unfurl_domains": [],
     })
 }
 
@@ -526,7 +529,9 @@ mod tests {
         assert_eq!(after.outgoing_url, None);
         let rendered = render("Tasks", "tasks_bot", &after);
         assert_eq!(rendered["outgoing_url"], Json::Null);
-        assert_eq!(rendered.as_object().map(|o| o.len()), Some(16));
+        // The spec's 16 fields, and `unfurl_domains` for the SDKs.
+        assert_eq!(rendered.as_object().map(|o| o.len()), Some(17));
+        assert_eq!(rendered["unfurl_domains"], json!([]));
     }
 
     #[test]

@@ -1,0 +1,156 @@
+"""The official Python SDK (`pachca-sdk`) against our bots and webhooks
+area, unchanged but for its base URL: a bot created with `create_bot`
+(`BotCreateRequest`), read with `get_bot`, changed with `update_bot`; the bot
+setting its own URL with `self_update_bot_webhook`; a real receiver checking
+every `Pachca-Signature` as `guides/webhook-handler.md` does; and a second
+bot without a URL that reads the same events through `get_webhook_events`
+and `poll_webhook_events`, each exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+
+from pachca.models import (
+    BotCreateRequest,
+    BotCreateRequestWebhook,
+    BotEventName,
+    BotTriggerOn,
+    BotUpdateRequest,
+    BotUpdateRequestWebhook,
+    BotWebhookSelfUpdateRequest,
+    BotWebhookSelfUpdateRequestWebhook,
+    GetWebhookEventsParams,
+    MessageWebhookPayload,
+)
+
+from helpers import Sdk, assert_model, http as raw, new_chat, run, unique
+
+
+class Receiver:
+    """A webhook receiver written from the guide's Python example: it keeps
+    each request whose signature matches the raw body."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self.bad_signatures = 0
+        self.secret = ""
+        receiver = self
+
+        class Hook(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                raw_body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                expected = hmac.new(receiver.secret.encode(), raw_body, hashlib.sha256).hexdigest()
+                if hmac.compare_digest(expected, self.headers.get("Pachca-Signature", "")):
+                    receiver.events.append(json.loads(raw_body))
+                else:
+                    receiver.bad_signatures += 1
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    async def wait_for(self, n: int, seconds: float = 10.0) -> list[dict]:
+        for _ in range(int(seconds / 0.05)):
+            if len(self.events) >= n:
+                break
+            await asyncio.sleep(0.05)
+        return self.events
+
+
+def test_a_bot_created_with_the_sdk_receives_signed_events_and_another_polls_them(server):
+    receiver = Receiver()
+
+    async def scenario():
+        async with Sdk(server) as owner:
+            created = await owner.bots.create_bot(BotCreateRequest(webhook=BotCreateRequestWebhook(
+                name="Releases", nickname=unique("releases") + "_bot",
+                events=[BotEventName.MESSAGE_NEW], trigger_on=BotTriggerOn.ALL_MESSAGES)))
+            assert created.access_token and created.webhook.outgoing_url is None
+            # The signing secret is our documented extension of the answer.
+            _, data = raw(server, "GET", f"/bots/{created.id}")
+            receiver.secret = data["data"]["signing_secret"]
+
+            bot = await owner.bots.get_bot(created.id)
+            assert_model(bot)
+            assert bot.webhook.trigger_on == BotTriggerOn.ALL_MESSAGES
+            updated = await owner.bots.update_bot(created.id, BotUpdateRequest(
+                webhook=BotUpdateRequestWebhook(name="Релизы")))
+            assert_model(updated)
+            assert updated.webhook.name == "Релизы"
+            assert updated.webhook.events == [BotEventName.MESSAGE_NEW]
+
+            # The bot points its webhook at the receiver with its own token.
+            async with Sdk(server, created.access_token) as itself:
+                mine = await itself.bots.self_update_bot_webhook(BotWebhookSelfUpdateRequest(
+                    webhook=BotWebhookSelfUpdateRequestWebhook(outgoing_url=receiver.url)))
+                assert mine.webhook.outgoing_url == receiver.url
+
+            poller = await owner.bots.create_bot(BotCreateRequest(webhook=BotCreateRequestWebhook(
+                name="Poller", nickname=unique("poller") + "_bot",
+                events=[BotEventName.MESSAGE_NEW], trigger_on=BotTriggerOn.ALL_MESSAGES,
+                events_history_enabled=True)))
+
+            # More than a page of older history: the poller starts after it.
+            old_chat = await new_chat(owner, name=unique("Old "), member_ids=[poller.id])
+            for i in range(55):
+                await owner.messages.create_message(_message(old_chat.id, f"старое {i}"))
+
+            async with Sdk(server, poller.access_token) as polling:
+                seen: list = []
+
+                async def poll():
+                    async for event in polling.bots.poll_webhook_events(interval_seconds=0.2):
+                        seen.append(event)
+
+                task = asyncio.create_task(poll())
+                await asyncio.sleep(0.3)
+                chat = await new_chat(owner, name=unique("Releases "),
+                                      member_ids=[created.id, poller.id])
+                contents = [f"релиз {i}" for i in range(3)]
+                for text in contents:
+                    await owner.messages.create_message(_message(chat.id, text))
+                for _ in range(100):
+                    if len(seen) >= 3:
+                        break
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(0.6)  # a few more polls: nothing twice
+                task.cancel()
+
+                assert sorted(e.payload.content for e in seen) == sorted(contents)
+                assert len({e.id for e in seen}) == len(seen) == 3
+                for e in seen:
+                    assert isinstance(e.payload, MessageWebhookPayload)
+                    assert e.payload.chat_id == chat.id
+
+                page = await polling.bots.get_webhook_events(GetWebhookEventsParams(limit=2))
+                assert_model(page)
+                # Newest first, as every official list.
+                assert [e.payload.content for e in page.data] == ["релиз 2", "релиз 1"]
+                assert page.meta.paginate.has_next
+
+            got = await receiver.wait_for(3)
+            assert receiver.bad_signatures == 0
+            assert sorted(e["content"] for e in got) == sorted(contents)
+            assert all(isinstance(e["webhook_timestamp"], int) for e in got)
+
+    run(scenario())
+
+
+def _message(chat_id: int, content: str):
+    from pachca.models import MessageCreateRequest, MessageCreateRequestMessage, MessageEntityType
+    return MessageCreateRequest(message=MessageCreateRequestMessage(
+        entity_type=MessageEntityType.DISCUSSION, entity_id=chat_id, content=content))
