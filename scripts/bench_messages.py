@@ -11,12 +11,18 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
 
 5. sending with bots: the same sending with BOTS subscribed bots in every
    chat (all_messages, a local receiver each), and how many webhooks
-   arrived by the end.
+   arrived by the end, against the same chats and bots without webhooks;
+6. 100 bots: one chat with 100 subscribed bots, 100 receivers; latency from
+   each POST's response to each receipt;
+7. outage (only with STEPS naming it): a receiver down for OUTAGE_SECONDS
+   (120) while messages keep coming; how long after it is back every event
+   has arrived, and whether every attempt was signed correctly.
 
 Prints one line per measurement. Environment: SEND_SECONDS (30),
 READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16),
-BOTS (10; 0 skips step 5), STEPS (comma-separated subset of
-send,reactions,bots,read; all by default).
+BOTS (10; 0 skips step 5), OUTAGE_SECONDS (120), STEPS (comma-separated
+subset of send,reactions,bots,bots100,outage,read; all but outage by
+default).
 Reads and searches are measured with one connection (latency) and with
 CONNECTIONS (throughput; latency then includes queueing).
 """
@@ -48,7 +54,8 @@ MESSAGES = int(os.environ.get("MESSAGES", "1000000"))
 REACTORS = int(os.environ.get("REACTORS", "1000"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "16"))
 BOTS = int(os.environ.get("BOTS", "10"))
-STEPS = set(os.environ.get("STEPS", "send,reactions,bots,read").split(","))
+OUTAGE_SECONDS = int(os.environ.get("OUTAGE_SECONDS", "120"))
+STEPS = set(os.environ.get("STEPS", "send,reactions,bots,bots100,read").split(","))
 # A synthetic vocabulary of 2,000 Cyrillic and Latin words: each seeded
 # message carries four of them, so a word occurs in ~0.2% of messages, as
 # ordinary words do; "incident" is put in every tenth message to show the
@@ -224,6 +231,96 @@ def bench_sending_with_bots(host: Host, work: Path):
         receivers.stop()
 
 
+def bench_hundred_bots(host: Host):
+    """One chat with 100 subscribed bots, each with a receiver of its own:
+    every message reaches all 100; latency from the POST being sent to each
+    receipt, an upper bound of the time from its response (receivers and
+    host share this machine's clock)."""
+    receivers = Receivers(100)
+    try:
+        bots = create_bots(host, 100, receivers.urls, "h")
+        status, body = host.call("POST", "/chats", {"chat": {
+            "name": "hundred bots", "member_ids": [b["id"] for b in bots]}})
+        assert status == 201, body
+        chat = body["data"]["id"]
+        answered: dict[int, float] = {}
+        messages = 20
+        for i in range(messages):
+            sent = time.time() * 1000
+            status, body = host.call("POST", "/messages", {"message": {
+                "entity_type": "discussion", "entity_id": chat, "content": f"fan-out {i}"}})
+            answered[body["data"]["id"]] = sent
+            assert status == 201, body
+            time.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            stats = receivers.get("/stats")
+            if stats["received"] >= messages * 100:
+                break
+            time.sleep(0.5)
+        lat = sorted(at - answered[mid] for _, mid, at in stats["receipts"] if mid in answered)
+        per_message = {m: sum(1 for _, mid, _ in stats["receipts"] if mid == m) for m in answered}
+        complete = sum(1 for n in per_message.values() if n == 100)
+        q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] if lat else float("nan")
+        print(f"100 bots, {messages} messages one by one: {complete}/{messages} reached all 100 "
+              f"({stats['received']} webhooks); POST sent -> receipt p50 {q(0.5):.0f} ms "
+              f"p99 {q(0.99):.0f} ms max {lat[-1] if lat else 0:.0f} ms", flush=True)
+    finally:
+        receivers.stop()
+
+
+def bench_outage(host: Host):
+    """A receiver down for OUTAGE_SECONDS while messages keep coming: once it
+    is back, every event arrives (retries, no client traffic), each attempt
+    signed with the bot's secret."""
+    import hashlib
+    import hmac
+    receivers = Receivers(1)
+    port = receivers.ports()[0]
+    try:
+        bot = create_bots(host, 1, receivers.urls, "o")[0]
+        secret = bot["signing_secret"]
+        status, body = host.call("POST", "/chats", {"chat": {"name": "outage",
+                                                              "member_ids": [bot["id"]]}})
+        assert status == 201, body
+        chat = body["data"]["id"]
+
+        def post(i: int) -> int:
+            status, body = host.call("POST", "/messages", {"message": {
+                "entity_type": "discussion", "entity_id": chat, "content": f"outage {i}"}})
+            assert status == 201, body
+            return body["data"]["id"]
+
+        ids = [post(0)]
+        time.sleep(1)
+        receivers.stop()
+        started = time.monotonic()
+        i = 1
+        while time.monotonic() - started < OUTAGE_SECONDS:
+            ids.append(post(i))
+            i += 1
+            time.sleep(OUTAGE_SECONDS / 20)
+        receivers = Receivers(1, [port])
+        back = time.monotonic()
+        got: set = set()
+        while time.monotonic() - back < 900:
+            stats = receivers.get("/stats")
+            got = {mid for _, mid, _ in stats["receipts"]}
+            if set(ids[1:]) <= got:
+                break
+            time.sleep(2)
+        waited = time.monotonic() - back
+        bodies = receivers.get("/bodies")
+        bad = sum(1 for _, b, sig in bodies
+                  if hmac.new(secret.encode(), b.encode(), hashlib.sha256).hexdigest() != sig)
+        missing = len(set(ids[1:]) - got)
+        print(f"receiver down {OUTAGE_SECONDS}s during {len(ids) - 1} messages: {missing} missing "
+              f"{waited:.0f}s after it came back; {len(bodies)} attempts received, {bad} badly signed",
+              flush=True)
+    finally:
+        receivers.stop()
+
+
 def seed(db_path: Path, chat_id: int, owner: int, count: int):
     """Inserts `count` messages into one chat (FTS triggers index them)."""
     conn = sqlite3.connect(db_path)
@@ -363,6 +460,10 @@ def main():
             bench_reactions(host)
         if BOTS and "bots" in STEPS:
             bench_sending_with_bots(host, work)
+        if "bots100" in STEPS:
+            bench_hundred_bots(host)
+        if "outage" in STEPS:
+            bench_outage(host)
     finally:
         host.stop()
     if "read" in STEPS:

@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
 use crate::chats::message_rows::{self, MessageRow};
 use crate::chats::threads;
@@ -302,20 +302,30 @@ fn copy(to: &mut Json, from: &Json, keys: &[&str]) {
 }
 
 /// Adds `webhook_timestamp` (Unix seconds) as the last field of a stored
-/// payload; the result is the exact body sent and signed.
+/// payload; the result is the exact body sent and signed. The stored payload
+/// is a compact JSON object written by this module, so the field is spliced
+/// in before its closing brace instead of parsing the payload again for
+/// every attempt (keys are written in sorted order, and
+/// `webhook_timestamp` sorts after every payload key).
 pub fn with_timestamp(payload: &str, unix_seconds: i64) -> String {
-    match serde_json::from_str::<Map<String, Json>>(payload) {
-        Ok(mut map) => {
-            map.insert("webhook_timestamp".into(), json!(unix_seconds));
-            Json::Object(map).to_string()
+    let trimmed = payload.trim_end();
+    match trimmed.strip_suffix('}') {
+        Some(head) if trimmed.starts_with('{') => {
+            let comma = if head.trim_end().ends_with('{') {
+                ""
+            } else {
+                ","
+            };
+            format!("{head}{comma}\"webhook_timestamp\":{unix_seconds}}}")
         }
-        Err(_) => payload.to_owned(),
+        _ => payload.to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     #[test]
     fn recorded_events_map_to_the_documented_event_names() {
@@ -352,5 +362,12 @@ mod tests {
         let v: Json = serde_json::from_str(&body).unwrap();
         assert_eq!(v["webhook_timestamp"], 1_747_574_400);
         assert_eq!(v["id"], 5);
+        // The same bytes as serializing the payload with the field added.
+        let mut map: Map<String, Json> =
+            serde_json::from_str(r#"{"type":"message","id":5,"user_id":1}"#).unwrap();
+        let spliced = with_timestamp(&Json::Object(map.clone()).to_string(), 7);
+        map.insert("webhook_timestamp".into(), json!(7));
+        assert_eq!(spliced, Json::Object(map).to_string());
+        assert_eq!(with_timestamp("{}", 7), r#"{"webhook_timestamp":7}"#);
     }
 }
