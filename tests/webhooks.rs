@@ -58,7 +58,9 @@ fn a_bot_in_a_chat_receives_signed_message_events_in_the_documented_shape() {
     let receiver = Receiver::start(&[200]);
     let (bot_id, _, secret) = bot(
         &ws,
+        // Any non-guest may add it (alice adds it below).
         json!({"name": "Deploy", "nickname": "deploy_bot", "outgoing_url": receiver.url,
+               "who_can_add": "creator_admin_user",
                "events": ["message_new", "message_update", "message_delete"],
                "trigger_on": "all_messages"}),
     );
@@ -125,6 +127,7 @@ fn trigger_rules_commands_self_messages_and_membership_decide_who_receives() {
     let (cmd_bot, cmd_token, _) = bot(
         &ws,
         json!({"name": "Cmd", "nickname": "cmd_bot", "outgoing_url": commands.url,
+               "who_can_add": "anyone",
                "events": ["message_new"], "trigger_on": "commands",
                "commands": ["/deploy", "/help"], "ignore_self_messages": true}),
     );
@@ -232,6 +235,7 @@ fn a_bot_without_a_url_polls_its_event_history_and_deletes_what_it_handled() {
     let (bot_id, bot_token, _) = bot(
         &ws,
         json!({"name": "Poll", "nickname": "poll_bot", "events_history_enabled": true,
+               "who_can_add": "creator_admin_user",
                "events": ["message_new", "reaction_new"], "trigger_on": "all_messages"}),
     );
     let (_, alice_token) = setup::user_with_token(&ws.host, ws.admin, "alice", "user");
@@ -443,4 +447,81 @@ fn private_targets_are_refused_unless_allowed_and_redirects_are_not_followed() {
         (Some("pending"), Some(302)),
         "{log}"
     );
+}
+
+#[test]
+fn who_can_add_and_single_chat_decide_who_adds_a_bot_and_where() {
+    let ws = Workspace::start(ADMIN);
+    let (_, admin_token) = setup::user_with_token(&ws.host, ws.admin, "adele", "admin");
+    let (_, user_token) = setup::user_with_token(&ws.host, ws.admin, "ulla", "user");
+    let chat_of = |token: &str| {
+        id_of(&create_chat(
+            &ws.host,
+            token,
+            json!({"name": "Team", "member_ids": []}),
+        ))
+    };
+    let add = |token: &str, chat: i64, bot: i64| {
+        let path = format!("/chats/{chat}/members");
+        call(
+            &ws.host,
+            token,
+            "POST",
+            &path,
+            Some(json!({"member_ids": [bot]})),
+        )
+    };
+    // `creator`: only whoever created the bot (here the owner).
+    let (only_creator, _, _) = bot(&ws, json!({"name": "Mine", "nickname": "mine_bot"}));
+    let admins_chat = chat_of(&admin_token);
+    let reply = add(&admin_token, admins_chat, only_creator);
+    assert_api_error(&reply, 403, "member_ids", "forbidden");
+    // `creator_admin`: admins too, not users; also when creating a chat.
+    let (for_admins, _, _) = bot(
+        &ws,
+        json!({"name": "Admins", "nickname": "admins_bot", "who_can_add": "creator_admin"}),
+    );
+    expect(&add(&admin_token, admins_chat, for_admins), 204);
+    let users_chat = chat_of(&user_token);
+    let reply = add(&user_token, users_chat, for_admins);
+    assert_api_error(&reply, 403, "member_ids", "forbidden");
+    let reply = call(
+        &ws.host,
+        &user_token,
+        "POST",
+        "/chats",
+        Some(json!({"chat": {"name": "Sneaky", "member_ids": [for_admins]}})),
+    );
+    assert_api_error(&reply, 403, "member_ids", "forbidden");
+    // `creator_admin_user`: every non-guest.
+    let (for_all, _, _) = bot(
+        &ws,
+        json!({"name": "All", "nickname": "all_bot", "who_can_add": "creator_admin_user"}),
+    );
+    expect(&add(&user_token, users_chat, for_all), 204);
+
+    // `single_chat`: one group chat only; threads do not count.
+    let (single, _, _) = bot(
+        &ws,
+        json!({"name": "One", "nickname": "one_bot", "single_chat": true,
+               "who_can_add": "anyone"}),
+    );
+    expect(&add(&user_token, users_chat, single), 204);
+    let reply = add(&admin_token, admins_chat, single);
+    assert_api_error(&reply, 422, "member_ids", "invalid");
+    let m = post(&ws, &user_token, users_chat, "тред");
+    let thread = expect(
+        &call(
+            &ws.host,
+            &user_token,
+            "POST",
+            &format!("/messages/{}/thread", id_of(&m)),
+            None,
+        ),
+        201,
+    );
+    let thread_chat = thread["data"]["chat_id"].as_i64().expect("thread chat_id");
+    expect(&add(&user_token, thread_chat, single), 204);
+    // Adding it again where it already is changes nothing and is allowed.
+    expect(&add(&user_token, users_chat, single), 204);
 }

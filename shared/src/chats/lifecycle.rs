@@ -159,6 +159,7 @@ pub fn create(db: &dyn Db, p: &Principal, input: &ChatInput) -> Result<Json> {
             "create",
             json!({"name": input.name, "channel": input.channel, "public": input.public}),
         )?;
+        members::admit_bots(db, p, id, &input.member_ids)?;
         let mut ids = vec![p.user_id];
         ids.extend(&input.member_ids);
         let added = members::insert_direct(db, id, &ids)?;

@@ -147,6 +147,61 @@ pub fn member_event(
     crate::chats::system_messages::on_member_change(db, actor, chat_id, event, user_ids, silent)
 }
 
+/// The bot rules of `guides/bots-setup.md` for adding `ids` to `chat_id`
+/// (bots among them; people pass): `who_can_add` says who may add the bot
+/// (`creator`; `creator_admin` adds the owner and admins; `creator_admin_user`
+/// and `anyone` add every other non-guest, and guests never add members), and
+/// a `single_chat` bot may be in one group chat or channel only (threads and
+/// personal chats do not count). The settings are the webhooks area's
+/// `bots` rows, read here because the rule belongs to the membership change.
+pub fn admit_bots(db: &dyn Db, p: &Principal, chat_id: i64, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let counts_as_group = db
+        .query_row(
+            "SELECT 1 FROM chats c WHERE c.id = ? AND c.personal = 0 \
+             AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id)",
+            &[chat_id.into()],
+        )?
+        .is_some();
+    let rows = db.query(
+        "SELECT b.user_id, b.creator_id, b.who_can_add, b.single_chat, \
+         (SELECT MIN(m.chat_id) FROM chat_members m JOIN chats c ON c.id = m.chat_id \
+          WHERE m.user_id = b.user_id AND m.chat_id <> ? AND c.personal = 0 \
+          AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id)) \
+         FROM bots b WHERE b.user_id IN (SELECT value FROM json_each(?)) \
+         AND NOT EXISTS (SELECT 1 FROM chat_members x WHERE x.chat_id = ? AND x.user_id = b.user_id) \
+         ORDER BY b.user_id",
+        &[chat_id.into(), Value::id_array(ids), chat_id.into()],
+    )?;
+    for r in &rows {
+        let (bot, creator, who) = (r.i64(0)?, r.i64(1)?, r.string(2)?);
+        let allowed = p.user_id == creator
+            || match who.as_str() {
+                "creator_admin" => p.is_manager(),
+                "creator_admin_user" | "anyone" => vis::viewer_kind(p) != vis::ViewerKind::Guest,
+                _ => false,
+            };
+        if !allowed {
+            return Err(Error::forbidden(
+                "member_ids",
+                ErrorCode::Forbidden,
+                &format!("You may not add the bot {bot} to chats (its who_can_add is {who})"),
+            ));
+        }
+        if let (true, true, Some(other)) = (counts_as_group, r.bool(3)?, r.opt_i64(4)?) {
+            return Err(Error::invalid(
+                "member_ids",
+                ErrorCode::Invalid,
+                Some(bot.to_string()),
+                &format!("The bot {bot} works in one chat only and is already in chat {other}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn forbid(message: &str) -> Error {
     Error::forbidden("chat", ErrorCode::Forbidden, message)
 }
@@ -175,6 +230,7 @@ pub fn add(db: &dyn Db, p: &Principal, chat_id: i64, input: &AddMembers) -> Resu
         }
         require_active(&chat)?;
         ensure_users_exist(db, "member_ids", &input.member_ids)?;
+        admit_bots(db, p, chat_id, &input.member_ids)?;
         let added = insert_direct(db, chat_id, &input.member_ids)?;
         member_event(
             db,
