@@ -157,10 +157,12 @@ async def new_chat(client: PachcaClient, **fields) -> Chat:
     return created.data
 
 
-def create_bot(server, name: str, nickname: str, token: str | None = None) -> dict:
-    """A bot via the official `POST /bots` (`BotCreateRequest`); returns
+def create_bot(server, name: str, nickname: str, token: str | None = None,
+               who_can_add: str = "creator_admin_user") -> dict:
+    """A bot via the official `POST /bots` (`BotCreateRequest`) that any
+    non-guest may add to chats unless `who_can_add` says otherwise; returns
     `{"id", "nickname", "name", "token"}` from its `BotCreateResponse`."""
-    body = {"webhook": {"name": name, "nickname": nickname}}
+    body = {"webhook": {"name": name, "nickname": nickname, "who_can_add": who_can_add}}
     status, data = http(server, "POST", "/bots", body, token=token)
     assert status == 201, data
     created = data["data"]
