@@ -1689,6 +1689,8 @@ fn the_extension_openapi_document_lists_the_extension_paths() {
         "/custom_properties",
         "/custom_properties/{id}",
         "/bots/{id}/signing_secret",
+        "/bots/{id}/incoming_url",
+        "/webhooks/incoming/{token}",
     ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys());
     }

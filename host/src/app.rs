@@ -109,6 +109,8 @@ pub struct App {
     pub max_instances: u32,
     /// Periodic requests the host sends itself (bearers resolved).
     pub schedule: Vec<crate::scheduler::ScheduledRequest>,
+    /// Path prefixes whose rest the access log writes as `[redacted]`.
+    pub redact_paths: Vec<String>,
 }
 
 fn state_dir(options: &UpOptions, runtime: &RuntimeConfig, app_dir: &Path) -> Option<PathBuf> {
@@ -409,6 +411,7 @@ impl App {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             schedule,
+            redact_paths: manifest.redact_paths.clone(),
             name: manifest.name,
             version: manifest.version,
             engine,

@@ -302,6 +302,10 @@ pub struct AppManifest {
     /// Periodic requests for our host's scheduler
     /// (`[application.tool.spin-host] schedule`, ignored by Spin).
     pub schedule: Vec<crate::scheduler::ScheduleEntry>,
+    /// Path prefixes whose rest is a secret (a token in the URL) and is
+    /// written as `[redacted]` in the access log
+    /// (`[application.tool.spin-host] redact_paths`, ignored by Spin).
+    pub redact_paths: Vec<String>,
 }
 
 impl AppManifest {
@@ -450,7 +454,9 @@ fn build(raw: RawManifest, app_dir: &Path) -> Result<AppManifest, ManifestError>
 
     let schedule = crate::scheduler::parse(tool.as_ref(), |v| variables.contains_key(v))
         .map_err(ManifestError::Invalid)?;
+    let redact_paths = redact_paths(tool.as_ref()).map_err(ManifestError::Invalid)?;
     Ok(AppManifest {
+        redact_paths,
         app_dir: app_dir.to_path_buf(),
         name,
         version,
@@ -459,6 +465,26 @@ fn build(raw: RawManifest, app_dir: &Path) -> Result<AppManifest, ManifestError>
         http_triggers,
         schedule,
     })
+}
+
+/// `[application.tool.spin-host] redact_paths`: absolute path prefixes.
+fn redact_paths(tool: Option<&toml::Table>) -> Result<Vec<String>, String> {
+    let Some(list) = tool
+        .and_then(|t| t.get("spin-host"))
+        .and_then(|t| t.get("redact_paths"))
+    else {
+        return Ok(Vec::new());
+    };
+    list.as_array()
+        .ok_or("application.tool.spin-host.redact_paths must be an array of paths")?
+        .iter()
+        .map(|v| match v.as_str() {
+            Some(p) if p.starts_with('/') => Ok(p.to_owned()),
+            _ => Err(format!(
+                "redact_paths entry {v} must be a path starting with /"
+            )),
+        })
+        .collect()
 }
 
 fn build_trigger(

@@ -126,7 +126,7 @@ impl Server {
         let outcome = self.dispatch(req, peer).await;
         log_access(
             &method,
-            &path,
+            &redacted(&path, &self.app.redact_paths),
             outcome.response.status(),
             &outcome.component,
             start.elapsed(),
@@ -446,6 +446,18 @@ fn prepare_request(
     Ok(())
 }
 
+/// `path` with whatever follows a matching prefix replaced by `[redacted]`.
+fn redacted(path: &str, prefixes: &[String]) -> String {
+    for prefix in prefixes {
+        if let Some(rest) = path.strip_prefix(prefix.as_str()) {
+            if !rest.is_empty() {
+                return format!("{prefix}[redacted]");
+            }
+        }
+    }
+    path.to_owned()
+}
+
 fn log_access(method: &Method, path: &str, status: StatusCode, component: &str, elapsed: Duration) {
     use std::io::Write;
     let line = format!(
@@ -467,4 +479,22 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_paths_are_redacted_in_the_access_log() {
+        let prefixes = vec!["/api/shared/v1/webhooks/incoming/".to_owned()];
+        assert_eq!(
+            redacted("/api/shared/v1/webhooks/incoming/abc123?x=1", &prefixes),
+            "/api/shared/v1/webhooks/incoming/[redacted]"
+        );
+        assert_eq!(
+            redacted("/api/shared/v1/users/1", &prefixes),
+            "/api/shared/v1/users/1"
+        );
+    }
 }

@@ -60,3 +60,9 @@ pub fn webhooks(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
     serve(db, cfg, req, webhooks::routes::route)
 }
+
+/// The `incoming` component: bots' incoming webhooks (their templates).
+pub fn incoming(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
+    serve(db, cfg, req, webhooks::routes::route_incoming)
+}

@@ -361,5 +361,6 @@ pub fn token_info(db: &dyn Db, p: &Principal, raw_token: &str) -> Result<Json> {
             "expires_in": null,
             "last_used_at": last_used_at,
         })),
+        Credential::IncomingWebhook => Err(Error::Unauthorized("Access token is invalid")),
     }
 }

@@ -47,6 +47,9 @@ pub enum Credential {
         /// Last use before this request.
         last_used_at: Option<String>,
     },
+    /// A bot's secret incoming-webhook URL: the bot posts what an external
+    /// service sent (see [`crate::webhooks::incoming`]); no bearer token.
+    IncomingWebhook,
 }
 
 /// The authenticated caller.

@@ -26,7 +26,7 @@ mod editing;
 mod link_previews;
 mod listing;
 pub mod mentions;
-mod posting;
+pub mod posting;
 mod render;
 
 pub mod input;

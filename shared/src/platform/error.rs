@@ -53,6 +53,8 @@ pub enum ErrorCode {
     MessageDeleted,
     /// A thread cannot be created for a message that is itself in a thread.
     ThreadMessage,
+    /// Too many requests in too short a time (429, with `Retry-After`).
+    RateLimit,
     /// Internal failure.
     Unhandled,
 }
@@ -81,6 +83,7 @@ impl ErrorCode {
             ErrorCode::GeneralLimit => "general_limit",
             ErrorCode::MessageDeleted => "message_deleted",
             ErrorCode::ThreadMessage => "thread_message",
+            ErrorCode::RateLimit => "rate_limit",
             ErrorCode::Unhandled => "unhandled",
         }
     }
@@ -162,6 +165,15 @@ pub enum Error {
     /// 405 `ApiError`: route exists, method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 429 `ApiError` (`rate_limit`) with `Retry-After` in seconds
+    /// (`api/limits.md`).
+    #[error("too many requests: retry after {retry_after_s} s")]
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after_s: u64,
+        /// The error entry.
+        item: FieldError,
+    },
     /// 500 `ApiError`: storage failure.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -208,6 +220,7 @@ impl Error {
             Error::Unprocessable(_) => 422,
             Error::NotFound(_) | Error::RouteNotFound => 404,
             Error::MethodNotAllowed => 405,
+            Error::TooManyRequests { .. } => 429,
             Error::Db(_) | Error::Internal(_) => 500,
         }
     }
@@ -225,7 +238,9 @@ impl Error {
                 });
             }
             Error::BadRequest(items) | Error::Unprocessable(items) => items.clone(),
-            Error::Forbidden(item) | Error::NotFound(item) => vec![item.clone()],
+            Error::Forbidden(item)
+            | Error::NotFound(item)
+            | Error::TooManyRequests { item, .. } => vec![item.clone()],
             Error::RouteNotFound => vec![FieldError::new(
                 "path",
                 ErrorCode::NotFound,

@@ -135,6 +135,9 @@ impl Response {
                 "www-authenticate".into(),
                 "Bearer error=\"insufficient_scope\"".into(),
             )),
+            Error::TooManyRequests { retry_after_s, .. } => r
+                .headers
+                .push(("retry-after".into(), retry_after_s.to_string())),
             _ => {}
         }
         r

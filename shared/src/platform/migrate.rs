@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_webhooks",
         sql: include_str!("../../../migrations/0004_webhooks.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_interactive_bots",
+        sql: include_str!("../../../migrations/0005_interactive_bots.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

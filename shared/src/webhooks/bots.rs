@@ -25,10 +25,12 @@ use crate::auth::Principal;
 use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::db::{transaction, Db, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
+use crate::platform::outbox;
 use crate::platform::pagination::{self, Cursor};
 use crate::platform::random;
 use crate::platform::time;
 use crate::users;
+use crate::webhooks::incoming;
 use crate::webhooks::settings::{self, BotSettings, SettingsInput, NICKNAME_SUFFIX};
 use serde_json::{json, Value as Json};
 
@@ -137,7 +139,11 @@ pub(crate) fn editable(db: &dyn Db, p: &Principal, id: i64) -> Result<Bot> {
 /// caller's rights on it): added fields, documented in our OpenAPI; no
 /// official field changes. This server has no OAuth clients, so none is
 /// authorized or enabled.
-fn render(p: &Principal, bot: &Bot) -> Json {
+///
+/// Incoming webhook (extension, as the newer SDKs name it): the creator
+/// sees `webhook.url`, the bot's secret incoming URL; whoever sees the bot
+/// sees `webhook.last_request_body` and `webhook.last_request_at`.
+fn render(db: &dyn Db, p: &Principal, bot: &Bot) -> Result<Json> {
     let administer = can_administer(p, bot);
     let mut out = json!({
         "id": bot.id,
@@ -155,10 +161,16 @@ fn render(p: &Principal, bot: &Bot) -> Json {
         },
         "webhook": settings::render(&bot.name, &bot.nickname, &bot.settings),
     });
+    let (last_body, last_at) = incoming::last_request(db, bot.id)?;
+    out["webhook"]["last_request_body"] = json!(last_body);
+    out["webhook"]["last_request_at"] = json!(last_at);
     if bot.creator_id == p.user_id {
         out["signing_secret"] = json!(bot.signing_secret);
+        if let Some(token) = incoming::token_of(db, bot.id)? {
+            out["webhook"]["url"] = json!(incoming::url(&outbox::origin(), &token));
+        }
     }
-    out
+    Ok(out)
 }
 
 /// A new signing secret: 32 random bytes, hex.
@@ -255,6 +267,7 @@ pub fn create(db: &dyn Db, actor: &Principal, input: &SettingsInput) -> Result<J
     let name = input.name.clone().unwrap_or_default();
     let settings = input.apply(&BotSettings::default(), true);
     let secret = new_secret()?;
+    let incoming_token = incoming::new_token()?;
     let now = time::now().to_string();
     let (id, token) = transaction(db, |db| -> Result<(i64, String)> {
         let nickname = match &input.nickname {
@@ -294,6 +307,7 @@ pub fn create(db: &dyn Db, actor: &Principal, input: &SettingsInput) -> Result<J
             ],
         )?;
         settings::store(db, id, &settings, &now)?;
+        incoming::set_token(db, id, &incoming_token)?;
         users::refresh_search(db, id)?;
         users::member_event(db, actor, id, "invite")?;
         let bot = Bot {
@@ -309,7 +323,7 @@ pub fn create(db: &dyn Db, actor: &Principal, input: &SettingsInput) -> Result<J
         Ok((id, token))
     })?;
     let bot = load(db, id)?.ok_or_else(|| Error::Internal("bot vanished".into()))?;
-    let mut out = render(actor, &bot);
+    let mut out = render(db, actor, &bot)?;
     out["access_token"] = json!(token);
     Ok(out)
 }
@@ -347,7 +361,7 @@ pub fn list(
     let mut data = Vec::with_capacity(page.ids.len());
     for id in &page.ids {
         if let Some(bot) = load(db, *id)? {
-            data.push(render(p, &bot));
+            data.push(render(db, p, &bot)?);
         }
     }
     Ok((data, page.meta()))
@@ -355,7 +369,7 @@ pub fn list(
 
 /// `GET /bots/{id}`.
 pub fn get(db: &dyn Db, p: &Principal, id: i64) -> Result<Json> {
-    Ok(render(p, &editable(db, p, id)?))
+    render(db, p, &editable(db, p, id)?)
 }
 
 /// `PUT /bots/{id}`: only the fields present change; new scopes apply to
@@ -426,7 +440,7 @@ pub fn recreate_token(db: &dyn Db, p: &Principal, id: i64) -> Result<Json> {
     transaction(db, |db| -> Result<Json> {
         let bot = administrable(db, p, id, "rotate its token")?;
         let token = reissue_token(db, p, &bot, &now)?;
-        let mut out = render(p, &bot);
+        let mut out = render(db, p, &bot)?;
         out["access_token"] = json!(token);
         Ok(out)
     })
@@ -481,7 +495,7 @@ pub fn self_update_webhook(db: &dyn Db, p: &Principal, body: &Json) -> Result<Js
         settings::store(db, bot.id, &bot.settings, &now)?;
         Ok(bot)
     })?;
-    Ok(render(p, &bot))
+    render(db, p, &bot)
 }
 
 /// `POST /bot/recreate_token`: the bot rotates its own token; the token of
@@ -491,7 +505,7 @@ pub fn self_recreate_token(db: &dyn Db, p: &Principal) -> Result<Json> {
     transaction(db, |db| -> Result<Json> {
         let bot = own(db, p)?;
         let token = reissue_token(db, p, &bot, &now)?;
-        let mut out = render(p, &bot);
+        let mut out = render(db, p, &bot)?;
         out["access_token"] = json!(token);
         Ok(out)
     })
@@ -511,4 +525,16 @@ pub fn rotate_signing_secret(db: &dyn Db, p: &Principal, id: i64) -> Result<Json
         Ok(())
     })?;
     Ok(json!({"id": id, "signing_secret": secret}))
+}
+
+/// `POST /bots/{id}/incoming_url` (extension): a new secret incoming URL
+/// for the bot; the old one stops working at once. Whoever may rotate the
+/// bot's token may do this; the answer shows the new URL once.
+pub fn rotate_incoming_url(db: &dyn Db, p: &Principal, id: i64) -> Result<Json> {
+    let token = incoming::new_token()?;
+    transaction(db, |db| -> Result<()> {
+        let bot = administrable(db, p, id, "change its incoming webhook URL")?;
+        incoming::set_token(db, bot.id, &token)
+    })?;
+    Ok(json!({"id": id, "url": incoming::url(&outbox::origin(), &token)}))
 }

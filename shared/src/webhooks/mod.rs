@@ -14,5 +14,7 @@ pub mod delivery;
 pub mod delivery_log;
 pub mod fanout;
 pub mod history;
+pub mod incoming;
 pub mod routes;
 pub mod settings;
+pub mod templates;

@@ -10,7 +10,7 @@ use crate::platform::http::Response;
 use crate::platform::outbox;
 use crate::platform::pagination::{parse_cursor, parse_limit};
 use crate::platform::params::{id_param, LIST_MAX};
-use crate::webhooks::{bots, delivery, delivery_log, history, settings};
+use crate::webhooks::{bots, delivery, delivery_log, history, incoming, settings};
 
 /// Routes one request of this area (path segments after the API prefix);
 /// [`crate::components`] serves it.
@@ -60,6 +60,14 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             Ok(Response::data(
                 200,
                 bots::rotate_signing_secret(db, &p, id_param(id, "id")?)?,
+            ))
+        }
+        // Extension: a new secret incoming-webhook URL.
+        (["bots", id, "incoming_url"], "POST") => {
+            let p = c.auth(Some("bots:write"))?;
+            Ok(Response::data(
+                200,
+                bots::rotate_incoming_url(db, &p, id_param(id, "id")?)?,
             ))
         }
         // Extension: the bot's recent delivery attempts and dead letters.
@@ -120,6 +128,19 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
     }
 }
 
+/// Routes the `incoming` component's requests: a bot's incoming webhook,
+/// whose token in the path is the credential (no `Authorization`).
+pub fn route_incoming(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
+    match (segs, c.req.method.as_str()) {
+        (["webhooks", "incoming", token], "POST") => Ok(Response::json(
+            200,
+            &incoming::receive(c.db, token, &c.req.body, &c.req.origin())?,
+        )),
+        (["webhooks", "incoming", _], _) => Err(Error::MethodNotAllowed),
+        _ => Err(Error::RouteNotFound),
+    }
+}
+
 fn is_known(path: &[&str]) -> bool {
     matches!(
         path,
@@ -128,7 +149,7 @@ fn is_known(path: &[&str]) -> bool {
             | [
                 "bots",
                 _,
-                "recreate_token" | "signing_secret" | "deliveries"
+                "recreate_token" | "signing_secret" | "deliveries" | "incoming_url"
             ]
             | ["bots", _, "deliveries", _, "redeliver"]
             | ["bot", "webhook" | "recreate_token"]
