@@ -525,3 +525,97 @@ fn who_can_add_and_single_chat_decide_who_adds_a_bot_and_where() {
     // Adding it again where it already is changes nothing and is allowed.
     expect(&add(&user_token, users_chat, single), 204);
 }
+
+#[test]
+fn pressing_a_data_button_sends_button_click_to_the_messages_bot() {
+    let ws = Workspace::start(ADMIN);
+    let receiver = Receiver::start(&[200]);
+    // The bot ignores its own messages' events, and still gets the clicks.
+    let (bot_id, bot_token, secret) = bot(
+        &ws,
+        json!({"name": "Poll", "nickname": "vote_bot", "outgoing_url": receiver.url,
+               "events": ["button_click"], "ignore_self_messages": true,
+               "who_can_add": "anyone"}),
+    );
+    let (alice, alice_token) = setup::user_with_token(&ws.host, ws.admin, "alice", "user");
+    let (_, eve_token) = setup::user_with_token(&ws.host, ws.admin, "eve", "user");
+    let chat = id_of(&create_chat(
+        &ws.host,
+        &alice_token,
+        json!({"name": "Vote", "member_ids": [bot_id]}),
+    ));
+    let body = json!({"message": {"entity_id": chat, "content": "Обедаем в 13:00?",
+        "buttons": [[{"text": "Да", "data": "vote_yes"}, {"text": "Нет", "data": "vote_no"}],
+                    [{"text": "Меню", "url": "https://example.com/menu"}]]}});
+    let m = expect(
+        &call(&ws.host, &bot_token, "POST", "/messages", Some(body)),
+        201,
+    )["data"]
+        .clone();
+    let path = format!("/messages/{}/button_clicks", id_of(&m));
+
+    let click = json!({"data": "vote_yes"});
+    let pressed = expect(
+        &call(&ws.host, &alice_token, "POST", &path, Some(click)),
+        201,
+    )["data"]
+        .clone();
+    let trigger = pressed["trigger_id"]
+        .as_str()
+        .expect("trigger_id")
+        .to_owned();
+    assert_eq!(trigger.len(), 36, "{trigger}");
+    let got = receiver.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].signed_with(&secret));
+    let payload = got[0].json();
+    let fields: Vec<&str> = payload
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "chat_id",
+            "data",
+            "event",
+            "message_id",
+            "trigger_id",
+            "type",
+            "user_id",
+            "webhook_timestamp"
+        ]
+    );
+    assert_eq!(payload["type"], "button");
+    assert_eq!(payload["event"], "click");
+    assert_eq!(payload["message_id"], m["id"]);
+    assert_eq!(payload["trigger_id"], trigger.as_str());
+    assert_eq!(payload["data"], "vote_yes");
+    assert_eq!(payload["user_id"], alice);
+    assert_eq!(payload["chat_id"], chat);
+
+    // No such data button (a URL button has none): 422; nothing sent.
+    let reply = call(
+        &ws.host,
+        &alice_token,
+        "POST",
+        &path,
+        Some(json!({"data": "vote_maybe"})),
+    );
+    assert_api_error(&reply, 422, "data", "not_found");
+    let reply = call(&ws.host, &alice_token, "POST", &path, Some(json!({})));
+    assert_api_error(&reply, 422, "data", "blank");
+    // Someone who cannot read the message cannot press its buttons.
+    let reply = call(
+        &ws.host,
+        &eve_token,
+        "POST",
+        &path,
+        Some(json!({"data": "vote_no"})),
+    );
+    assert_api_error(&reply, 404, "id", "not_found");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.received().len(), 1);
+}

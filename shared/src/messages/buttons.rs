@@ -1,7 +1,13 @@
 //! Message buttons (`guides/buttons.md`): rows of URL and data buttons with
-//! their limits.
+//! their limits, and presses of data buttons ([`click`]).
 
+use crate::auth::Principal;
+use crate::messages::access;
+use crate::platform::db::{transaction, Db};
 use crate::platform::error::{Error, ErrorCode, Result};
+use crate::platform::events::{self, Event};
+use crate::platform::random;
+use crate::platform::time;
 use crate::platform::validate::{show, Fields};
 use serde_json::{json, Map, Value as Json};
 
@@ -136,4 +142,94 @@ fn parse_button(obj: &Map<String, Json>, prefix: &str) -> Result<Json> {
         b["data"] = json!(d);
     }
     Ok(b)
+}
+
+/// A trigger id: 16 random bytes in the 8-4-4-4-12 hex form of the guide's
+/// example.
+fn new_trigger_id() -> Result<String> {
+    let b = hex::encode(random::bytes::<16>()?);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &b[..8],
+        &b[8..12],
+        &b[12..16],
+        &b[16..20],
+        &b[20..]
+    ))
+}
+
+/// The `data` of a press, from `{"data": "..."}`.
+pub fn parse_click(body: &Json) -> Result<String> {
+    let mut f = Fields::new(crate::platform::validate::object(body)?, "");
+    let data = f.required_string("data", Some(BUTTON_FIELD_MAX));
+    f.finish()?;
+    Ok(data.unwrap_or_default())
+}
+
+/// `POST /messages/{id}/button_clicks` (extension): whoever may read the
+/// message presses its data button `data`. The press is recorded (who,
+/// when, which button) with a fresh trigger id, and the message's bot
+/// receives `button_click` (`guides/buttons.md`) whatever its
+/// `ignore_self_messages` says; the answer carries the trigger id.
+/// 404 for a message the caller cannot read, 422 when no data button of the
+/// message has this `data`.
+pub fn click(db: &dyn Db, p: &Principal, message_id: i64, data: &str) -> Result<Json> {
+    let m = access::readable(db, p, message_id)?;
+    let rows: Json = m
+        .buttons_json
+        .as_deref()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or(Json::Null);
+    let pressed = rows
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_array)
+        .flatten()
+        .any(|b| b["data"].as_str() == Some(data));
+    if !pressed {
+        return Err(Error::invalid(
+            "data",
+            ErrorCode::NotFound,
+            Some(data.to_owned()),
+            "The message has no data button with this data",
+        ));
+    }
+    let trigger_id = new_trigger_id()?;
+    let now = time::now().to_string();
+    let click = json!({
+        "trigger_id": trigger_id,
+        "message_id": m.id,
+        "data": data,
+        "user_id": p.user_id,
+        "chat_id": m.chat_id,
+        "created_at": now,
+    });
+    transaction(db, |db| -> Result<()> {
+        db.execute(
+            "INSERT INTO button_clicks (message_id, chat_id, user_id, data, trigger_id, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            &[
+                m.id.into(),
+                m.chat_id.into(),
+                p.user_id.into(),
+                data.to_owned().into(),
+                trigger_id.clone().into(),
+                now.clone().into(),
+            ],
+        )?;
+        events::record(
+            db,
+            &Event {
+                kind: events::BUTTON,
+                event: "click",
+                entity_type: "Message",
+                entity_id: m.id,
+                actor: Some(p.user_id),
+                payload: click.clone(),
+            },
+        )?;
+        Ok(())
+    })?;
+    Ok(click)
 }

@@ -5,7 +5,7 @@
 //! the domain, render; errors are rendered only by [`Response::error`].
 
 use crate::auth::context::Ctx;
-use crate::messages::{self, input, read_state, search, threads};
+use crate::messages::{self, buttons, input, read_state, search, threads};
 use crate::platform::error::{Error, Result};
 use crate::platform::http::Response;
 use crate::platform::pagination::{parse_cursor, parse_limit};
@@ -74,6 +74,13 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             messages::add_link_previews(db, &p, id, &previews)?;
             Ok(Response::no_content())
         }
+        // Extension: a reader presses a data button of the message.
+        (["messages", id, "button_clicks"], "POST") => {
+            let p = c.auth(Some("messages:read"))?;
+            let id = id_param(id, "id")?;
+            let data = buttons::parse_click(&c.body()?)?;
+            Ok(Response::data(201, buttons::click(db, &p, id, &data)?))
+        }
         (["threads"], "POST") => {
             let p = c.auth(Some("threads:create"))?;
             Ok(Response::data(201, threads::create_standalone(db, &p)?))
@@ -126,7 +133,7 @@ fn is_known(path: &[&str]) -> bool {
             | [
                 "messages",
                 _,
-                "pin" | "thread" | "read_member_ids" | "link_previews"
+                "pin" | "thread" | "read_member_ids" | "link_previews" | "button_clicks"
             ]
             | ["threads"]
             | ["threads", _]

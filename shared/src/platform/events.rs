@@ -30,6 +30,8 @@ pub const MESSAGE: &str = "message";
 pub const REACTION: &str = "reaction";
 /// Event kind for threads (`new`).
 pub const THREAD: &str = "thread";
+/// Event kind for data-button presses (`click`).
+pub const BUTTON: &str = "button";
 
 /// A domain event about to be recorded.
 #[derive(Debug, Clone)]

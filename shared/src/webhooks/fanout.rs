@@ -15,7 +15,9 @@
 //!   compared without case), `unfurl` none (unfurl bots get `link_shared`);
 //! * `ignore_self_messages` drops message events about the bot's own
 //!   messages; service messages (joins, leaves) are never sent;
-//! * `company_member` events go to every subscribed bot, without membership.
+//! * `company_member` events go to every subscribed bot, without membership;
+//! * `button_click` goes to the bot that wrote the message, whatever its
+//!   `ignore_self_messages` says (`guides/buttons.md`).
 //!
 //! The payload is built here, from the rows as the change left them, so it
 //! is what happened even if the data changes before delivery; only
@@ -192,6 +194,7 @@ pub fn event_name(kind: &str, event: &str) -> Option<String> {
         events::MESSAGE => matches!(event, "new" | "update" | "delete"),
         events::REACTION => matches!(event, "new" | "delete"),
         events::CHAT_MEMBER => matches!(event, "add" | "remove"),
+        events::BUTTON => event == "click",
         events::COMPANY_MEMBER => matches!(
             event,
             "invite" | "confirm" | "update" | "suspend" | "activate" | "delete"
@@ -223,6 +226,11 @@ fn payload(db: &dyn Db, rec: &RecordedEvent<'_>, message: Option<&MessageRow>) -
             ],
         ),
         events::CHAT_MEMBER => copy(&mut p, &e.payload, &["chat_id", "thread_id", "user_ids"]),
+        events::BUTTON => copy(
+            &mut p,
+            &e.payload,
+            &["message_id", "trigger_id", "data", "user_id", "chat_id"],
+        ),
         _ => copy(&mut p, &e.payload, &["user_ids"]),
     }
     if matches!(e.kind, events::CHAT_MEMBER | events::COMPANY_MEMBER) {
@@ -257,6 +265,11 @@ pub fn enqueue(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
                 Vec::new(),
                 None,
             ),
+            None => return Ok(Vec::new()),
+        },
+        // Only the message's author, and only if it is a bot.
+        events::BUTTON => match message_rows::load(db, e.entity_id)? {
+            Some(m) => (Some(Vec::new()), vec![m.user_id], None),
             None => return Ok(Vec::new()),
         },
         events::CHAT_MEMBER => {
@@ -341,6 +354,10 @@ mod tests {
         assert_eq!(
             event_name("company_member", "suspend").as_deref(),
             Some("company_member_suspend")
+        );
+        assert_eq!(
+            event_name("button", "click").as_deref(),
+            Some("button_click")
         );
         assert_eq!(event_name("message", "pin"), None);
         assert_eq!(event_name("chat_member", "role_update"), None);
