@@ -619,3 +619,69 @@ fn pressing_a_data_button_sends_button_click_to_the_messages_bot() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(receiver.received().len(), 1);
 }
+
+#[test]
+fn an_unfurl_bot_gets_links_on_its_domains_in_chats_it_can_see_and_attaches_previews() {
+    let ws = Workspace::start(ADMIN);
+    let receiver = Receiver::start(&[200]);
+    let (_, bot_token, secret) = bot(
+        &ws,
+        json!({"name": "Tracker", "nickname": "tracker_bot", "outgoing_url": receiver.url,
+               "trigger_on": "unfurl", "events": ["message_link_shared", "message_new"],
+               "unfurl_domains": ["Example.com", "docs.example.org"]}),
+    );
+    let (alice, alice_token) = setup::user_with_token(&ws.host, ws.admin, "alice", "user");
+    // An open chat the bot is not in, and a closed one it cannot see.
+    let open = id_of(&create_chat(
+        &ws.host,
+        &alice_token,
+        json!({"name": "Dev", "public": true}),
+    ));
+    let closed = id_of(&create_chat(
+        &ws.host,
+        &alice_token,
+        json!({"name": "Secret"}),
+    ));
+    post(&ws, &alice_token, closed, "https://tracker.example.com/T-0");
+    let m = post(
+        &ws,
+        &alice_token,
+        open,
+        "Смотри https://tracker.example.com/T-1, https://other.org/x и [спеку](http://docs.example.org/a)",
+    );
+    let got = receiver.wait_for(1, WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+    let got_all = receiver.received();
+    assert_eq!(got_all.len(), 1, "{got_all:?}");
+    assert!(got[0].signed_with(&secret));
+    let p = got[0].json();
+    assert_eq!(
+        (p["type"].as_str(), p["event"].as_str()),
+        (Some("message"), Some("link_shared"))
+    );
+    assert_eq!(p["message_id"], m["id"]);
+    assert_eq!(p["chat_id"], open);
+    assert_eq!(p["user_id"], alice);
+    assert_eq!(p["created_at"], m["created_at"]);
+    assert_eq!(
+        p["links"],
+        json!([
+            {"url": "https://tracker.example.com/T-1", "domain": "tracker.example.com", "skip": false},
+            {"url": "http://docs.example.org/a", "domain": "docs.example.org", "skip": false}
+        ])
+    );
+    // The bot attaches a preview of a link it was sent.
+    let previews = json!({"link_previews": {"https://tracker.example.com/T-1": {
+        "title": "T-1: Починить вход", "description": "В работе"}}});
+    let path = format!("/messages/{}/link_previews", id_of(&m));
+    expect(
+        &call(&ws.host, &bot_token, "POST", &path, Some(previews)),
+        204,
+    );
+
+    // Domains are validated: no scheme, port, path or IP address; at most 5.
+    let bad = json!({"webhook": {"name": "Bad", "nickname": "bad_bot",
+        "unfurl_domains": ["https://example.com", "10.0.0.1", "example.com:8080"]}});
+    let reply = ws.owner("POST", "/bots", Some(bad));
+    assert_api_error(&reply, 422, "unfurl_domains.0", "invalid");
+}

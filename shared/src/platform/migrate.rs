@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_interactive_bots",
         sql: include_str!("../../../migrations/0005_interactive_bots.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_unfurl_domains",
+        sql: include_str!("../../../migrations/0006_unfurl_domains.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

@@ -248,6 +248,123 @@ pub fn enqueue(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
     if !any_subscribed(db)? {
         return Ok(Vec::new());
     }
+    let mut ids = if e.kind == events::MESSAGE && e.event == "new" {
+        link_shared(db, rec)?
+    } else {
+        Vec::new()
+    };
+    ids.extend(to_receivers(db, rec, &name)?);
+    Ok(ids)
+}
+
+/// The links of a text: `http(s)://` up to white space or a closing
+/// bracket or quote, without trailing punctuation, with their lower-case
+/// host; each URL once, in order.
+pub fn links_in(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("http") {
+        let tail = &rest[at..];
+        let is_link = tail.starts_with("http://") || tail.starts_with("https://");
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '<' | '"' | '\''))
+            .unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        if is_link {
+            let host = url
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_ascii_lowercase));
+            if let Some(host) = host.filter(|h| !h.is_empty()) {
+                if !out.iter().any(|(u, _)| u == url) {
+                    out.push((url.to_owned(), host));
+                }
+            }
+        }
+        rest = &tail[end.max(4)..];
+    }
+    out
+}
+
+/// Whether `host` is `domain` or one of its subdomains.
+fn under(host: &str, domain: &str) -> bool {
+    host == domain || host.strip_suffix(domain).is_some_and(|h| h.ends_with('.'))
+}
+
+/// `message_link_shared` for a new message: each live unfurl bot
+/// (`trigger_on = unfurl`, subscribed to it) that can see the chat (a
+/// member of it or of the thread's chat, or the chat is open) gets the
+/// message's links on its domains (`guides/link-previews.md`). `skip` is
+/// always false: authors cannot hide a link's preview here.
+fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
+    let Some(m) = message_rows::load(db, rec.event.entity_id)? else {
+        return Ok(Vec::new());
+    };
+    let links = links_in(&m.content);
+    if m.system || links.is_empty() {
+        return Ok(Vec::new());
+    }
+    let chats = audience_chats(m.chat_id, m.root_chat_id);
+    let rows = db.query(
+        &format!(
+            "SELECT {CANDIDATE_COLUMNS}, COALESCE((SELECT x.domains_json FROM bot_unfurl x WHERE x.bot_id = b.user_id), '[]') \
+             {LIVE_SUBSCRIBED} AND b.trigger_on = 'unfurl' AND (EXISTS (SELECT 1 FROM chat_members cm \
+             WHERE cm.user_id = b.user_id AND cm.chat_id IN (SELECT value FROM json_each(?))) \
+             OR EXISTS (SELECT 1 FROM chats c WHERE c.id = ? AND c.public = 1 AND c.personal = 0)) \
+             ORDER BY b.user_id"
+        ),
+        &[Value::id_array(&chats), m.root_chat_id.into()],
+    )?;
+    let name = "message_link_shared";
+    let mut ids = Vec::new();
+    for r in &rows {
+        let c = candidate(r)?;
+        if !c.events.iter().any(|n| n == name) {
+            continue;
+        }
+        let domains = json_list(&r.string(7)?);
+        let mine: Vec<Json> = links
+            .iter()
+            .filter_map(|(url, host)| {
+                domains
+                    .iter()
+                    .find(|d| under(host, d))
+                    .map(|_| json!({"url": url, "domain": host, "skip": false}))
+            })
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let payload = json!({
+            "type": "message",
+            "event": "link_shared",
+            "chat_id": m.chat_id,
+            "message_id": m.id,
+            "links": mine,
+            "user_id": m.user_id,
+            "created_at": m.created_at,
+        });
+        if c.history {
+            history::insert(db, c.id, rec, name, &payload)?;
+        }
+        if let Some(url) = &c.url {
+            ids.extend(delivery::insert_all(
+                db,
+                rec,
+                name,
+                &[(c.id, url)],
+                &payload,
+            )?);
+        }
+    }
+    Ok(ids)
+}
+
+/// The deliveries of an event to the bots it concerns by membership (or to
+/// every bot, or to a button's message author).
+fn to_receivers(db: &dyn Db, rec: &RecordedEvent<'_>, name: &str) -> Result<Vec<i64>> {
+    let e = rec.event;
+    let name = name.to_owned();
     // Whose bot members may receive it (`None`: every bot), bots outside the
     // chat that still do (those just removed), and a message event's row.
     let (chats, removed, message) = match e.kind {
@@ -371,6 +488,28 @@ mod tests {
         assert_eq!(command_of("please /deploy"), None);
         assert_eq!(command_of("/"), None);
         assert_eq!(command_of(""), None);
+    }
+
+    #[test]
+    fn links_and_their_domains_are_found_in_text() {
+        let text = "See https://tracker.example.com/T-1, [spec](http://docs.example.org/a?b=1) \
+                    and <https://tracker.example.com/T-1> or httpx://no http:/no";
+        assert_eq!(
+            links_in(text),
+            vec![
+                (
+                    "https://tracker.example.com/T-1".to_owned(),
+                    "tracker.example.com".to_owned()
+                ),
+                (
+                    "http://docs.example.org/a?b=1".to_owned(),
+                    "docs.example.org".to_owned()
+                ),
+            ]
+        );
+        assert!(under("tracker.example.com", "example.com"));
+        assert!(under("example.com", "example.com"));
+        assert!(!under("badexample.com", "example.com"));
     }
 
     #[test]

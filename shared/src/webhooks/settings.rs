@@ -89,6 +89,8 @@ pub struct BotSettings {
     pub can_edit: Vec<String>,
     /// Who may add the bot to chats.
     pub who_can_add: String,
+    /// Domains an unfurl bot watches (extension field of the newer SDKs).
+    pub unfurl_domains: Vec<String>,
 }
 
 impl Default for BotSettings {
@@ -108,6 +110,7 @@ impl Default for BotSettings {
             single_chat: false,
             can_edit: Vec::new(),
             who_can_add: "creator".into(),
+            unfurl_domains: Vec::new(),
         }
     }
 }
@@ -156,6 +159,8 @@ pub struct SettingsInput {
     pub can_edit: Option<Vec<String>>,
     /// `who_can_add`.
     pub who_can_add: Option<String>,
+    /// `unfurl_domains`.
+    pub unfurl_domains: Option<Vec<String>>,
 }
 
 impl SettingsInput {
@@ -184,6 +189,7 @@ impl SettingsInput {
         }
         set(&mut s.can_edit, &self.can_edit);
         set(&mut s.who_can_add, &self.who_can_add);
+        set(&mut s.unfurl_domains, &self.unfurl_domains);
         s
     }
 }
@@ -250,6 +256,26 @@ fn string_list(f: &mut Fields<'_>, k: &str, allowed: Option<&[&str]>) -> Option<
         }
     }
     Some(out)
+}
+
+/// At most this many `unfurl_domains` (`guides/link-previews.md`).
+pub const UNFURL_DOMAINS_MAX: usize = 5;
+
+/// A watched domain in lower case, if `d` is one: labels of letters,
+/// digits and `-` joined by dots, at least two labels, not an IP address,
+/// no scheme, port or path (`guides/link-previews.md`).
+pub fn unfurl_domain(d: &str) -> Option<String> {
+    let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = d.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let numeric = labels.iter().all(|l| l.chars().all(|c| c.is_ascii_digit()));
+    (labels.len() >= 2 && labels.iter().all(label_ok) && !numeric).then_some(d)
 }
 
 fn optional_text(f: &mut Fields<'_>, k: &str) -> Option<Option<String>> {
@@ -341,6 +367,29 @@ pub fn parse(obj: &Map<String, Json>, create: bool) -> Result<SettingsInput> {
     input.single_chat = f.bool("single_chat");
     input.can_edit = string_list(&mut f, "can_edit", Some(CAN_EDIT));
     input.who_can_add = f.enumeration("who_can_add", WHO_CAN_ADD).map(str::to_owned);
+    if let Some(domains) = string_list(&mut f, "unfurl_domains", None) {
+        if domains.len() > UNFURL_DOMAINS_MAX {
+            f.fail(
+                "unfurl_domains",
+                ErrorCode::TooLong,
+                None,
+                &format!("at most {UNFURL_DOMAINS_MAX} domains"),
+            );
+        }
+        let mut clean = Vec::new();
+        for (i, d) in domains.iter().enumerate() {
+            match unfurl_domain(d) {
+                Some(d) => clean.push(d),
+                None => f.fail(
+                    &format!("unfurl_domains.{i}"),
+                    ErrorCode::Invalid,
+                    Some(d.clone()),
+                    "must be a domain such as example.com (no scheme, port, path or IP address)",
+                ),
+            }
+        }
+        input.unfurl_domains = Some(clean);
+    }
     f.finish()?;
     if let Some(scopes) = scopes {
         let bad: Vec<_> = scopes
@@ -371,7 +420,8 @@ fn json_list(raw: &str) -> Result<Vec<String>> {
 /// Columns of `bots` read by [`from_row`], in order (alias `b`).
 pub const COLUMNS: &str = "b.outgoing_url, b.events_json, b.trigger_on, b.commands_json, \
      b.scopes_json, b.template, b.template_engine, b.challenge_key, b.link_preview_enabled, \
-     b.ignore_self_messages, b.events_history_enabled, b.single_chat, b.can_edit_json, b.who_can_add";
+     b.ignore_self_messages, b.events_history_enabled, b.single_chat, b.can_edit_json, b.who_can_add, \
+     COALESCE((SELECT x.domains_json FROM bot_unfurl x WHERE x.bot_id = b.user_id), '[]')";
 
 /// Reads the settings from a row whose first columns are [`COLUMNS`],
 /// starting at column `at`.
@@ -391,6 +441,7 @@ pub fn from_row(r: &Row, at: usize) -> Result<BotSettings> {
         single_chat: r.bool(at + 11)?,
         can_edit: json_list(&r.string(at + 12)?)?,
         who_can_add: r.string(at + 13)?,
+        unfurl_domains: json_list(&r.string(at + 14)?)?,
     })
 }
 
@@ -420,6 +471,11 @@ pub fn store(db: &dyn Db, bot_id: i64, s: &BotSettings, now: &str) -> Result<()>
             bot_id.into(),
         ],
     )?;
+    db.execute(
+        "INSERT INTO bot_unfurl (bot_id, domains_json) VALUES (?, ?) \
+         ON CONFLICT (bot_id) DO UPDATE SET domains_json = excluded.domains_json",
+        &[bot_id.into(), json!(s.unfurl_domains).to_string().into()],
+    )?;
     Ok(())
 }
 
@@ -442,9 +498,9 @@ pub fn render(name: &str, nickname: &str, s: &BotSettings) -> Json {
         "single_chat": s.single_chat,
         "can_edit": s.can_edit,
         "who_can_add": s.who_can_add,
-        // Not in the spec; the official SDKs require it of a `BotWebhook`.
-        // Link previews by domain are not supported, so it is always empty.
-        "unfurl_domains": [],
+        // Not in the spec; the official SDKs require it of a `BotWebhook`:
+        // the domains an unfurl bot watches.
+        "unfurl_domains": s.unfurl_domains,
     })
 }
 
