@@ -57,8 +57,24 @@ pub fn parse_link_previews(body: &Json) -> Result<Map<String, Json>> {
     Ok(map.clone())
 }
 
+/// The domains an unfurl bot watches (empty for other bots). The setting is
+/// the webhooks area's (`bot_unfurl`); it is read here because the rule
+/// belongs to attaching previews.
+fn unfurl_domains(db: &dyn Db, bot_id: i64) -> Result<Vec<String>> {
+    let Some(r) = db.query_row(
+        "SELECT domains_json FROM bot_unfurl WHERE bot_id = ?",
+        &[bot_id.into()],
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(serde_json::from_str(&r.string(0)?).unwrap_or_default())
+}
+
 /// `POST /messages/{id}/link_previews`: bot tokens only (403 otherwise);
-/// every URL must occur in the message's text, else nothing is stored (422).
+/// every URL must occur in the message's text and, for a bot with
+/// `unfurl_domains`, be on one of them (`guides/link-previews.md`), else
+/// nothing is stored (422).
 pub fn add_link_previews(
     db: &dyn Db,
     p: &Principal,
@@ -77,6 +93,7 @@ pub fn add_link_previews(
         if m.deleted_at.is_some() {
             return Err(message_deleted(id));
         }
+        let domains = unfurl_domains(db, p.user_id)?;
         for url in previews.keys() {
             if !m.content.contains(url.as_str()) {
                 return Err(Error::invalid(
@@ -84,6 +101,22 @@ pub fn add_link_previews(
                     ErrorCode::NotFound,
                     Some(url.clone()),
                     "The URL does not occur in the message",
+                ));
+            }
+            let host = url
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_ascii_lowercase))
+                .unwrap_or_default();
+            let watched = domains
+                .iter()
+                .any(|d| host == *d || host.ends_with(&format!(".{d}")));
+            if !domains.is_empty() && !watched {
+                return Err(Error::invalid(
+                    &format!("link_previews.{url}"),
+                    ErrorCode::Invalid,
+                    Some(url.clone()),
+                    "The URL's domain is not one of the bot's unfurl_domains",
                 ));
             }
         }

@@ -155,6 +155,47 @@ fn is_applied(db: &dyn Db, version: i64) -> Result<bool, DbError> {
         .is_some())
 }
 
+/// Whether a `PRAGMA name = value` already holds (another connection made
+/// the change); only `journal_mode` is read back.
+fn pragma_holds(db: &dyn Db, stmt: &str) -> bool {
+    let text = stmt.trim().trim_end_matches(';');
+    let Some((name, value)) = text
+        .get(6..)
+        .and_then(|rest| rest.split_once('='))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase()))
+    else {
+        return false;
+    };
+    if name != "journal_mode" {
+        return false;
+    }
+    db.query_row("PRAGMA journal_mode", &[])
+        .ok()
+        .flatten()
+        .and_then(|r| r.string(0).ok())
+        .is_some_and(|mode| mode.eq_ignore_ascii_case(&value))
+}
+
+/// Runs one of a migration's leading pragmas. SQLite cannot change the
+/// journal mode while another connection holds a lock, and says so at once
+/// instead of waiting in its busy handler; several instances starting
+/// together on a new database meet exactly that. So a failed pragma is
+/// retried for up to a second, and is no error once it holds anyway.
+fn run_pragma(db: &dyn Db, stmt: &str) -> Result<(), DbError> {
+    let mut attempts = 0;
+    loop {
+        match db.execute(stmt, &[]) {
+            Ok(_) => return Ok(()),
+            Err(_) if pragma_holds(db, stmt) => return Ok(()),
+            Err(e) if attempts >= 100 => return Err(e),
+            Err(_) => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
+
 /// Brings the schema up to date. Returns how many migrations this call
 /// applied (0 when already current). Safe to call on every request.
 pub fn migrate(db: &dyn Db) -> Result<usize, DbError> {
@@ -178,7 +219,7 @@ pub fn migrate(db: &dyn Db) -> Result<usize, DbError> {
         let (pragmas, body): (Vec<&String>, Vec<&String>) =
             statements.iter().partition(|s| is_pragma(s));
         for p in pragmas {
-            db.execute(p, &[])?;
+            run_pragma(db, p)?;
         }
         let did = crate::platform::db::transaction(db, |db| -> Result<bool, DbError> {
             if is_applied(db, m.version)? {
