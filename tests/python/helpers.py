@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib.util
 import itertools
 import json
 import types
@@ -18,6 +19,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 
 from pachca.client import PachcaClient
 from pachca.models import (
@@ -31,6 +33,18 @@ from pachca.models import (
 )
 
 _counter = itertools.count()
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_example(name: str):
+    """Imports `examples/<name>.py` as a module (the examples are scripts,
+    not a package)."""
+    path = ROOT / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def unique(prefix: str) -> str:

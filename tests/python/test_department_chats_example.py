@@ -4,22 +4,10 @@ reused, and a second run changes nothing."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 from pachca.models import ChatAvailability, ListChatMessagesParams, ListChatsParams
 
-from helpers import Sdk, assert_model, create, new_chat, run, unique
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_example():
-    path = ROOT / "examples" / "department_chats.py"
-    spec = importlib.util.spec_from_file_location("department_chats", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import Sdk, assert_model, create, load_example, new_chat, run, unique
 
 
 def test_the_example_places_users_in_their_department_chats(server, monkeypatch, capsys):
@@ -46,7 +34,7 @@ def test_the_example_places_users_in_their_department_chats(server, monkeypatch,
     quiet = run(messages(existing))
     monkeypatch.setenv("PACHCA_BASE_URL", server.base_url)
     monkeypatch.setenv("PACHCA_TOKEN", server.admin_token)
-    example = load_example()
+    example = load_example("department_chats")
 
     placed = example.main()
     assert placed[sales] == existing

@@ -5,26 +5,14 @@ reads by polling, each handled once."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-from pathlib import Path
 
 from pachca.models import ReactionRequest
 
-from helpers import Sdk, run, unique
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_example():
-    path = ROOT / "examples" / "helpdesk_reactions.py"
-    spec = importlib.util.spec_from_file_location("helpdesk_reactions", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import Sdk, load_example, run, unique
 
 
 def test_reactions_move_the_ticket(server):
-    example = load_example()
+    example = load_example("helpdesk_reactions")
 
     async def scenario():
         async with Sdk(server) as admin:

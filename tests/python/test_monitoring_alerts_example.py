@@ -4,22 +4,10 @@ token, to its incoming URL."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 from pachca.models import ListChatMessagesParams
 
-from helpers import Sdk, run, unique
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_example():
-    path = ROOT / "examples" / "monitoring_alerts.py"
-    spec = importlib.util.spec_from_file_location("monitoring_alerts", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import Sdk, load_example, run, unique
 
 
 def test_the_example_posts_a_rendered_alert_through_the_incoming_webhook(server, monkeypatch, capsys):
@@ -27,7 +15,7 @@ def test_the_example_posts_a_rendered_alert_through_the_incoming_webhook(server,
     monkeypatch.setenv("PACHCA_BASE_URL", server.base_url)
     monkeypatch.setenv("PACHCA_TOKEN", server.admin_token)
     monkeypatch.setenv("ALERT_CHAT", chat_name)
-    example = load_example()
+    example = load_example("monitoring_alerts")
     assert run(example.main()) == 0
     out = capsys.readouterr().out
     assert "incoming URL: " in out and "/webhooks/incoming/" in out
