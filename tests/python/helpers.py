@@ -13,6 +13,7 @@ import dataclasses
 import importlib.util
 import itertools
 import json
+import sys
 import types
 import typing
 import urllib.error
@@ -43,6 +44,8 @@ def load_example(name: str):
     path = ROOT / "examples" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    # Registered first, as an import would, so its dataclasses resolve.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
