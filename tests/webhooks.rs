@@ -419,6 +419,32 @@ fn private_targets_are_refused_unless_allowed_and_redirects_are_not_followed() {
     let error = log["data"][0]["last_error"].as_str().unwrap_or_default();
     assert!(error.contains("not allowed"), "{log}");
 
+    // Allowed by the app, but the operator blocks private networks (Spin's
+    // `block_networks`): a name resolving to loopback is refused after DNS.
+    let dir = tempfile::tempdir().expect("dir");
+    let runtime = dir.path().join("runtime.toml");
+    std::fs::write(&runtime, "[outbound_networking]\nblock_networks = [\"private\"]\n")
+        .expect("runtime config");
+    let runtime = runtime.to_string_lossy().into_owned();
+    let config = e2e_tests::api::app(ADMIN).args(&["--runtime-config-file", &runtime]);
+    let ws = Workspace::start_with(ADMIN, config);
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let (bot_id, _, _) = bot(
+        &ws,
+        json!({"name": "Named", "nickname": "named_bot", "outgoing_url": by_name,
+               "events": ["message_new"], "trigger_on": "all_messages"}),
+    );
+    let chat = id_of(&create_chat(
+        &ws.host,
+        ws.admin,
+        json!({"name": "Named", "member_ids": [bot_id]}),
+    ));
+    post(&ws, ws.admin, chat, "и так не уйдёт");
+    let log = log_after_attempt(&ws, bot_id, "");
+    assert!(receiver.received().is_empty(), "sent to a blocked network");
+    let error = log["data"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("DestinationIpProhibited"), "{log}");
+
     // Allowed (as in the other tests), a redirect is a failure, not followed.
     let ws = Workspace::start(ADMIN);
     let redirect = Receiver::start(&[302]);

@@ -455,7 +455,7 @@ mod tests {
             component: "c".into(),
             hosts: config(&["http://127.0.0.1:8080"]),
             self_origin: "127.0.0.1:3000".into(),
-            client: OutboundClient::new(false),
+            client: OutboundClient::new(false, Default::default()),
         };
         let uri = |s: &str| s.parse::<Uri>().expect("uri");
         assert_eq!(

@@ -9,10 +9,18 @@
 //! handshake each time. Without pooling, each request opens its own
 //! connection with wasmtime's `default_send_request`.
 //!
-//! Timeouts follow the guest's `request-options`: in pooled mode the
-//! connect and first-byte timeouts together bound the wait for the response
-//! head (a pooled connection may need no connect at all), and the
-//! between-bytes timeout bounds every wait for the next body frame.
+//! Timeouts follow the guest's `request-options`: the connect and
+//! first-byte timeouts together bound the wait for the response head (a
+//! pooled connection may need no connect at all), and the between-bytes
+//! timeout bounds every wait for the next body frame. Without pooling the
+//! same client is used with no idle connections kept.
+//!
+//! Blocked networks (`[outbound_networking] block_networks`, as in Spin):
+//! a destination whose address, after DNS resolution, is in a blocked
+//! network is refused with `destination-IP-prohibited`; `"private"` stands
+//! for the loopback, private, link-local, CGNAT and unique-local ranges. The
+//! check runs in the connector, on the addresses actually connected to, so
+//! a public name that resolves to a private address cannot get through.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,9 +30,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// How long an idle pooled connection is kept.
@@ -41,27 +53,138 @@ pub type Sent = (
     Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
 );
 
+/// Networks outbound requests may not reach (Spin's `block_networks`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockedNetworks {
+    /// Explicit CIDRs.
+    pub nets: Vec<IpNet>,
+    /// Whether `"private"` was listed.
+    pub private: bool,
+}
+
+impl BlockedNetworks {
+    /// Parses `block_networks` entries: CIDRs, single addresses, `"private"`.
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        let mut out = Self::default();
+        for e in entries {
+            if e == "private" {
+                out.private = true;
+            } else if let Ok(net) = e.parse::<IpNet>() {
+                out.nets.push(net);
+            } else if let Ok(ip) = e.parse::<IpAddr>() {
+                out.nets.push(IpNet::from(ip));
+            } else {
+                return Err(format!(
+                    "block_networks entry {e:?} is not a CIDR, an address or \"private\""
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `ip` may not be connected to.
+    pub fn blocks(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        if self.nets.iter().any(|n| n.contains(&ip)) {
+            return true;
+        }
+        self.private
+            && match ip {
+                IpAddr::V4(v4) => {
+                    let [a, b, ..] = v4.octets();
+                    v4.is_private()
+                        || v4.is_loopback()
+                        || v4.is_link_local()
+                        || v4.is_unspecified()
+                        || (a == 100 && (64..128).contains(&b))
+                }
+                IpAddr::V6(v6) => {
+                    let first = v6.segments()[0];
+                    v6.is_loopback()
+                        || v6.is_unspecified()
+                        || (first & 0xfe00) == 0xfc00
+                        || (first & 0xffc0) == 0xfe80
+                }
+            }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nets.is_empty() && !self.private
+    }
+}
+
+/// The text of the error a resolver gives when every address is blocked.
+const BLOCKED: &str = "destination IP prohibited by block_networks";
+
+/// DNS resolution that drops blocked addresses (an error when none is left).
+#[derive(Clone)]
+struct GuardedResolver {
+    inner: GaiResolver,
+    blocked: Arc<BlockedNetworks>,
+}
+
+type Resolving =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, std::io::Error>> + Send>>;
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolving = self.inner.call(name);
+        let blocked = self.blocked.clone();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = resolving
+                .await?
+                .filter(|a| !blocked.blocks(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    BLOCKED,
+                ))
+            } else {
+                Ok(addrs.into_iter())
+            }
+        })
+    }
+}
+
 /// Sends allowed outbound requests; shared by every component of the app.
 #[derive(Clone)]
 pub struct OutboundClient {
-    pooled: Option<Client<HttpsConnector<HttpConnector>, WasiBody>>,
+    client: Client<HttpsConnector<HttpConnector<GuardedResolver>>, WasiBody>,
+    pooling: bool,
+    blocked: Arc<BlockedNetworks>,
 }
 
 impl std::fmt::Debug for OutboundClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboundClient")
-            .field("pooled", &self.pooled.is_some())
+            .field("pooling", &self.pooling)
+            .field("blocked", &self.blocked)
             .finish()
     }
 }
 
 impl OutboundClient {
-    /// A client that pools connections when `pooling` is set.
-    pub fn new(pooling: bool) -> Self {
-        if !pooling {
-            return Self { pooled: None };
-        }
-        let mut http = HttpConnector::new();
+    /// A client that keeps idle connections when `pooling` is set and never
+    /// connects to `blocked` networks.
+    pub fn new(pooling: bool, blocked: BlockedNetworks) -> Self {
+        let blocked = Arc::new(blocked);
+        let resolver = GuardedResolver {
+            inner: GaiResolver::new(),
+            blocked: blocked.clone(),
+        };
+        let mut http = HttpConnector::new_with_resolver(resolver);
         http.enforce_http(false);
         http.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -71,10 +194,12 @@ impl OutboundClient {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
-            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+            .pool_max_idle_per_host(if pooling { POOL_MAX_IDLE_PER_HOST } else { 0 })
             .build(https);
         Self {
-            pooled: Some(client),
+            client,
+            pooling,
+            blocked,
         }
     }
 
@@ -84,13 +209,16 @@ impl OutboundClient {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> wasmtime_wasi_http::Result<Sent> {
-        let Some(client) = &self.pooled else {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            return Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ));
-        };
+        // The connector resolves names; an address literal is checked here.
+        let literal = request
+            .uri()
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|h| h.parse::<IpAddr>().ok());
+        if !self.blocked.is_empty() && literal.is_some_and(|ip| self.blocked.blocks(ip)) {
+            return Err(Error::DestinationIpProhibited);
+        }
+        let client = &self.client;
         let timeout = |pick: fn(&RequestOptions) -> Option<Duration>| {
             options.as_ref().and_then(pick).unwrap_or(DEFAULT_TIMEOUT)
         };
@@ -119,6 +247,13 @@ impl OutboundClient {
 /// Maps a hyper-util client error to the `wasi:http` error a guest sees.
 fn client_error(e: hyper_util::client::legacy::Error) -> Error {
     use std::error::Error as _;
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        if c.to_string().contains(BLOCKED) {
+            return Error::DestinationIpProhibited;
+        }
+        cause = c.source();
+    }
     if e.is_connect() {
         let refused = e
             .source()
@@ -233,7 +368,7 @@ mod tests {
     #[tokio::test]
     async fn pooled_requests_reuse_one_connection() {
         let (url, connections) = server();
-        let client = OutboundClient::new(true);
+        let client = OutboundClient::new(true, BlockedNetworks::default());
         for _ in 0..3 {
             assert_eq!(get(&client, &url).await, (200, Bytes::from_static(b"ok")));
         }
@@ -243,7 +378,7 @@ mod tests {
     #[tokio::test]
     async fn without_pooling_every_request_connects() {
         let (url, connections) = server();
-        let client = OutboundClient::new(false);
+        let client = OutboundClient::new(false, BlockedNetworks::default());
         for _ in 0..3 {
             assert_eq!(get(&client, &url).await.0, 200);
         }
@@ -263,11 +398,47 @@ mod tests {
                     .boxed_unsync(),
             )
             .expect("request");
-        let err = OutboundClient::new(true)
+        let err = OutboundClient::new(true, BlockedNetworks::default())
             .send(request, None)
             .await
             .err()
             .expect("refused");
         assert!(matches!(err, Error::ConnectionRefused), "{err:?}");
+    }
+
+    fn empty_get(url: &str) -> http::Request<WasiBody> {
+        http::Request::get(url)
+            .body(
+                http_body_util::Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn blocked_networks_are_refused_after_dns_resolution() {
+        let (url, connections) = server();
+        let private = BlockedNetworks::parse(&["private".to_owned()]).expect("valid");
+        let client = OutboundClient::new(true, private);
+        // By address, and by a name that resolves to it.
+        let by_name = url.replace("127.0.0.1", "localhost");
+        for target in [url.as_str(), by_name.as_str()] {
+            let err = client.send(empty_get(target), None).await.err();
+            assert!(
+                matches!(err, Some(Error::DestinationIpProhibited)),
+                "{target}: {err:?}"
+            );
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 0);
+        // Other networks stay reachable.
+        let elsewhere = BlockedNetworks::parse(&["10.0.0.0/8".to_owned()]).expect("valid");
+        let client = OutboundClient::new(true, elsewhere);
+        assert_eq!(get(&client, &url).await.0, 200);
+        assert!(BlockedNetworks::parse(&["nope".to_owned()]).is_err());
+        let p = BlockedNetworks::parse(&["private".to_owned()]).expect("valid");
+        assert!(p.blocks("::ffff:192.168.1.1".parse().expect("ip")));
+        assert!(p.blocks("100.64.0.1".parse().expect("ip")));
+        assert!(!p.blocks("8.8.8.8".parse().expect("ip")));
     }
 }

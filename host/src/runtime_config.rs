@@ -72,6 +72,13 @@ struct OutboundHttpConfig {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundNetworkingConfig {
+    #[serde(default)]
+    block_networks: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
 struct RawRuntimeConfig {
     #[serde(default)]
     state_dir: Option<String>,
@@ -87,6 +94,8 @@ struct RawRuntimeConfig {
     config_provider: Vec<VariablesProviderConfig>,
     #[serde(default)]
     outbound_http: Option<OutboundHttpConfig>,
+    #[serde(default)]
+    outbound_networking: Option<OutboundNetworkingConfig>,
 }
 
 const KNOWN_KEYS: &[&str] = &[
@@ -97,6 +106,7 @@ const KNOWN_KEYS: &[&str] = &[
     "variables_provider",
     "config_provider",
     "outbound_http",
+    "outbound_networking",
 ];
 
 /// A loaded runtime configuration.
@@ -114,6 +124,9 @@ pub struct RuntimeConfig {
     /// As in Spin, pooling is on without an `[outbound_http]` table and off
     /// when the table is present without `connection_pooling = true`.
     pub connection_pooling_disabled: bool,
+    /// `[outbound_networking] block_networks`: CIDRs (or `"private"`)
+    /// outbound requests may not reach, checked after DNS resolution.
+    pub block_networks: Vec<String>,
 }
 
 impl RuntimeConfig {
@@ -163,7 +176,13 @@ impl RuntimeConfig {
         let connection_pooling_disabled = raw
             .outbound_http
             .is_some_and(|o| o.connection_pooling != Some(true));
+        let block_networks = raw
+            .outbound_networking
+            .map(|o| o.block_networks)
+            .unwrap_or_default();
+        crate::outbound_client::BlockedNetworks::parse(&block_networks)?;
         Ok(Self {
+            block_networks,
             connection_pooling_disabled,
             state_dir: raw.state_dir,
             key_value_stores,
@@ -206,6 +225,15 @@ values = { greeting = "hello" }
         ));
         assert_eq!(config.variables_providers.len(), 1);
         assert!(config.sqlite_databases.contains_key("analytics"));
+    }
+
+    #[test]
+    fn block_networks_are_validated_at_load() {
+        let parse = |text: &str| RuntimeConfig::parse(text, Path::new("."));
+        let ok = parse("[outbound_networking]\nblock_networks = [\"private\", \"1.2.3.0/24\"]")
+            .expect("valid");
+        assert_eq!(ok.block_networks, ["private", "1.2.3.0/24"]);
+        assert!(parse("[outbound_networking]\nblock_networks = [\"intranet\"]").is_err());
     }
 
     #[test]
