@@ -423,8 +423,11 @@ fn private_targets_are_refused_unless_allowed_and_redirects_are_not_followed() {
     // `block_networks`): a name resolving to loopback is refused after DNS.
     let dir = tempfile::tempdir().expect("dir");
     let runtime = dir.path().join("runtime.toml");
-    std::fs::write(&runtime, "[outbound_networking]\nblock_networks = [\"private\"]\n")
-        .expect("runtime config");
+    std::fs::write(
+        &runtime,
+        "[outbound_networking]\nblock_networks = [\"private\"]\n",
+    )
+    .expect("runtime config");
     let runtime = runtime.to_string_lossy().into_owned();
     let config = e2e_tests::api::app(ADMIN).args(&["--runtime-config-file", &runtime]);
     let ws = Workspace::start_with(ADMIN, config);

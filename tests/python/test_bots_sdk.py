@@ -154,3 +154,48 @@ def _message(chat_id: int, content: str):
     from pachca.models import MessageCreateRequest, MessageCreateRequestMessage, MessageEntityType
     return MessageCreateRequest(message=MessageCreateRequestMessage(
         entity_type=MessageEntityType.DISCUSSION, entity_id=chat_id, content=content))
+
+
+def test_an_unfurl_bot_reads_link_shared_by_polling_and_unfurls_with_the_sdk(server):
+    from pachca.models import (LinkPreview, LinkPreviewsRequest, LinkSharedWebhookPayload,
+                               MessageCreateRequest, MessageCreateRequestMessage, MessageEntityType)
+
+    async def scenario():
+        async with Sdk(server) as owner:
+            created = await owner.bots.create_bot(BotCreateRequest(webhook=BotCreateRequestWebhook(
+                name="Tracker", nickname=unique("tracker") + "_bot",
+                events=[BotEventName.MESSAGE_LINK_SHARED], trigger_on=BotTriggerOn.UNFURL,
+                events_history_enabled=True, unfurl_domains=["tracker.example.com"])))
+            assert created.webhook.unfurl_domains == ["tracker.example.com"]
+            chat = await new_chat(owner, name=unique("Dev "), member_ids=[created.id])
+            async with Sdk(server, created.access_token) as bot:
+                seen: list = []
+
+                async def poll():
+                    async for event in bot.bots.poll_webhook_events(interval_seconds=0.2):
+                        seen.append(event)
+
+                task = asyncio.create_task(poll())
+                await asyncio.sleep(0.3)
+                link = "https://tracker.example.com/issues/7"
+                message = await owner.messages.create_message(MessageCreateRequest(
+                    message=MessageCreateRequestMessage(entity_type=MessageEntityType.DISCUSSION,
+                                                        entity_id=chat.id,
+                                                        content=f"Смотри {link}")))
+                for _ in range(50):
+                    if seen:
+                        break
+                    await asyncio.sleep(0.1)
+                if task.done():
+                    task.result()  # a poller that failed fails the test with its error
+                task.cancel()
+                assert len(seen) == 1
+                payload = seen[0].payload
+                assert isinstance(payload, LinkSharedWebhookPayload)
+                assert payload.message_id == message.id
+                assert [(l.url, l.domain, l.skip) for l in payload.links] == [
+                    (link, "tracker.example.com", False)]
+                await bot.messages.unfurl(message.id, LinkPreviewsRequest(link_previews={
+                    link: LinkPreview(title="Задача 7", description="Открыта")}))
+
+    run(scenario())

@@ -315,6 +315,12 @@ fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
         ),
         &[Value::id_array(&chats), m.root_chat_id.into()],
     )?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The spec's fields, plus the message's `entity_type`, `entity_id` and
+    // `thread`, which the official SDKs (pachca-sdk 1.6) require.
+    let message = message_payload(db, "new", &m)?;
     let name = "message_link_shared";
     let mut ids = Vec::new();
     for r in &rows {
@@ -335,7 +341,7 @@ fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
         if mine.is_empty() {
             continue;
         }
-        let payload = json!({
+        let mut payload = json!({
             "type": "message",
             "event": "link_shared",
             "chat_id": m.chat_id,
@@ -344,6 +350,9 @@ fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
             "user_id": m.user_id,
             "created_at": m.created_at,
         });
+        for key in ["entity_type", "entity_id", "thread"] {
+            payload[key] = message[key].clone();
+        }
         if c.history {
             history::insert(db, c.id, rec, name, &payload)?;
         }
