@@ -17,7 +17,7 @@ use crate::engine::{build_engine, ComponentCache, EngineOptions};
 use crate::key_value::{KeyValueAccess, KeyValueStores, RedisKeyValue, SqliteKeyValue};
 use crate::manifest::{AppManifest, ComponentSpec, FileMount, StaticResponse, TriggerTarget};
 use crate::outbound::{AllowedHostsConfig, OutboundPolicy};
-use crate::outbound_client::{BlockedNetworks, OutboundClient};
+use crate::outbound_client::OutboundClient;
 use crate::routing::Router;
 use crate::runtime_config::{
     KeyValueStoreConfig, RuntimeConfig, SqliteDatabaseConfig, VariablesProviderConfig,
@@ -353,7 +353,7 @@ impl App {
             environment: options.environment.clone(),
             client: OutboundClient::new(
                 !runtime.connection_pooling_disabled,
-                BlockedNetworks::parse(&runtime.block_networks).map_err(|e| anyhow!(e))?,
+                runtime.block_networks.clone(),
             ),
         };
 

@@ -116,8 +116,10 @@ impl BlockedNetworks {
     }
 }
 
-/// The text of the error a resolver gives when every address is blocked.
-const BLOCKED: &str = "destination IP prohibited by block_networks";
+/// What the resolver fails with when every address of a name is blocked.
+#[derive(Debug, thiserror::Error)]
+#[error("destination IP prohibited by block_networks")]
+struct Blocked;
 
 /// DNS resolution that drops blocked addresses (an error when none is left).
 #[derive(Clone)]
@@ -149,7 +151,7 @@ impl tower_service::Service<Name> for GuardedResolver {
             if addrs.is_empty() {
                 Err(std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
-                    BLOCKED,
+                    Blocked,
                 ))
             } else {
                 Ok(addrs.into_iter())
@@ -162,16 +164,14 @@ impl tower_service::Service<Name> for GuardedResolver {
 #[derive(Clone)]
 pub struct OutboundClient {
     client: Client<HttpsConnector<HttpConnector<GuardedResolver>>, WasiBody>,
-    pooling: bool,
     blocked: Arc<BlockedNetworks>,
 }
 
 impl std::fmt::Debug for OutboundClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboundClient")
-            .field("pooling", &self.pooling)
             .field("blocked", &self.blocked)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -196,11 +196,7 @@ impl OutboundClient {
             .pool_idle_timeout(POOL_IDLE)
             .pool_max_idle_per_host(if pooling { POOL_MAX_IDLE_PER_HOST } else { 0 })
             .build(https);
-        Self {
-            client,
-            pooling,
-            blocked,
-        }
+        Self { client, blocked }
     }
 
     /// Sends one request (its URI absolute: scheme and authority set).
@@ -249,7 +245,11 @@ fn client_error(e: hyper_util::client::legacy::Error) -> Error {
     use std::error::Error as _;
     let mut cause = e.source();
     while let Some(c) = cause {
-        if c.to_string().contains(BLOCKED) {
+        let blocked = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<Blocked>());
+        if blocked {
             return Error::DestinationIpProhibited;
         }
         cause = c.source();

@@ -2,6 +2,7 @@
 //! format: state directory, key-value stores, SQLite databases and variable
 //! providers. Unknown top-level keys are rejected as Spin rejects them.
 
+use crate::outbound_client::BlockedNetworks;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -124,9 +125,9 @@ pub struct RuntimeConfig {
     /// As in Spin, pooling is on without an `[outbound_http]` table and off
     /// when the table is present without `connection_pooling = true`.
     pub connection_pooling_disabled: bool,
-    /// `[outbound_networking] block_networks`: CIDRs (or `"private"`)
-    /// outbound requests may not reach, checked after DNS resolution.
-    pub block_networks: Vec<String>,
+    /// `[outbound_networking] block_networks`: networks outbound requests
+    /// may not reach, checked after DNS resolution (parsed at load).
+    pub block_networks: BlockedNetworks,
 }
 
 impl RuntimeConfig {
@@ -176,11 +177,11 @@ impl RuntimeConfig {
         let connection_pooling_disabled = raw
             .outbound_http
             .is_some_and(|o| o.connection_pooling != Some(true));
-        let block_networks = raw
-            .outbound_networking
-            .map(|o| o.block_networks)
-            .unwrap_or_default();
-        crate::outbound_client::BlockedNetworks::parse(&block_networks)?;
+        let block_networks = BlockedNetworks::parse(
+            &raw.outbound_networking
+                .map(|o| o.block_networks)
+                .unwrap_or_default(),
+        )?;
         Ok(Self {
             block_networks,
             connection_pooling_disabled,
@@ -232,7 +233,8 @@ values = { greeting = "hello" }
         let parse = |text: &str| RuntimeConfig::parse(text, Path::new("."));
         let ok = parse("[outbound_networking]\nblock_networks = [\"private\", \"1.2.3.0/24\"]")
             .expect("valid");
-        assert_eq!(ok.block_networks, ["private", "1.2.3.0/24"]);
+        assert!(ok.block_networks.private);
+        assert!(ok.block_networks.blocks("1.2.3.4".parse().expect("ip")));
         assert!(parse("[outbound_networking]\nblock_networks = [\"intranet\"]").is_err());
     }
 

@@ -71,6 +71,36 @@ class Receiver:
         return self.events
 
 
+class Poller:
+    """`poll_webhook_events` running in the background, keeping what it yields."""
+
+    def __init__(self, client) -> None:
+        self.seen: list = []
+        self._task = asyncio.create_task(self._run(client))
+
+    async def _run(self, client) -> None:
+        async for event in client.bots.poll_webhook_events(interval_seconds=0.2):
+            self.seen.append(event)
+
+    @classmethod
+    async def start(cls, client) -> "Poller":
+        poller = cls(client)
+        await asyncio.sleep(0.3)  # it reads only events after it started
+        return poller
+
+    async def wait_for(self, n: int, seconds: float = 10.0) -> list:
+        for _ in range(int(seconds / 0.1)):
+            if len(self.seen) >= n or self._task.done():
+                break
+            await asyncio.sleep(0.1)
+        if self._task.done():
+            self._task.result()  # a poller that failed fails the test with its error
+        return self.seen
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
 def test_a_bot_created_with_the_sdk_receives_signed_events_and_another_polls_them(server):
     receiver = Receiver()
 
@@ -110,25 +140,15 @@ def test_a_bot_created_with_the_sdk_receives_signed_events_and_another_polls_the
                 await owner.messages.create_message(_message(old_chat.id, f"старое {i}"))
 
             async with Sdk(server, poller.access_token) as polling:
-                seen: list = []
-
-                async def poll():
-                    async for event in polling.bots.poll_webhook_events(interval_seconds=0.2):
-                        seen.append(event)
-
-                task = asyncio.create_task(poll())
-                await asyncio.sleep(0.3)
+                polled = await Poller.start(polling)
                 chat = await new_chat(owner, name=unique("Releases "),
                                       member_ids=[created.id, poller.id])
                 contents = [f"релиз {i}" for i in range(3)]
                 for text in contents:
                     await owner.messages.create_message(_message(chat.id, text))
-                for _ in range(100):
-                    if len(seen) >= 3:
-                        break
-                    await asyncio.sleep(0.1)
+                seen = await polled.wait_for(3)
                 await asyncio.sleep(0.6)  # a few more polls: nothing twice
-                task.cancel()
+                polled.stop()
 
                 assert sorted(e.payload.content for e in seen) == sorted(contents)
                 assert len({e.id for e in seen}) == len(seen) == 3
@@ -169,26 +189,15 @@ def test_an_unfurl_bot_reads_link_shared_by_polling_and_unfurls_with_the_sdk(ser
             assert created.webhook.unfurl_domains == ["tracker.example.com"]
             chat = await new_chat(owner, name=unique("Dev "), member_ids=[created.id])
             async with Sdk(server, created.access_token) as bot:
-                seen: list = []
-
-                async def poll():
-                    async for event in bot.bots.poll_webhook_events(interval_seconds=0.2):
-                        seen.append(event)
-
-                task = asyncio.create_task(poll())
-                await asyncio.sleep(0.3)
+                polled = await Poller.start(bot)
                 link = "https://tracker.example.com/issues/7"
                 message = await owner.messages.create_message(MessageCreateRequest(
                     message=MessageCreateRequestMessage(entity_type=MessageEntityType.DISCUSSION,
                                                         entity_id=chat.id,
                                                         content=f"Смотри {link}")))
-                for _ in range(50):
-                    if seen:
-                        break
-                    await asyncio.sleep(0.1)
-                if task.done():
-                    task.result()  # a poller that failed fails the test with its error
-                task.cancel()
+                seen = await polled.wait_for(1)
+                await asyncio.sleep(0.6)  # a few more polls: nothing twice
+                polled.stop()
                 assert len(seen) == 1
                 payload = seen[0].payload
                 assert isinstance(payload, LinkSharedWebhookPayload)

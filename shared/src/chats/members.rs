@@ -147,6 +147,18 @@ pub fn member_event(
     crate::chats::system_messages::on_member_change(db, actor, chat_id, event, user_ids, silent)
 }
 
+/// Whether `chat_id` counts for `single_chat`: a group chat or channel, not
+/// a personal chat or a thread.
+fn counts_as_group(db: &dyn Db, chat_id: i64) -> Result<bool> {
+    Ok(db
+        .query_row(
+            "SELECT 1 FROM chats c WHERE c.id = ? AND c.personal = 0 \
+             AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id)",
+            &[chat_id.into()],
+        )?
+        .is_some())
+}
+
 /// The bot rules of `guides/bots-setup.md` for adding `ids` to `chat_id`
 /// (bots among them; people pass): `who_can_add` says who may add the bot
 /// (`creator`; `creator_admin` adds the owner and admins; `creator_admin_user`
@@ -158,13 +170,6 @@ pub fn admit_bots(db: &dyn Db, p: &Principal, chat_id: i64, ids: &[i64]) -> Resu
     if ids.is_empty() {
         return Ok(());
     }
-    let counts_as_group = db
-        .query_row(
-            "SELECT 1 FROM chats c WHERE c.id = ? AND c.personal = 0 \
-             AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id)",
-            &[chat_id.into()],
-        )?
-        .is_some();
     let rows = db.query(
         "SELECT b.user_id, b.creator_id, b.who_can_add, b.single_chat, \
          (SELECT MIN(m.chat_id) FROM chat_members m JOIN chats c ON c.id = m.chat_id \
@@ -190,13 +195,16 @@ pub fn admit_bots(db: &dyn Db, p: &Principal, chat_id: i64, ids: &[i64]) -> Resu
                 &format!("You may not add the bot {bot} to chats (its who_can_add is {who})"),
             ));
         }
-        if let (true, true, Some(other)) = (counts_as_group, r.bool(3)?, r.opt_i64(4)?) {
-            return Err(Error::invalid(
-                "member_ids",
-                ErrorCode::Invalid,
-                Some(bot.to_string()),
-                &format!("The bot {bot} works in one chat only and is already in chat {other}"),
-            ));
+        // Asked only for a `single_chat` bot that is in another group chat.
+        if let (true, Some(other)) = (r.bool(3)?, r.opt_i64(4)?) {
+            if counts_as_group(db, chat_id)? {
+                return Err(Error::invalid(
+                    "member_ids",
+                    ErrorCode::Invalid,
+                    Some(bot.to_string()),
+                    &format!("The bot {bot} works in one chat only and is already in chat {other}"),
+                ));
+            }
         }
     }
     Ok(())

@@ -57,6 +57,45 @@ pub fn parse_link_previews(body: &Json) -> Result<Map<String, Json>> {
     Ok(map.clone())
 }
 
+/// The lower-case host of a URL (`None` when it has none).
+pub fn link_host(url: &str) -> Option<String> {
+    url.parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_ascii_lowercase))
+        .filter(|h| !h.is_empty())
+}
+
+/// The links of a text: `http(s)://` up to white space or a closing
+/// bracket or quote, without trailing punctuation, with their lower-case
+/// host; each URL once, in order.
+pub fn links_in(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("http") {
+        let tail = &rest[at..];
+        let is_link = tail.starts_with("http://") || tail.starts_with("https://");
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '<' | '"' | '\''))
+            .unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        if is_link {
+            if let Some(host) = link_host(url) {
+                if !out.iter().any(|(u, _)| u == url) {
+                    out.push((url.to_owned(), host));
+                }
+            }
+        }
+        rest = &tail[end.max(4)..];
+    }
+    out
+}
+
+/// Whether `host` is `domain` or one of its subdomains (an unfurl bot's
+/// domain rule, `guides/link-previews.md`).
+pub fn on_domain(host: &str, domain: &str) -> bool {
+    host == domain || host.strip_suffix(domain).is_some_and(|h| h.ends_with('.'))
+}
+
 /// The domains an unfurl bot watches (empty for other bots). The setting is
 /// the webhooks area's (`bot_unfurl`); it is read here because the rule
 /// belongs to attaching previews.
@@ -103,14 +142,8 @@ pub fn add_link_previews(
                     "The URL does not occur in the message",
                 ));
             }
-            let host = url
-                .parse::<http::Uri>()
-                .ok()
-                .and_then(|u| u.host().map(str::to_ascii_lowercase))
-                .unwrap_or_default();
-            let watched = domains
-                .iter()
-                .any(|d| host == *d || host.ends_with(&format!(".{d}")));
+            let host = link_host(url).unwrap_or_default();
+            let watched = domains.iter().any(|d| on_domain(&host, d));
             if !domains.is_empty() && !watched {
                 return Err(Error::invalid(
                     &format!("link_previews.{url}"),
@@ -137,4 +170,31 @@ pub fn add_link_previews(
         }
         message_event(db, p.user_id, &m, "link_previews")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_and_their_domains_are_found_in_text() {
+        let text = "See https://tracker.example.com/T-1, [spec](http://docs.example.org/a?b=1) \
+                    and <https://tracker.example.com/T-1> or httpx://no http:/no";
+        assert_eq!(
+            links_in(text),
+            vec![
+                (
+                    "https://tracker.example.com/T-1".to_owned(),
+                    "tracker.example.com".to_owned()
+                ),
+                (
+                    "http://docs.example.org/a?b=1".to_owned(),
+                    "docs.example.org".to_owned()
+                ),
+            ]
+        );
+        assert!(on_domain("tracker.example.com", "example.com"));
+        assert!(on_domain("example.com", "example.com"));
+        assert!(!on_domain("badexample.com", "example.com"));
+    }
 }

@@ -23,7 +23,7 @@
 mod access;
 pub mod buttons;
 mod editing;
-mod link_previews;
+pub mod link_previews;
 mod listing;
 pub mod mentions;
 pub mod posting;

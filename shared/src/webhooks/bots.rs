@@ -161,13 +161,13 @@ fn render(db: &dyn Db, p: &Principal, bot: &Bot) -> Result<Json> {
         },
         "webhook": settings::render(&bot.name, &bot.nickname, &bot.settings),
     });
-    let (last_body, last_at) = incoming::last_request(db, bot.id)?;
-    out["webhook"]["last_request_body"] = json!(last_body);
-    out["webhook"]["last_request_at"] = json!(last_at);
+    let incoming = incoming::state(db, bot.id)?;
+    out["webhook"]["last_request_body"] = json!(incoming.last_request_body);
+    out["webhook"]["last_request_at"] = json!(incoming.last_request_at);
     if bot.creator_id == p.user_id {
         out["signing_secret"] = json!(bot.signing_secret);
-        if let Some(token) = incoming::token_of(db, bot.id)? {
-            out["webhook"]["url"] = json!(incoming::url(&outbox::origin(), &token));
+        if let Some(token) = &incoming.token {
+            out["webhook"]["url"] = json!(incoming::url(&outbox::origin(), token));
         }
     }
     Ok(out)

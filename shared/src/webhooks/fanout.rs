@@ -29,10 +29,12 @@ use serde_json::{json, Value as Json};
 
 use crate::chats::message_rows::{self, MessageRow};
 use crate::chats::threads;
+use crate::messages::link_previews::{links_in, on_domain};
 use crate::platform::db::{Db, Row, Value};
 use crate::platform::error::Result;
 use crate::platform::events;
 use crate::platform::outbox::{self, RecordedEvent};
+use crate::webhooks::settings::UNFURL_DOMAINS_SQL;
 use crate::webhooks::{delivery, history};
 
 thread_local! {
@@ -138,14 +140,21 @@ fn wants_message(c: &Candidate, name: &str, m: &MessageRow) -> bool {
     }
 }
 
+/// The `thread` of a message payload: where a thread message's thread
+/// hangs (`null` outside threads).
+fn thread_of(db: &dyn Db, m: &MessageRow) -> Result<Json> {
+    if m.entity_type != "thread" {
+        return Ok(Json::Null);
+    }
+    Ok(threads::by_chat(db, m.chat_id)?.map_or(
+        Json::Null,
+        |t| json!({"message_id": t.message_id, "message_chat_id": t.message_chat_id}),
+    ))
+}
+
 /// `MessageWebhookPayload` without `webhook_timestamp`.
 fn message_payload(db: &dyn Db, event: &str, m: &MessageRow) -> Result<Json> {
-    let thread = if m.entity_type == "thread" {
-        threads::by_chat(db, m.chat_id)?
-            .map(|t| json!({"message_id": t.message_id, "message_chat_id": t.message_chat_id}))
-    } else {
-        None
-    };
+    let thread = thread_of(db, m)?;
     Ok(json!({
         "type": "message",
         "id": m.id,
@@ -248,47 +257,22 @@ pub fn enqueue(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
     if !any_subscribed(db)? {
         return Ok(Vec::new());
     }
-    let mut ids = if e.kind == events::MESSAGE && e.event == "new" {
-        link_shared(db, rec)?
-    } else {
-        Vec::new()
-    };
-    ids.extend(to_receivers(db, rec, &name)?);
-    Ok(ids)
-}
-
-/// The links of a text: `http(s)://` up to white space or a closing
-/// bracket or quote, without trailing punctuation, with their lower-case
-/// host; each URL once, in order.
-pub fn links_in(text: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("http") {
-        let tail = &rest[at..];
-        let is_link = tail.starts_with("http://") || tail.starts_with("https://");
-        let end = tail
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '<' | '"' | '\''))
-            .unwrap_or(tail.len());
-        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?']);
-        if is_link {
-            let host = url
-                .parse::<http::Uri>()
-                .ok()
-                .and_then(|u| u.host().map(str::to_ascii_lowercase));
-            if let Some(host) = host.filter(|h| !h.is_empty()) {
-                if !out.iter().any(|(u, _)| u == url) {
-                    out.push((url.to_owned(), host));
-                }
+    // Message, reaction and button events are about one message: read once.
+    let message = match e.kind {
+        events::MESSAGE | events::REACTION | events::BUTTON => {
+            match message_rows::load(db, e.entity_id)? {
+                Some(m) => Some(m),
+                None => return Ok(Vec::new()),
             }
         }
-        rest = &tail[end.max(4)..];
-    }
-    out
-}
-
-/// Whether `host` is `domain` or one of its subdomains.
-fn under(host: &str, domain: &str) -> bool {
-    host == domain || host.strip_suffix(domain).is_some_and(|h| h.ends_with('.'))
+        _ => None,
+    };
+    let mut ids = match &message {
+        Some(m) if e.kind == events::MESSAGE && e.event == "new" => link_shared(db, rec, m)?,
+        _ => Vec::new(),
+    };
+    ids.extend(to_receivers(db, rec, &name, message.as_ref())?);
+    Ok(ids)
 }
 
 /// `message_link_shared` for a new message: each live unfurl bot
@@ -296,10 +280,7 @@ fn under(host: &str, domain: &str) -> bool {
 /// member of it or of the thread's chat, or the chat is open) gets the
 /// message's links on its domains (`guides/link-previews.md`). `skip` is
 /// always false: authors cannot hide a link's preview here.
-fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
-    let Some(m) = message_rows::load(db, rec.event.entity_id)? else {
-        return Ok(Vec::new());
-    };
+fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>, m: &MessageRow) -> Result<Vec<i64>> {
     let links = links_in(&m.content);
     if m.system || links.is_empty() {
         return Ok(Vec::new());
@@ -307,7 +288,7 @@ fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
     let chats = audience_chats(m.chat_id, m.root_chat_id);
     let rows = db.query(
         &format!(
-            "SELECT {CANDIDATE_COLUMNS}, COALESCE((SELECT x.domains_json FROM bot_unfurl x WHERE x.bot_id = b.user_id), '[]') \
+            "SELECT {CANDIDATE_COLUMNS}, {UNFURL_DOMAINS_SQL} \
              {LIVE_SUBSCRIBED} AND b.trigger_on = 'unfurl' AND (EXISTS (SELECT 1 FROM chat_members cm \
              WHERE cm.user_id = b.user_id AND cm.chat_id IN (SELECT value FROM json_each(?))) \
              OR EXISTS (SELECT 1 FROM chats c WHERE c.id = ? AND c.public = 1 AND c.personal = 0)) \
@@ -318,9 +299,7 @@ fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    // The spec's fields, plus the message's `entity_type`, `entity_id` and
-    // `thread`, which the official SDKs (pachca-sdk 1.6) require.
-    let message = message_payload(db, "new", &m)?;
+    let thread = thread_of(db, m)?;
     let name = "message_link_shared";
     let mut ids = Vec::new();
     for r in &rows {
@@ -334,14 +313,16 @@ fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
             .filter_map(|(url, host)| {
                 domains
                     .iter()
-                    .find(|d| under(host, d))
+                    .find(|d| on_domain(host, d))
                     .map(|_| json!({"url": url, "domain": host, "skip": false}))
             })
             .collect();
         if mine.is_empty() {
             continue;
         }
-        let mut payload = json!({
+        // The spec's fields, plus the message's `entity_type`, `entity_id`
+        // and `thread`, which the official SDKs (pachca-sdk 1.6) require.
+        let payload = json!({
             "type": "message",
             "event": "link_shared",
             "chat_id": m.chat_id,
@@ -349,10 +330,10 @@ fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
             "links": mine,
             "user_id": m.user_id,
             "created_at": m.created_at,
+            "entity_type": m.entity_type,
+            "entity_id": m.entity_id,
+            "thread": thread,
         });
-        for key in ["entity_type", "entity_id", "thread"] {
-            payload[key] = message[key].clone();
-        }
         if c.history {
             history::insert(db, c.id, rec, name, &payload)?;
         }
@@ -371,34 +352,32 @@ fn link_shared(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
 
 /// The deliveries of an event to the bots it concerns by membership (or to
 /// every bot, or to a button's message author).
-fn to_receivers(db: &dyn Db, rec: &RecordedEvent<'_>, name: &str) -> Result<Vec<i64>> {
+/// `row` is the message of a message, reaction or button event.
+fn to_receivers(
+    db: &dyn Db,
+    rec: &RecordedEvent<'_>,
+    name: &str,
+    row: Option<&MessageRow>,
+) -> Result<Vec<i64>> {
     let e = rec.event;
     let name = name.to_owned();
     // Whose bot members may receive it (`None`: every bot), bots outside the
     // chat that still do (those just removed), and a message event's row.
-    let (chats, removed, message) = match e.kind {
-        events::MESSAGE => match message_rows::load(db, e.entity_id)? {
-            Some(m) if !m.system => (
-                Some(audience_chats(m.chat_id, m.root_chat_id)),
-                Vec::new(),
-                Some(m),
-            ),
-            _ => return Ok(Vec::new()),
-        },
-        events::REACTION => match message_rows::load(db, e.entity_id)? {
-            Some(m) => (
-                Some(audience_chats(m.chat_id, m.root_chat_id)),
-                Vec::new(),
-                None,
-            ),
-            None => return Ok(Vec::new()),
-        },
+    let (chats, removed, message) = match (e.kind, row) {
+        (events::MESSAGE, Some(m)) if !m.system => (
+            Some(audience_chats(m.chat_id, m.root_chat_id)),
+            Vec::new(),
+            Some(m),
+        ),
+        (events::REACTION, Some(m)) => (
+            Some(audience_chats(m.chat_id, m.root_chat_id)),
+            Vec::new(),
+            None,
+        ),
         // Only the message's author, and only if it is a bot.
-        events::BUTTON => match message_rows::load(db, e.entity_id)? {
-            Some(m) => (Some(Vec::new()), vec![m.user_id], None),
-            None => return Ok(Vec::new()),
-        },
-        events::CHAT_MEMBER => {
+        (events::BUTTON, Some(m)) => (Some(Vec::new()), vec![m.user_id], None),
+        (events::MESSAGE | events::REACTION | events::BUTTON, _) => return Ok(Vec::new()),
+        (events::CHAT_MEMBER, _) => {
             let chat_id = e.payload["chat_id"].as_i64().unwrap_or_default();
             let removed = if e.event == "remove" {
                 ids(&e.payload, "user_ids")
@@ -416,12 +395,12 @@ fn to_receivers(db: &dyn Db, rec: &RecordedEvent<'_>, name: &str) -> Result<Vec<
     let receivers: Vec<Candidate> = candidates(db, chats.as_deref(), &removed)?
         .into_iter()
         .filter(|c| c.events.iter().any(|n| n == &name))
-        .filter(|c| message.as_ref().is_none_or(|m| wants_message(c, &name, m)))
+        .filter(|c| message.is_none_or(|m| wants_message(c, &name, m)))
         .collect();
     if receivers.is_empty() {
         return Ok(Vec::new());
     }
-    let payload = payload(db, rec, message.as_ref())?;
+    let payload = payload(db, rec, message)?;
     for c in receivers.iter().filter(|c| c.history) {
         history::insert(db, c.id, rec, &name, &payload)?;
     }
@@ -497,28 +476,6 @@ mod tests {
         assert_eq!(command_of("please /deploy"), None);
         assert_eq!(command_of("/"), None);
         assert_eq!(command_of(""), None);
-    }
-
-    #[test]
-    fn links_and_their_domains_are_found_in_text() {
-        let text = "See https://tracker.example.com/T-1, [spec](http://docs.example.org/a?b=1) \
-                    and <https://tracker.example.com/T-1> or httpx://no http:/no";
-        assert_eq!(
-            links_in(text),
-            vec![
-                (
-                    "https://tracker.example.com/T-1".to_owned(),
-                    "tracker.example.com".to_owned()
-                ),
-                (
-                    "http://docs.example.org/a?b=1".to_owned(),
-                    "docs.example.org".to_owned()
-                ),
-            ]
-        );
-        assert!(under("tracker.example.com", "example.com"));
-        assert!(under("example.com", "example.com"));
-        assert!(!under("badexample.com", "example.com"));
     }
 
     #[test]

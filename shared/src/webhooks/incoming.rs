@@ -29,6 +29,7 @@ use serde_json::{json, Value as Json};
 use crate::auth::context::PREFIX;
 use crate::auth::scopes::Role;
 use crate::auth::{Credential, Principal};
+use crate::chats::{self, visibility as vis};
 use crate::messages::input::NewMessage;
 use crate::messages::posting;
 use crate::platform::db::Db;
@@ -57,28 +58,31 @@ pub fn url(origin: &str, token: &str) -> String {
     format!("{origin}{PREFIX}{PATH}{token}")
 }
 
-/// The bot's incoming token (`None` for a bot without one).
-pub fn token_of(db: &dyn Db, bot_id: i64) -> Result<Option<String>> {
-    Ok(db
-        .query_row(
-            "SELECT token FROM bot_incoming WHERE bot_id = ?",
-            &[bot_id.into()],
-        )?
-        .map(|r| r.string(0))
-        .transpose()?)
+/// What a bot's settings show of its incoming webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncomingState {
+    /// The secret token (`None` for a bot without one).
+    pub token: Option<String>,
+    /// The last body received.
+    pub last_request_body: Option<String>,
+    /// When it was received.
+    pub last_request_at: Option<String>,
 }
 
-/// The last body received and when (for the bot's settings).
-pub fn last_request(db: &dyn Db, bot_id: i64) -> Result<(Option<String>, Option<String>)> {
-    Ok(
-        match db.query_row(
-            "SELECT last_request_body, last_request_at FROM bot_incoming WHERE bot_id = ?",
-            &[bot_id.into()],
-        )? {
-            Some(r) => (r.opt_string(0)?, r.opt_string(1)?),
-            None => (None, None),
-        },
-    )
+/// The bot's incoming-webhook state, in one read.
+pub fn state(db: &dyn Db, bot_id: i64) -> Result<IncomingState> {
+    let Some(r) = db.query_row(
+        "SELECT token, last_request_body, last_request_at FROM bot_incoming WHERE bot_id = ?",
+        &[bot_id.into()],
+    )?
+    else {
+        return Ok(IncomingState::default());
+    };
+    Ok(IncomingState {
+        token: r.opt_string(0)?,
+        last_request_body: r.opt_string(1)?,
+        last_request_at: r.opt_string(2)?,
+    })
 }
 
 /// Gives `bot_id` a new incoming token (call inside a transaction).
@@ -89,6 +93,16 @@ pub fn set_token(db: &dyn Db, bot_id: i64, token: &str) -> Result<()> {
         &[bot_id.into(), token.to_owned().into()],
     )?;
     Ok(())
+}
+
+/// 404 for a token no live bot has (the token itself is not echoed).
+fn unknown_url() -> Error {
+    Error::NotFound(FieldError::new(
+        "token",
+        ErrorCode::NotFound,
+        None,
+        "No bot has this incoming webhook URL",
+    ))
 }
 
 /// Counts a request in its URL's one-second window and keeps its body;
@@ -111,12 +125,7 @@ fn admit(db: &dyn Db, token: &str, raw: &[u8]) -> Result<i64> {
         ],
     )?;
     let Some(r) = row.first() else {
-        return Err(Error::NotFound(FieldError::new(
-            "token",
-            ErrorCode::NotFound,
-            None,
-            "No bot has this incoming webhook URL",
-        )));
+        return Err(unknown_url());
     };
     if r.i64(1)? > RATE_PER_SECOND {
         return Err(Error::TooManyRequests {
@@ -169,20 +178,28 @@ fn text_for(bot: &bots::Bot, body: &Json) -> Result<Option<String>> {
     Ok(Some(text))
 }
 
-/// The group chats `bot_id` is in and may post in, oldest first: active,
-/// neither personal nor a thread, and for channels only as their owner,
-/// admin or editor.
+/// The group chats `bot_id` is in and may post in, oldest first: neither
+/// personal nor a thread, and allowed by the chats area's posting rule
+/// ([`vis::can_post`]: active, and in channels only as owner, admin or
+/// editor).
 fn chats_of(db: &dyn Db, bot_id: i64) -> Result<Vec<i64>> {
-    db.query(
+    let mut out = Vec::new();
+    for r in db.query(
         "SELECT c.id FROM chat_members m JOIN chats c ON c.id = m.chat_id \
-         WHERE m.user_id = ? AND c.personal = 0 AND c.archived = 0 \
-         AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id) \
-         AND (c.channel = 0 OR m.role IN ('owner', 'admin', 'editor')) ORDER BY c.id",
+         WHERE m.user_id = ? AND c.personal = 0 \
+         AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id) ORDER BY c.id",
         &[bot_id.into()],
-    )?
-    .iter()
-    .map(|r| r.i64(0).map_err(Into::into))
-    .collect()
+    )? {
+        let id = r.i64(0)?;
+        let (Some(chat), member) = (chats::load(db, id)?, chats::membership(db, id, bot_id)?)
+        else {
+            continue;
+        };
+        if vis::can_post(&chat, member.as_ref()) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }
 
 /// Handles one `POST` to an incoming URL; returns the answer's body.
@@ -196,7 +213,7 @@ pub fn receive(db: &dyn Db, token: &str, raw: &[u8], origin: &str) -> Result<Jso
             &format!("The body is not JSON: {e}"),
         )
     })?;
-    let bot = bots::load(db, bot_id)?.ok_or_else(|| Error::not_found("token", 0))?;
+    let bot = bots::load(db, bot_id)?.ok_or_else(unknown_url)?;
     if let Some(key) = bot
         .settings
         .challenge_key

@@ -417,11 +417,24 @@ fn json_list(raw: &str) -> Result<Vec<String>> {
     serde_json::from_str(raw).map_err(|e| Error::Internal(format!("bad stored list: {e}")))
 }
 
+/// A bot's `unfurl_domains` JSON array (`[]` without a row), in a query
+/// over `bots b` (a macro so that [`COLUMNS`] can include it).
+macro_rules! unfurl_domains_sql {
+    () => {
+        "COALESCE((SELECT x.domains_json FROM bot_unfurl x WHERE x.bot_id = b.user_id), '[]')"
+    };
+}
+
+/// [`unfurl_domains_sql`] for queries of other modules.
+pub const UNFURL_DOMAINS_SQL: &str = unfurl_domains_sql!();
+
 /// Columns of `bots` read by [`from_row`], in order (alias `b`).
-pub const COLUMNS: &str = "b.outgoing_url, b.events_json, b.trigger_on, b.commands_json, \
-     b.scopes_json, b.template, b.template_engine, b.challenge_key, b.link_preview_enabled, \
-     b.ignore_self_messages, b.events_history_enabled, b.single_chat, b.can_edit_json, b.who_can_add, \
-     COALESCE((SELECT x.domains_json FROM bot_unfurl x WHERE x.bot_id = b.user_id), '[]')";
+pub const COLUMNS: &str = concat!(
+    "b.outgoing_url, b.events_json, b.trigger_on, b.commands_json, ",
+    "b.scopes_json, b.template, b.template_engine, b.challenge_key, b.link_preview_enabled, ",
+    "b.ignore_self_messages, b.events_history_enabled, b.single_chat, b.can_edit_json, b.who_can_add, ",
+    unfurl_domains_sql!()
+);
 
 /// Reads the settings from a row whose first columns are [`COLUMNS`],
 /// starting at column `at`.

@@ -106,19 +106,20 @@ impl liquid_core::Filter for DateFilter {
 /// What a missing field reads as.
 static NIL: LiquidValue = LiquidValue::Nil;
 
-/// A Liquid object where a missing key is nil, recursively for objects.
+/// A view of a Liquid object where a missing key is nil, recursively for
+/// nested objects (it borrows the globals; nothing is copied).
 #[derive(Debug)]
-struct LaxObject {
-    object: Object,
-    children: BTreeMap<String, LaxObject>,
+struct LaxObject<'a> {
+    object: &'a Object,
+    children: BTreeMap<&'a str, LaxObject<'a>>,
 }
 
-impl LaxObject {
-    fn new(object: Object) -> Self {
+impl<'a> LaxObject<'a> {
+    fn new(object: &'a Object) -> Self {
         let children = object
             .iter()
             .filter_map(|(k, v)| match v {
-                LiquidValue::Object(o) => Some((k.to_string(), LaxObject::new(o.clone()))),
+                LiquidValue::Object(o) => Some((k.as_str(), LaxObject::new(o))),
                 _ => None,
             })
             .collect();
@@ -126,7 +127,7 @@ impl LaxObject {
     }
 }
 
-impl ValueView for LaxObject {
+impl ValueView for LaxObject<'_> {
     fn as_debug(&self) -> &dyn std::fmt::Debug {
         self
     }
@@ -153,21 +154,21 @@ impl ValueView for LaxObject {
     }
 }
 
-impl ObjectView for LaxObject {
+impl ObjectView for LaxObject<'_> {
     fn as_value(&self) -> &dyn ValueView {
         self
     }
     fn size(&self) -> i64 {
-        ObjectView::size(&self.object)
+        ObjectView::size(self.object)
     }
     fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
-        ObjectView::keys(&self.object)
+        ObjectView::keys(self.object)
     }
     fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
-        ObjectView::values(&self.object)
+        ObjectView::values(self.object)
     }
     fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
-        ObjectView::iter(&self.object)
+        ObjectView::iter(self.object)
     }
     fn contains_key(&self, _index: &str) -> bool {
         true
@@ -176,7 +177,7 @@ impl ObjectView for LaxObject {
         if let Some(child) = self.children.get(index) {
             return Some(child);
         }
-        Some(ObjectView::get(&self.object, index).unwrap_or(&NIL))
+        Some(ObjectView::get(self.object, index).unwrap_or(&NIL))
     }
 }
 
@@ -233,7 +234,7 @@ pub fn render(engine: Engine, template: &str, data: &Json) -> Result<String, Tem
             let globals = liquid::model::to_object(&fields)
                 .map_err(|e| TemplateError(one_line(&e.to_string())))?;
             parsed
-                .render(&LaxObject::new(globals))
+                .render(&LaxObject::new(&globals))
                 .map_err(|e| TemplateError(one_line(&e.to_string())))
         }
         Engine::Mustache => {
