@@ -17,12 +17,18 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
 7. outage (only with STEPS naming it): a receiver down for OUTAGE_SECONDS
    (120) while messages keep coming; how long after it is back every event
    has arrived, and whether every attempt was signed correctly.
+8. modes: the request path in each of the host's SQLite modes side by side
+   (`--sqlite-mode pooled`, ours, and `spin`, which opens a connection per
+   request as real Spin does): sending with CONNECTIONS clients and with
+   one, reading 50 messages, GET /profile with a personal token, and the
+   health route, which touches no storage.
 
 Prints one line per measurement. Environment: SEND_SECONDS (30),
 READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16),
 BOTS (10; 0 skips step 5), OUTAGE_SECONDS (120), STEPS (comma-separated
-subset of send,reactions,bots,bots100,outage,read; all but outage by
-default).
+subset of send,reactions,bots,bots100,outage,read,modes; all but outage
+by default), SQLITE_MODE (the mode of steps 1-7: pooled, the default, or
+spin).
 Reads and searches are measured with one connection (latency) and with
 CONNECTIONS (throughput; latency then includes queueing).
 """
@@ -55,7 +61,8 @@ REACTORS = int(os.environ.get("REACTORS", "1000"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "16"))
 BOTS = int(os.environ.get("BOTS", "10"))
 OUTAGE_SECONDS = int(os.environ.get("OUTAGE_SECONDS", "120"))
-STEPS = set(os.environ.get("STEPS", "send,reactions,bots,bots100,read").split(","))
+STEPS = set(os.environ.get("STEPS", "send,reactions,bots,bots100,read,modes").split(","))
+SQLITE_MODE = os.environ.get("SQLITE_MODE", "pooled")
 # A synthetic vocabulary of 2,000 Cyrillic and Latin words: each seeded
 # message carries four of them, so a word occurs in ~0.2% of messages, as
 # ordinary words do; "incident" is put in every tenth message to show the
@@ -75,11 +82,12 @@ def free_port() -> int:
 class Host:
     """The release host serving spin.toml on a free port."""
 
-    def __init__(self, state: str):
+    def __init__(self, state: str, sqlite_mode: str = SQLITE_MODE):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=ADMIN,
-                   SPIN_VARIABLE_WEBHOOK_ALLOW_PRIVATE="true")
+                   SPIN_VARIABLE_WEBHOOK_ALLOW_PRIVATE="true",
+                   SPIN_HOST_SQLITE_MODE=sqlite_mode)
         self.proc = subprocess.Popen(
             [str(ROOT / "target/release/spin-host"), "up", "--from", str(ROOT / "spin.toml"),
              "--listen", f"127.0.0.1:{self.port}", "--state-dir", state],
@@ -146,7 +154,8 @@ def report(name: str, r: dict):
           f"  non-2xx {r['non2xx']} {r['socket_errors']}", flush=True)
 
 
-def bench_sending(host: Host, work: Path, members: list[int] | None = None, label: str = ""):
+def bench_sending(host: Host, work: Path, members: list[int] | None = None, label: str = "",
+                  connections: int = CONNECTIONS):
     chats = []
     for i in range(16):
         chat = {"name": f"bench {label}{i}", "member_ids": members or []}
@@ -166,8 +175,9 @@ def bench_sending(host: Host, work: Path, members: list[int] | None = None, labe
         " ['Content-Type']='application/json'}, body)\n"
         "end\n"
     )
-    r = wrk(host.base, SEND_SECONDS, str(script))
-    report(f"send: {CONNECTIONS} clients into 16 chats{label}, {SEND_SECONDS}s", r)
+    r = wrk(host.base, SEND_SECONDS, str(script), connections)
+    report(f"send: {connections} clients into 16 chats{label}, {SEND_SECONDS}s", r)
+    r["chats"] = chats
     return r
 
 
@@ -448,6 +458,46 @@ def bench_reactions(host: Host):
         sys.exit("reactions were lost")
 
 
+def bench_modes(work: Path):
+    """The same requests in each SQLite mode of the host, side by side."""
+    rows: dict[str, dict[str, dict]] = {}
+    for mode in ("pooled", "spin"):
+        print(f"-- sqlite mode {mode}", flush=True)
+        host = Host(str(work / f"state-{mode}"), mode)
+        try:
+            results = {}
+            sent = bench_sending(host, work, label=f" ({mode})")
+            results[f"POST /messages, c={CONNECTIONS}"] = sent
+            results["POST /messages, c=1"] = bench_sending(host, work, label=f" ({mode}, 1)",
+                                                          connections=1)
+            status, body = host.call("POST", "/access_tokens",
+                                     {"access_token": {"user_id": 1, "name": "bench"}})
+            assert status == 201, body
+            token = body["data"]["token"]
+            auth = work / "auth.lua"
+            auth.write_text(f"wrk.headers['Authorization'] = 'Bearer {token}'\n")
+            listing = f"{host.base}/api/shared/v1/messages?chat_id={sent['chats'][0]}&limit=50"
+            for connections in (1, CONNECTIONS):
+                r = wrk(listing, READ_SECONDS, str(auth), connections)
+                report(f"read 50 ({mode}), c={connections}", r)
+                results[f"GET /messages?limit=50, c={connections}"] = r
+            r = wrk(f"{host.base}/api/shared/v1/profile", READ_SECONDS, str(auth), 1)
+            report(f"profile ({mode}), c=1", r)
+            results["GET /profile, c=1"] = r
+            r = wrk(f"{host.base}/.well-known/spin/health", READ_SECONDS, None, 1)
+            report(f"health ({mode}), c=1", r)
+            results["health, c=1"] = r
+        finally:
+            host.stop()
+        for name, r in results.items():
+            rows.setdefault(name, {})[mode] = r
+    print(f"\n{'request':<32} {'pooled (ours)':>30} {'spin (as real Spin)':>30}")
+    for name, by_mode in rows.items():
+        cells = [f"{r['rps']:>7.0f}/s p50 {r['p50']:6.2f} p99 {r['p99']:7.2f}"
+                 for r in (by_mode["pooled"], by_mode["spin"])]
+        print(f"{name:<32} {cells[0]:>30} {cells[1]:>30}", flush=True)
+
+
 def main():
     work = Path(tempfile.mkdtemp(prefix="bench-messages"))
     state = str(work / "state")
@@ -468,6 +518,8 @@ def main():
         host.stop()
     if "read" in STEPS:
         bench_reading(str(work / "state-read"), work)
+    if "modes" in STEPS:
+        bench_modes(work)
 
 
 if __name__ == "__main__":

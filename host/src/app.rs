@@ -22,7 +22,7 @@ use crate::routing::Router;
 use crate::runtime_config::{
     KeyValueStoreConfig, RuntimeConfig, SqliteDatabaseConfig, VariablesProviderConfig,
 };
-use crate::sqlite::{Database, DatabaseLocation, Databases, SqliteAccess};
+use crate::sqlite::{ConnectionMode, Database, DatabaseLocation, Databases, SqliteAccess};
 use crate::state::RequestState;
 use crate::variables::{read_dotenv, ComponentVariables, VariableResolver, VariableSource};
 
@@ -35,6 +35,8 @@ pub struct UpOptions {
     pub listen: SocketAddr,
     /// `--sqlite` statements or `@file`s, run at startup.
     pub sqlite_statements: Vec<String>,
+    /// `--sqlite-mode`: how guest connections map to SQLite connections.
+    pub sqlite_mode: ConnectionMode,
     /// `--variable key=value` pairs.
     pub variables: Vec<(String, String)>,
     /// `--key-value key=value` pairs set in the default store at startup.
@@ -151,20 +153,20 @@ fn variable_sources(options: &UpOptions, runtime: &RuntimeConfig) -> Vec<Variabl
     sources
 }
 
-fn databases(runtime: &RuntimeConfig, state: Option<&Path>) -> Databases {
+fn databases(runtime: &RuntimeConfig, state: Option<&Path>, mode: ConnectionMode) -> Databases {
     let mut dbs = Databases::default();
     let default = match state {
         Some(dir) => DatabaseLocation::File(dir.join("sqlite_db.db")),
         None => DatabaseLocation::InMemory,
     };
-    dbs.insert("default", Database::new(default));
+    dbs.insert("default", Database::with_mode(default, mode));
     for (label, config) in &runtime.sqlite_databases {
         let SqliteDatabaseConfig::Spin { path, .. } = config;
         let location = match path {
             Some(path) => DatabaseLocation::File(path.clone()),
             None => DatabaseLocation::InMemory,
         };
-        dbs.insert(label, Database::new(location));
+        dbs.insert(label, Database::with_mode(location, mode));
     }
     dbs
 }
@@ -331,7 +333,7 @@ impl App {
         ));
         resolver.check_required().map_err(|e| anyhow!(e))?;
 
-        let databases = databases(&runtime, state.as_deref());
+        let databases = databases(&runtime, state.as_deref(), options.sqlite_mode);
         for statement in &options.sqlite_statements {
             databases
                 .run_startup_statement(statement)

@@ -60,6 +60,16 @@ struct UpArgs {
     /// SQL to run against the default database at startup (`@file.sql` runs a file).
     #[arg(long = "sqlite")]
     sqlite: Vec<String>,
+    /// How guest connections map to SQLite connections: "pooled" (ours:
+    /// pooled connections, statement cache, one writer admitted at a time)
+    /// or "spin" (Spin's own: a fresh connection per open, SQLite's
+    /// sleeping busy handler), to measure the app as real Spin runs it.
+    #[arg(
+        long = "sqlite-mode",
+        env = "SPIN_HOST_SQLITE_MODE",
+        default_value = "pooled"
+    )]
+    sqlite_mode: sqlite::ConnectionMode,
     /// Application variable value, `key=value`.
     #[arg(long = "variable")]
     variables: Vec<String>,
@@ -142,6 +152,7 @@ impl UpArgs {
             manifest: self.from,
             listen: parse_listen(&self.listen)?,
             sqlite_statements: self.sqlite,
+            sqlite_mode: self.sqlite_mode,
             variables,
             key_values: pairs(&self.key_values, "--key-value")?,
             environment: pairs(&self.env, "--env")?,

@@ -1,12 +1,24 @@
 //! `spin:sqlite/sqlite@3.0.0` on rusqlite.
 //!
 //! Each label maps to a database file (or, with no state directory, to a
-//! fresh in-memory database per open, as in Spin). File databases keep a small
-//! pool of idle connections so a request does not pay for an open, with WAL
-//! and a busy timeout set on every connection. A guest connection holds one
-//! rusqlite connection for its lifetime, so a guest's transaction stays on one
-//! connection; an unfinished transaction is rolled back before the connection
-//! goes back to the pool.
+//! fresh in-memory database per open, as in Spin). How a guest's `open`
+//! becomes a SQLite connection is the [`ConnectionMode`], chosen once at load:
+//!
+//! - [`ConnectionMode::Pooled`] (the default): file databases keep a small
+//!   pool of idle connections, each with WAL, a busy timeout and a large
+//!   statement cache, so a request pays neither for an open nor for
+//!   re-preparing its statements; one writer is admitted at a time
+//!   ([`WriterGate`]). A guest connection holds one rusqlite connection for
+//!   its lifetime, so a guest's transaction stays on one connection; an
+//!   unfinished transaction is rolled back before the connection goes back
+//!   to the pool.
+//! - [`ConnectionMode::Spin`]: what Spin 3.3–4.x does (`crates/sqlite-inproc`):
+//!   every guest `open` gets a connection of its own, opened at its first
+//!   query with rusqlite's defaults (a 5 s busy timeout served by SQLite's
+//!   sleeping busy handler, a 16-statement cache that dies with the
+//!   connection), no pragmas of the host's, and every query runs on tokio's
+//!   blocking pool. It exists to measure the app as real Spin and SpinKube
+//!   run it, without the Spin CLI.
 //!
 //! As a Spin factor does, this module defines its own per-request grant
 //! ([`SqliteAccess`]) and the view the host functions run on
@@ -33,6 +45,7 @@ mod bindings {
             "spin:sqlite/sqlite.connection": super::GuestConnection,
         },
         require_store_data_send: true,
+        imports: { default: async },
     });
 }
 
@@ -46,6 +59,30 @@ const MAX_IDLE_CONNECTIONS: usize = 16;
 /// dozen distinct statements; rusqlite's default of 16 would re-parse most.
 const STATEMENT_CACHE_CAPACITY: usize = 512;
 
+/// How guest connections map to SQLite connections (see the module doc).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConnectionMode {
+    /// Pooled connections with WAL, a statement cache and a writer gate.
+    #[default]
+    Pooled,
+    /// A fresh connection per guest `open`, as Spin's `sqlite-inproc`.
+    Spin,
+}
+
+impl std::str::FromStr for ConnectionMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pooled" => Ok(Self::Pooled),
+            "spin" => Ok(Self::Spin),
+            other => Err(format!(
+                "unknown SQLite connection mode {other:?} (expected \"pooled\" or \"spin\")"
+            )),
+        }
+    }
+}
+
 /// Where one labelled database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseLocation {
@@ -58,6 +95,7 @@ pub enum DatabaseLocation {
 /// One labelled database and its idle connections.
 pub struct Database {
     location: DatabaseLocation,
+    mode: ConnectionMode,
     idle: Mutex<Vec<rusqlite::Connection>>,
     writer: WriterGate,
 }
@@ -115,10 +153,12 @@ fn starts_write(statement: &str) -> bool {
 }
 
 impl Database {
-    /// A database at `location`; nothing is opened until first use.
-    pub fn new(location: DatabaseLocation) -> Self {
+    /// A database at `DatabaseLocation` whose guest connections follow
+    /// `mode`; nothing is opened until first use.
+    pub fn with_mode(location: DatabaseLocation, mode: ConnectionMode) -> Self {
         Self {
             location,
+            mode,
             idle: Mutex::new(Vec::new()),
             writer: WriterGate::default(),
         }
@@ -230,8 +270,16 @@ impl Databases {
     }
 }
 
-/// The guest's `connection` resource.
-pub struct GuestConnection {
+/// The guest's `connection` resource, in the database's [`ConnectionMode`].
+pub enum GuestConnection {
+    /// A pooled connection, held for the guest connection's lifetime.
+    Pooled(PooledConnection),
+    /// A connection of its own, opened at the first query (Spin's way).
+    PerOpen(PerOpenConnection),
+}
+
+/// A guest connection on a pooled rusqlite connection.
+pub struct PooledConnection {
     conn: Option<rusqlite::Connection>,
     database: Arc<Database>,
     last_insert_rowid: i64,
@@ -239,7 +287,7 @@ pub struct GuestConnection {
     holds_writer: bool,
 }
 
-impl GuestConnection {
+impl PooledConnection {
     /// Runs one statement, holding the writer gate from a write's first
     /// statement until the connection is back in autocommit mode.
     fn execute(&mut self, statement: &str, parameters: Vec<Value>) -> Result<QueryResult, Error> {
@@ -258,13 +306,108 @@ impl GuestConnection {
     }
 }
 
-impl Drop for GuestConnection {
+impl Drop for PooledConnection {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             self.database.checkin(conn);
         }
         if self.holds_writer {
             self.database.writer.leave();
+        }
+    }
+}
+
+/// A guest connection as Spin's `sqlite-inproc` makes it: nothing is opened
+/// until the first query, then one rusqlite connection with its defaults
+/// serves this guest connection only and closes with it.
+pub struct PerOpenConnection {
+    location: DatabaseLocation,
+    conn: Arc<Mutex<Option<rusqlite::Connection>>>,
+}
+
+impl PerOpenConnection {
+    fn new(location: DatabaseLocation) -> Self {
+        Self {
+            location,
+            conn: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Runs one statement on tokio's blocking pool, opening the connection
+    /// first if this is its first query.
+    async fn execute(
+        &self,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> Result<QueryResult, Error> {
+        let conn = self.conn.clone();
+        let location = self.location.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| io_error("connection lock poisoned"))?;
+            if guard.is_none() {
+                *guard = Some(open_with_defaults(&location).map_err(io_error)?);
+            }
+            let conn = guard.as_ref().ok_or(Error::InvalidConnection)?;
+            run(conn, &statement, parameters)
+        })
+        .await
+        .map_err(|e| io_error(format!("internal runtime error: {e}")))?
+    }
+
+    /// Reads a number off the open connection (0 before the first query).
+    fn read<N: Default>(&self, f: impl Fn(&rusqlite::Connection) -> N) -> N {
+        self.conn
+            .lock()
+            .ok()
+            .and_then(|guard| guard.as_ref().map(&f))
+            .unwrap_or_default()
+    }
+}
+
+/// Opens a connection as Spin does: rusqlite's defaults and nothing else.
+fn open_with_defaults(location: &DatabaseLocation) -> rusqlite::Result<rusqlite::Connection> {
+    match location {
+        DatabaseLocation::InMemory => rusqlite::Connection::open_in_memory(),
+        DatabaseLocation::File(path) => {
+            if let Some(parent) = path.parent() {
+                // A missing parent surfaces as the open error below.
+                let _ = std::fs::create_dir_all(parent);
+            }
+            rusqlite::Connection::open(path)
+        }
+    }
+}
+
+impl GuestConnection {
+    /// A guest connection to `database` in its mode.
+    fn open(database: Arc<Database>) -> Result<Self, Error> {
+        Ok(match database.mode {
+            ConnectionMode::Spin => {
+                Self::PerOpen(PerOpenConnection::new(database.location.clone()))
+            }
+            ConnectionMode::Pooled => Self::Pooled(PooledConnection {
+                conn: Some(database.checkout().map_err(io_error)?),
+                database,
+                last_insert_rowid: 0,
+                changes: 0,
+                holds_writer: false,
+            }),
+        })
+    }
+
+    fn last_insert_rowid(&self) -> i64 {
+        match self {
+            Self::Pooled(c) => c.last_insert_rowid,
+            Self::PerOpen(c) => c.read(rusqlite::Connection::last_insert_rowid),
+        }
+    }
+
+    fn changes(&self) -> u64 {
+        match self {
+            Self::Pooled(c) => c.changes,
+            Self::PerOpen(c) => c.read(rusqlite::Connection::changes),
         }
     }
 }
@@ -376,7 +519,7 @@ pub fn add_to_linker<T: Send + 'static>(
 impl wit::Host for SqliteView<'_> {}
 
 impl wit::HostConnection for SqliteView<'_> {
-    fn open(&mut self, database: String) -> Result<Resource<GuestConnection>, Error> {
+    async fn open(&mut self, database: String) -> Result<Resource<GuestConnection>, Error> {
         if !self.sqlite.allowed.contains(&database) {
             return Err(Error::AccessDenied);
         }
@@ -386,43 +529,43 @@ impl wit::HostConnection for SqliteView<'_> {
             .get(&database)
             .cloned()
             .ok_or(Error::NoSuchDatabase)?;
-        let conn = db.checkout().map_err(io_error)?;
-        let guest = GuestConnection {
-            conn: Some(conn),
-            database: db,
-            last_insert_rowid: 0,
-            changes: 0,
-            holds_writer: false,
-        };
+        let guest = GuestConnection::open(db)?;
         self.table
             .push(guest)
             .map_err(|_| Error::Io("too many connections opened".into()))
     }
 
-    fn execute(
+    async fn execute(
         &mut self,
         connection: Resource<GuestConnection>,
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<QueryResult, Error> {
-        self.table
+        match self
+            .table
             .get_mut(&connection)
             .map_err(|_| Error::InvalidConnection)?
-            .execute(&statement, parameters)
+        {
+            GuestConnection::Pooled(conn) => conn.execute(&statement, parameters),
+            GuestConnection::PerOpen(conn) => conn.execute(statement, parameters).await,
+        }
     }
 
-    fn last_insert_rowid(&mut self, connection: Resource<GuestConnection>) -> i64 {
+    async fn last_insert_rowid(&mut self, connection: Resource<GuestConnection>) -> i64 {
         self.table
             .get(&connection)
-            .map(|c| c.last_insert_rowid)
+            .map(GuestConnection::last_insert_rowid)
             .unwrap_or(0)
     }
 
-    fn changes(&mut self, connection: Resource<GuestConnection>) -> u64 {
-        self.table.get(&connection).map(|c| c.changes).unwrap_or(0)
+    async fn changes(&mut self, connection: Resource<GuestConnection>) -> u64 {
+        self.table
+            .get(&connection)
+            .map(GuestConnection::changes)
+            .unwrap_or(0)
     }
 
-    fn drop(&mut self, connection: Resource<GuestConnection>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, connection: Resource<GuestConnection>) -> wasmtime::Result<()> {
         self.table.delete(connection)?;
         Ok(())
     }
@@ -498,8 +641,11 @@ mod tests {
 
     #[test]
     fn a_transaction_holds_the_gate_until_commit() {
-        let db = Arc::new(Database::new(DatabaseLocation::InMemory));
-        let mut guest = GuestConnection {
+        let db = Arc::new(Database::with_mode(
+            DatabaseLocation::InMemory,
+            ConnectionMode::Pooled,
+        ));
+        let mut guest = PooledConnection {
             conn: Some(db.connect().expect("open")),
             database: db.clone(),
             last_insert_rowid: 0,
@@ -529,7 +675,10 @@ mod tests {
     #[test]
     fn unfinished_transactions_roll_back_on_checkin() {
         let dir = std::env::temp_dir().join(format!("spin-host-sqlite-{}", std::process::id()));
-        let db = Database::new(DatabaseLocation::File(dir.join("t.db")));
+        let db = Database::with_mode(
+            DatabaseLocation::File(dir.join("t.db")),
+            ConnectionMode::Pooled,
+        );
         let conn = db.checkout().expect("open");
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS t(x); DELETE FROM t; BEGIN; INSERT INTO t VALUES (1);",
@@ -543,5 +692,74 @@ mod tests {
             .expect("count");
         assert_eq!(n, 0);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_spin_mode_opens_a_fresh_connection_with_rusqlites_defaults_per_open() {
+        let dir = std::env::temp_dir().join(format!("spin-host-permode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Arc::new(Database::with_mode(
+            DatabaseLocation::File(dir.join("t.db")),
+            ConnectionMode::Spin,
+        ));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let first_value = |r: Result<QueryResult, Error>| match r {
+            Ok(result) => match result.rows[0].values[0] {
+                Value::Integer(i) => i,
+                ref other => panic!("not an integer: {other:?}"),
+            },
+            Err(e) => panic!("query failed: {e:?}"),
+        };
+        runtime.block_on(async {
+            let GuestConnection::PerOpen(a) = GuestConnection::open(db.clone()).expect("open")
+            else {
+                panic!("a pooled connection in the spin mode");
+            };
+            assert!(
+                !dir.join("t.db").exists(),
+                "nothing is opened before the first query"
+            );
+            let timeout = a.execute("PRAGMA busy_timeout".into(), vec![]).await;
+            assert_eq!(first_value(timeout), 5000, "rusqlite's default");
+            let sync = a.execute("PRAGMA synchronous".into(), vec![]).await;
+            assert_eq!(first_value(sync), 2, "SQLite's FULL: the host sets nothing");
+            a.execute("PRAGMA synchronous = OFF".into(), vec![])
+                .await
+                .expect("set");
+            a.execute("CREATE TABLE t (x)".into(), vec![])
+                .await
+                .expect("create");
+            a.execute("INSERT INTO t VALUES (1)".into(), vec![])
+                .await
+                .expect("insert");
+            assert_eq!(
+                (
+                    a.read(rusqlite::Connection::changes),
+                    a.read(rusqlite::Connection::last_insert_rowid)
+                ),
+                (1, 1)
+            );
+            drop(a);
+            let GuestConnection::PerOpen(b) = GuestConnection::open(db.clone()).expect("open")
+            else {
+                panic!("a pooled connection in the spin mode");
+            };
+            let sync = b.execute("PRAGMA synchronous".into(), vec![]).await;
+            assert_eq!(first_value(sync), 2, "a new open is a new connection");
+            let rows = b.execute("SELECT count(*) FROM t".into(), vec![]).await;
+            assert_eq!(first_value(rows), 1);
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_mode_is_named_pooled_or_spin() {
+        assert_eq!("pooled".parse(), Ok(ConnectionMode::Pooled));
+        assert_eq!("spin".parse(), Ok(ConnectionMode::Spin));
+        assert!("fast".parse::<ConnectionMode>().is_err());
+        assert_eq!(ConnectionMode::default(), ConnectionMode::Pooled);
     }
 }
