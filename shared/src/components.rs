@@ -18,7 +18,7 @@ use crate::{chats, messages, reactions, users, webhooks};
 /// Prepares a request: the fan-out installed, the outbox emptied, the
 /// public origin that webhook payload links are built with.
 fn begin(req: &Request) {
-    outbox::install(webhooks::fanout::enqueue);
+    outbox::install(webhooks::fanout::enqueue, webhooks::fanout::listening);
     outbox::begin_request(&req.origin());
 }
 

@@ -36,6 +36,8 @@ pub mod users;
 pub mod webhooks;
 
 #[cfg(test)]
+mod request_costs;
+#[cfg(test)]
 mod testutil;
 
 pub use platform::error::{Error, Result};

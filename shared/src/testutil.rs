@@ -2,7 +2,8 @@
 
 use crate::auth::scopes::{self, Role};
 use crate::auth::{Credential, Principal};
-use crate::platform::db::{Db, NativeDb};
+use crate::platform::db::{Db, DbError, NativeDb, Rows, Setup, Value};
+use std::cell::{OnceCell, RefCell};
 
 /// Admin token configured in tests.
 pub const ADMIN: &str = "admin-secret";
@@ -37,4 +38,61 @@ pub fn create_user(db: &dyn Db, email: &str, role: &str) -> i64 {
     )
     .expect("create");
     user["id"].as_i64().expect("id")
+}
+
+/// A connection that records every statement run through it, to count what
+/// a request costs in SQL.
+pub struct RecordingDb<'a> {
+    inner: &'a dyn Db,
+    statements: RefCell<Vec<String>>,
+    setup: OnceCell<Setup>,
+}
+
+impl<'a> RecordingDb<'a> {
+    /// Records the statements run on `inner` (whose [`Setup`] it shares
+    /// until [`RecordingDb::read_setup`] reads one of its own).
+    pub fn new(inner: &'a dyn Db) -> Self {
+        Self {
+            inner,
+            statements: RefCell::default(),
+            setup: OnceCell::new(),
+        }
+    }
+
+    /// Reads the connection's [`Setup`] through this wrapper, as opening a
+    /// connection does, so its statements are counted.
+    pub fn read_setup(&self) -> Result<(), DbError> {
+        let setup = Setup::read(self)?;
+        let _ = self.setup.set(setup);
+        Ok(())
+    }
+
+    /// The statements run so far, in order.
+    pub fn statements(&self) -> Vec<String> {
+        self.statements.borrow().clone()
+    }
+
+    /// Forgets the statements recorded so far.
+    pub fn clear(&self) {
+        self.statements.borrow_mut().clear();
+    }
+}
+
+impl Db for RecordingDb<'_> {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        self.statements.borrow_mut().push(sql.to_owned());
+        self.inner.execute(sql, params)
+    }
+
+    fn last_insert_rowid(&self) -> i64 {
+        self.inner.last_insert_rowid()
+    }
+
+    fn changes(&self) -> u64 {
+        self.inner.changes()
+    }
+
+    fn setup(&self) -> Option<&Setup> {
+        self.setup.get().or_else(|| self.inner.setup())
+    }
 }

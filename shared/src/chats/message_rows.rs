@@ -7,7 +7,7 @@ use crate::platform::db::{Db, Row};
 use crate::platform::error::Result;
 use crate::platform::events::{self, Event};
 use crate::platform::time;
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
 /// One stored message.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +85,22 @@ pub fn load(db: &dyn Db, id: i64) -> Result<Option<MessageRow>> {
     .transpose()
 }
 
-/// Records a `message` event.
+/// The payload of a `message` event (ids only). The `messages_new_event`
+/// trigger (migration 0007) builds the same object for `new`.
+pub fn message_payload(m: &MessageRow) -> Json {
+    json!({
+        "id": m.id,
+        "chat_id": m.chat_id,
+        "root_chat_id": m.root_chat_id,
+        "entity_type": m.entity_type,
+        "entity_id": m.entity_id,
+        "user_id": m.user_id,
+        "parent_message_id": m.parent_message_id,
+    })
+}
+
+/// Records a `message` event other than `new`, which the database records
+/// as the row is inserted (see [`announce_new`]).
 pub fn message_event(db: &dyn Db, actor: i64, m: &MessageRow, event: &str) -> Result<()> {
     events::record(
         db,
@@ -95,18 +110,36 @@ pub fn message_event(db: &dyn Db, actor: i64, m: &MessageRow, event: &str) -> Re
             entity_type: "Message",
             entity_id: m.id,
             actor: Some(actor),
-            payload: json!({
-                "id": m.id,
-                "chat_id": m.chat_id,
-                "root_chat_id": m.root_chat_id,
-                "entity_type": m.entity_type,
-                "entity_id": m.entity_id,
-                "user_id": m.user_id,
-                "parent_message_id": m.parent_message_id,
-            }),
+            payload: message_payload(m),
         },
     )?;
     Ok(())
+}
+
+/// Fans out the `message`/`new` event the insert of `m` recorded, to the
+/// bots that listen. Call in the insert's transaction: the event is then
+/// the newest row of `events`.
+pub fn announce_new(db: &dyn Db, m: &MessageRow) -> Result<()> {
+    let id = db
+        .query_row(
+            "SELECT id FROM events WHERE id = (SELECT max(id) FROM events) \
+             AND type = 'message' AND event = 'new' AND entity_id = ?",
+            &[m.id.into()],
+        )?
+        .ok_or_else(|| crate::Error::Internal("the new message's event is missing".into()))?
+        .i64(0)?;
+    events::fan_out_recorded(
+        db,
+        id,
+        &Event {
+            kind: events::MESSAGE,
+            event: "new",
+            entity_type: "Message",
+            entity_id: m.id,
+            actor: Some(m.user_id),
+            payload: message_payload(m),
+        },
+    )
 }
 
 /// Stored fields of a message about to be inserted.
@@ -137,38 +170,45 @@ pub struct Insert<'a> {
     pub system: bool,
 }
 
-/// Inserts a message row (and its `url`); returns its id. Call inside a
-/// transaction.
-pub fn insert(db: &dyn Db, m: &Insert<'_>) -> Result<i64> {
+/// The link path of a message (`/chats/{chat}?message={id}`), as the
+/// `messages_url` trigger stores it when the row is inserted.
+pub fn message_url(chat_id: i64, id: i64) -> String {
+    format!("/chats/{chat_id}?message={id}")
+}
+
+/// Inserts a message row and returns it as stored, in one statement: the
+/// database fills in its `url` and, for a message that is not a system
+/// message, its chat's `last_message_at` (migration 0007's triggers). Call
+/// inside a transaction.
+pub fn insert(db: &dyn Db, m: &Insert<'_>) -> Result<MessageRow> {
     let now = time::now().to_string();
-    db.execute(
-        "INSERT INTO messages (chat_id, root_chat_id, entity_type, entity_id, user_id, content, buttons_json, \
-         parent_message_id, display_name, display_avatar_url, link_preview, system, url, created_at, changed_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
-        &[
-            m.chat_id.into(),
-            m.root_chat_id.into(),
-            m.entity_type.into(),
-            m.entity_id.into(),
-            m.user_id.into(),
-            m.content.into(),
-            m.buttons.clone().into(),
-            m.parent_message_id.into(),
-            m.display_name.clone().into(),
-            m.display_avatar_url.clone().into(),
-            m.link_preview.into(),
-            m.system.into(),
-            now.clone().into(),
-            now.into(),
-        ],
-    )?;
-    let id = db.last_insert_rowid();
-    db.execute(
-        "UPDATE messages SET url = ? WHERE id = ?",
-        &[
-            format!("/chats/{}?message={id}", m.chat_id).into(),
-            id.into(),
-        ],
-    )?;
-    Ok(id)
+    let row = db
+        .query_row(
+            &format!(
+                "INSERT INTO messages (chat_id, root_chat_id, entity_type, entity_id, user_id, content, buttons_json, \
+                 parent_message_id, display_name, display_avatar_url, link_preview, system, url, created_at, changed_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?) RETURNING {COLUMNS}"
+            ),
+            &[
+                m.chat_id.into(),
+                m.root_chat_id.into(),
+                m.entity_type.into(),
+                m.entity_id.into(),
+                m.user_id.into(),
+                m.content.into(),
+                m.buttons.clone().into(),
+                m.parent_message_id.into(),
+                m.display_name.clone().into(),
+                m.display_avatar_url.clone().into(),
+                m.link_preview.into(),
+                m.system.into(),
+                now.clone().into(),
+                now.into(),
+            ],
+        )?
+        .ok_or_else(|| crate::Error::Internal("INSERT returned no row".into()))?;
+    let mut stored = message_row(&row)?;
+    // RETURNING shows the row before AFTER triggers ran.
+    stored.url = message_url(stored.chat_id, stored.id);
+    Ok(stored)
 }

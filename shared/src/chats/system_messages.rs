@@ -7,7 +7,7 @@ use crate::chats::{self};
 use crate::platform::db::{Db, Value};
 use crate::platform::error::{Error, Result};
 
-use crate::chats::message_rows::{insert, load, message_event, Insert};
+use crate::chats::message_rows::{announce_new, insert, Insert};
 
 fn nicknames(db: &dyn Db, ids: &[i64]) -> Result<Vec<String>> {
     db.query(
@@ -56,7 +56,7 @@ pub fn on_member_change(
         None if chat.personal => ("user", author, chat_id),
         None => ("discussion", chat_id, chat_id),
     };
-    let id = insert(
+    let m = insert(
         db,
         &Insert {
             chat_id,
@@ -73,6 +73,5 @@ pub fn on_member_change(
             system: true,
         },
     )?;
-    let m = load(db, id)?.ok_or_else(|| Error::Internal("message vanished".into()))?;
-    message_event(db, author, &m, "new")
+    announce_new(db, &m)
 }

@@ -46,4 +46,6 @@ pub use read_state::advance_read;
 pub use render::*;
 pub mod threads;
 
-use crate::chats::message_rows::{insert, message_event, message_row, Insert, COLUMNS};
+use crate::chats::message_rows::{
+    announce_new, insert, message_event, message_row, Insert, COLUMNS,
+};

@@ -80,36 +80,57 @@ pub fn render_many(db: &dyn Db, ids: &[i64], origin: &str) -> Result<Vec<Json>> 
         let Some((m, bot)) = rows.get(id) else {
             continue;
         };
-        let buttons = m
-            .buttons_json
-            .as_deref()
-            .and_then(|b| serde_json::from_str::<Json>(b).ok());
-        let mut v = json!({
-            "id": m.id,
-            "entity_type": m.entity_type,
-            "entity_id": m.entity_id,
-            "chat_id": m.chat_id,
-            "root_chat_id": m.root_chat_id,
-            "content": m.content,
-            "user_id": m.user_id,
-            "created_at": m.created_at,
-            "url": format!("{origin}{}", m.url),
-            "files": files.remove(id).unwrap_or_default(),
-            "voice_content": voices.remove(id),
-            "buttons": buttons,
-            "thread": thread_of.remove(id),
-            "forwarding": null,
-            "parent_message_id": m.parent_message_id,
-            "changed_at": m.changed_at,
-            "deleted_at": m.deleted_at,
-        });
-        if *bot {
-            v["display_name"] = json!(m.display_name);
-            v["display_avatar_url"] = json!(m.display_avatar_url);
-        }
-        out.push(v);
+        out.push(render_row(
+            m,
+            *bot,
+            files.remove(id).unwrap_or_default(),
+            voices.remove(id),
+            thread_of.remove(id),
+            origin,
+        ));
     }
     Ok(out)
+}
+
+/// One `Message` from its row and what [`render_many`] reads beside it:
+/// whether the author is a bot (bots' display fields are shown), its files,
+/// voice content and thread.
+pub(super) fn render_row(
+    m: &MessageRow,
+    bot: bool,
+    files: Vec<Json>,
+    voice: Option<Json>,
+    thread: Option<Json>,
+    origin: &str,
+) -> Json {
+    let buttons = m
+        .buttons_json
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Json>(b).ok());
+    let mut v = json!({
+        "id": m.id,
+        "entity_type": m.entity_type,
+        "entity_id": m.entity_id,
+        "chat_id": m.chat_id,
+        "root_chat_id": m.root_chat_id,
+        "content": m.content,
+        "user_id": m.user_id,
+        "created_at": m.created_at,
+        "url": format!("{origin}{}", m.url),
+        "files": files,
+        "voice_content": voice,
+        "buttons": buttons,
+        "thread": thread,
+        "forwarding": null,
+        "parent_message_id": m.parent_message_id,
+        "changed_at": m.changed_at,
+        "deleted_at": m.deleted_at,
+    });
+    if bot {
+        v["display_name"] = json!(m.display_name);
+        v["display_avatar_url"] = json!(m.display_avatar_url);
+    }
+    v
 }
 
 pub(super) fn render_one(db: &dyn Db, id: i64, origin: &str) -> Result<Json> {

@@ -1009,3 +1009,67 @@ fn parent_members_add_people_and_bots_to_a_thread_they_are_not_in() {
     let payload: Json = serde_json::from_str(&payload).unwrap();
     assert_eq!(payload["thread_id"], t["id"]);
 }
+
+#[test]
+fn the_database_records_what_follows_from_a_new_message() {
+    let db = test_db();
+    let owner = owner_principal();
+    let c = chat(&db, &owner, false, false, &[]);
+    let m = post(&db, &owner, c, "hello");
+    let stored = db
+        .query_row(
+            "SELECT m.url, m.created_at, c.last_message_at FROM messages m \
+             JOIN chats c ON c.id = m.chat_id WHERE m.id = ?",
+            &[id(&m).into()],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.string(0).unwrap(),
+        crate::chats::message_rows::message_url(c, id(&m)),
+        "the trigger and the rendered answer agree"
+    );
+    assert_eq!(
+        m["url"].as_str().unwrap(),
+        format!("https://x.test{}", stored.string(0).unwrap())
+    );
+    assert_eq!(stored.string(2).unwrap(), stored.string(1).unwrap());
+    assert_eq!(m["created_at"].as_str().unwrap(), stored.string(1).unwrap());
+    let event = db
+        .query_row(
+            "SELECT type, event, entity_type, actor_user_id, payload_json, created_at FROM events \
+             WHERE entity_id = ? AND type = 'message'",
+            &[id(&m).into()],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            event.string(0).unwrap(),
+            event.string(1).unwrap(),
+            event.string(2).unwrap()
+        ),
+        ("message".into(), "new".into(), "Message".into())
+    );
+    assert_eq!(event.i64(3).unwrap(), 1);
+    let row = messages::load(&db, id(&m)).unwrap().unwrap();
+    let payload: Json = serde_json::from_str(&event.string(4).unwrap()).unwrap();
+    assert_eq!(
+        payload,
+        crate::chats::message_rows::message_payload(&row),
+        "the trigger's payload is the one the other message events carry"
+    );
+    assert_eq!(event.string(5).unwrap(), stored.string(1).unwrap());
+    let read = db
+        .query_row(
+            "SELECT last_read_message_id FROM chat_reads WHERE chat_id = ? AND user_id = 1",
+            &[c.into()],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read.i64(0).unwrap(),
+        id(&m),
+        "the author has read their own message"
+    );
+}

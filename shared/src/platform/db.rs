@@ -96,6 +96,10 @@ pub enum DbError {
     /// A statement failed (syntax, constraint, I/O, busy, ...).
     #[error("sqlite error: {0}")]
     Sqlite(String),
+    /// The write lock stayed taken by other connections for longer than
+    /// [`LOCK_WAIT`]: answered 503 with `Retry-After`, nothing was written.
+    #[error("the database stayed busy for {0} ms")]
+    Busy(u64),
     /// A column held a value of an unexpected type (a programming error).
     #[error("column {index}: expected {expected}")]
     Column {
@@ -112,6 +116,12 @@ impl DbError {
     /// pre-check).
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, DbError::Sqlite(m) if m.contains("UNIQUE constraint failed"))
+    }
+
+    /// True when SQLite answered `SQLITE_BUSY`: another connection holds
+    /// the lock this statement needs, and nothing was done.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, DbError::Sqlite(m) if m.contains("database is locked"))
     }
 }
 
@@ -191,52 +201,166 @@ pub trait Db {
     fn query_row(&self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
         Ok(self.execute(sql, params)?.into_iter().next())
     }
+
+    /// The connection's settings as read when it opened; `None` for a
+    /// connection opened some other way (its settings are then unknown and
+    /// left alone).
+    fn setup(&self) -> Option<&Setup> {
+        None
+    }
 }
 
-/// Pragmas applied on every connection open: they are per-connection in
-/// SQLite, so they cannot live in a migration. Each is paired with the value
-/// that reading it back gives once it is in effect.
-pub const CONNECTION_PRAGMAS: &[(&str, i64)] = &[
-    ("PRAGMA busy_timeout = 5000", 5000),
-    ("PRAGMA synchronous = NORMAL", 1),
-    ("PRAGMA foreign_keys = ON", 1),
-];
+/// What a connection's settings were when it opened, read in one statement
+/// ([`Setup::read`]), and whether it has been made ready for writes.
+///
+/// On Spin every request opens a fresh connection, so each statement here
+/// is paid on every request. A read-only request pays one: the settings and
+/// the schema version (`PRAGMA user_version`, which the migrations keep) in
+/// one read. A request that writes pays at most two more, once, before its
+/// first `BEGIN IMMEDIATE` ([`Setup::prepare_writes`]). A pooled connection
+/// (our host) already has them and pays none.
+#[derive(Debug)]
+pub struct Setup {
+    busy_timeout: i64,
+    synchronous: i64,
+    user_version: i64,
+    writes_ready: std::cell::Cell<bool>,
+}
 
-/// Reads the current value of every pragma in [`CONNECTION_PRAGMAS`], in order.
-const READ_CONNECTION_PRAGMAS: &str = "SELECT (SELECT timeout FROM pragma_busy_timeout), \
-     (SELECT synchronous FROM pragma_synchronous), \
-     (SELECT foreign_keys FROM pragma_foreign_keys)";
+/// The settings read by [`Setup::read`]: busy timeout, synchronous, foreign
+/// keys and schema version.
+const READ_SETUP: &str = "SELECT b.timeout, s.synchronous, f.foreign_keys, v.user_version \
+     FROM pragma_busy_timeout b, pragma_synchronous s, pragma_foreign_keys f, pragma_user_version v";
 
-/// Applies [`CONNECTION_PRAGMAS`] that are not in effect yet. Setting a flag
-/// pragma such as `foreign_keys` expires every prepared statement of the
-/// connection, so a pooled connection (which already has them) is only read,
-/// and keeps its statement cache.
-pub fn apply_connection_pragmas(db: &dyn Db) -> Result<(), DbError> {
-    let current = db.query_row(READ_CONNECTION_PRAGMAS, &[])?;
-    for (i, (pragma, wanted)) in CONNECTION_PRAGMAS.iter().enumerate() {
-        let in_effect = current
-            .as_ref()
-            .and_then(|row| row.i64(i).ok())
-            .is_some_and(|v| v == *wanted);
-        if !in_effect {
-            db.execute(pragma, &[])?;
+/// `synchronous = NORMAL`: in WAL mode a commit is durable against crashes
+/// of the process, and is not fsynced (SQLite's default FULL fsyncs the WAL
+/// on every commit).
+const SYNCHRONOUS_NORMAL: i64 = 1;
+
+impl Setup {
+    /// Reads a new connection's settings, and turns foreign keys on where
+    /// SQLite was built without them on by default (setting the flag
+    /// expires prepared statements, so it is only set when off).
+    pub fn read(db: &dyn Db) -> Result<Self, DbError> {
+        let row = db
+            .query_row(READ_SETUP, &[])?
+            .ok_or_else(|| DbError::Sqlite("connection settings unreadable".into()))?;
+        if row.i64(2)? != 1 {
+            db.execute("PRAGMA foreign_keys = ON", &[])?;
+        }
+        Ok(Self {
+            busy_timeout: row.i64(0)?,
+            synchronous: row.i64(1)?,
+            user_version: row.i64(3)?,
+            writes_ready: std::cell::Cell::new(false),
+        })
+    }
+
+    /// The schema version the connection saw when it opened.
+    pub fn schema_version(&self) -> i64 {
+        self.user_version
+    }
+
+    /// Before the first write transaction: no busy timeout, because
+    /// [`transaction`] waits for the write lock itself (SQLite's own handler
+    /// sleeps in steps of up to 100 ms, which is where a 1-second tail under
+    /// 16 writers comes from), and `synchronous = NORMAL`.
+    pub fn prepare_writes(&self, db: &dyn Db) -> Result<(), DbError> {
+        if self.writes_ready.get() {
+            return Ok(());
+        }
+        if self.busy_timeout != 0 {
+            db.execute("PRAGMA busy_timeout = 0", &[])?;
+        }
+        if self.synchronous != SYNCHRONOUS_NORMAL {
+            db.execute("PRAGMA synchronous = NORMAL", &[])?;
+        }
+        self.writes_ready.set(true);
+        Ok(())
+    }
+}
+
+/// Longest a request waits for the write lock before it is answered 503.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// An error that may say SQLite answered `SQLITE_BUSY` (see
+/// [`DbError::is_locked`]), so that a write can wait for the lock whatever
+/// error type its caller uses.
+pub trait LockError: From<DbError> {
+    /// Whether the failure was the write lock being taken.
+    fn is_locked(&self) -> bool;
+}
+
+impl LockError for DbError {
+    fn is_locked(&self) -> bool {
+        DbError::is_locked(self)
+    }
+}
+
+/// Runs `attempt` until it does not fail on the write lock: every 0.1–0.6
+/// ms (jittered, so waiters do not retry in step; the host's timer may round
+/// a sleep up to its own tick) for at most [`LOCK_WAIT`], then
+/// [`DbError::Busy`]. Unlike SQLite's busy handler, the wait between
+/// attempts never grows, so a writer that has waited long is no less likely
+/// to get the lock next than one that just arrived. `attempt` must be a
+/// statement that, failing busy, did nothing (`BEGIN IMMEDIATE`, or a write
+/// in autocommit mode).
+fn wait_for_lock<T, E: LockError>(mut attempt: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    loop {
+        match attempt() {
+            Err(e) if e.is_locked() => {
+                let waited = started.elapsed();
+                if waited >= LOCK_WAIT {
+                    return Err(E::from(DbError::Busy(
+                        u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                    )));
+                }
+                let mut jitter = [0u8; 2];
+                let _ = getrandom::fill(&mut jitter);
+                let micros = 100 + u64::from(u16::from_le_bytes(jitter) % 500);
+                std::thread::sleep(std::time::Duration::from_micros(micros));
+            }
+            other => return other,
         }
     }
-    Ok(())
+}
+
+/// Runs one write statement on its own, in autocommit mode: SQLite takes
+/// the write lock and releases it within the statement, so the lock is held
+/// only while SQLite runs it, with no round trip to the component in
+/// between (on Spin each round trip goes through a blocking thread, and
+/// waits for a CPU under load). Waits for the lock as [`transaction`] does.
+/// For a change that is one statement, with whatever follows from it done by
+/// triggers.
+pub fn write_alone<T, E, F>(db: &dyn Db, mut write: F) -> Result<T, E>
+where
+    E: LockError,
+    F: FnMut(&dyn Db) -> Result<T, E>,
+{
+    if let Some(setup) = db.setup() {
+        setup.prepare_writes(db)?;
+    }
+    wait_for_lock(|| write(db))
 }
 
 /// Runs `f` inside a short write transaction started with `BEGIN IMMEDIATE`
 /// (takes the write lock up front, so two writers never deadlock on a lock
-/// upgrade). Commits on `Ok`, rolls back on `Err`.
-pub fn transaction<D, T, E, F>(db: &D, f: F) -> Result<T, E>
+/// upgrade; see [`wait_for_lock`] for the wait). Commits on `Ok`, rolls
+/// back on `Err`. Keep reads and validation before it: everything in `f`
+/// runs while every other writer waits.
+pub fn transaction<T, E, F>(db: &dyn Db, f: F) -> Result<T, E>
 where
-    D: Db + ?Sized,
     E: From<DbError>,
-    F: FnOnce(&D) -> Result<T, E>,
+    F: FnOnce(&dyn Db) -> Result<T, E>,
 {
-    db.execute("BEGIN IMMEDIATE", &[])?;
+    if let Some(setup) = db.setup() {
+        setup.prepare_writes(db)?;
+    }
+    crate::platform::outbox::listening(db);
+    wait_for_lock(|| db.execute("BEGIN IMMEDIATE", &[]))?;
     let mark = crate::platform::outbox::mark();
-    let rollback = |db: &D| {
+    let rollback = |db: &dyn Db| {
         let _ = db.execute("ROLLBACK", &[]);
         crate::platform::outbox::rolled_back(mark);
     };
@@ -260,30 +384,50 @@ pub use native::NativeDb;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use super::{apply_connection_pragmas, Db, DbError, Row, Rows, Value};
+    use super::{Db, DbError, Row, Rows, Setup, Value};
     use rusqlite::types::ValueRef;
+    use std::cell::OnceCell;
 
     /// `rusqlite` backend used by native tests and tools.
     pub struct NativeDb {
         conn: rusqlite::Connection,
+        setup: OnceCell<Setup>,
     }
 
     impl NativeDb {
-        /// Opens a private in-memory database with the connection pragmas set.
+        /// Opens a private in-memory database and reads its [`Setup`].
         pub fn open_in_memory() -> Result<Self, DbError> {
             let conn =
                 rusqlite::Connection::open_in_memory().map_err(|e| DbError::Open(e.to_string()))?;
-            let db = NativeDb { conn };
-            apply_connection_pragmas(&db)?;
-            Ok(db)
+            Self::set_up(conn)
         }
 
-        /// Opens (creating if needed) a database file with the connection pragmas set.
+        /// Opens (creating if needed) a database file and reads its [`Setup`].
         pub fn open(path: &std::path::Path) -> Result<Self, DbError> {
             let conn =
                 rusqlite::Connection::open(path).map_err(|e| DbError::Open(e.to_string()))?;
-            let db = NativeDb { conn };
-            apply_connection_pragmas(&db)?;
+            Self::set_up(conn)
+        }
+
+        /// Opens a database file with rusqlite's defaults only and no
+        /// [`Setup`], as a fresh connection on Spin starts (tests read the
+        /// setup through a wrapper to count its statements).
+        pub fn open_bare(path: &std::path::Path) -> Result<Self, DbError> {
+            let conn =
+                rusqlite::Connection::open(path).map_err(|e| DbError::Open(e.to_string()))?;
+            Ok(NativeDb {
+                conn,
+                setup: OnceCell::new(),
+            })
+        }
+
+        fn set_up(conn: rusqlite::Connection) -> Result<Self, DbError> {
+            let db = NativeDb {
+                conn,
+                setup: OnceCell::new(),
+            };
+            let setup = Setup::read(&db)?;
+            let _ = db.setup.set(setup);
             Ok(db)
         }
     }
@@ -331,6 +475,10 @@ mod native {
         fn changes(&self) -> u64 {
             self.conn.changes()
         }
+
+        fn setup(&self) -> Option<&Setup> {
+            self.setup.get()
+        }
     }
 }
 
@@ -339,12 +487,14 @@ pub use spin::SpinDb;
 
 #[cfg(target_arch = "wasm32")]
 mod spin {
-    use super::{apply_connection_pragmas, Db, DbError, Row, Rows, Value};
+    use super::{Db, DbError, Row, Rows, Setup, Value};
     use spin_sdk::sqlite3::{Connection, Error as SpinError, Value as SpinValue};
+    use std::cell::OnceCell;
 
     /// Backend over the Spin `spin:sqlite/sqlite@3.0.0` host interface.
     pub struct SpinDb {
         conn: Connection,
+        setup: OnceCell<Setup>,
     }
 
     fn map_err(e: SpinError) -> DbError {
@@ -355,11 +505,15 @@ mod spin {
     }
 
     impl SpinDb {
-        /// Opens the component's `default` database and sets the connection pragmas.
+        /// Opens the component's `default` database and reads its [`Setup`].
         pub fn open_default() -> Result<Self, DbError> {
             let conn = Connection::open_default().map_err(|e| DbError::Open(format!("{e:?}")))?;
-            let db = SpinDb { conn };
-            apply_connection_pragmas(&db)?;
+            let db = SpinDb {
+                conn,
+                setup: OnceCell::new(),
+            };
+            let setup = Setup::read(&db)?;
+            let _ = db.setup.set(setup);
             Ok(db)
         }
     }
@@ -403,6 +557,10 @@ mod spin {
         fn changes(&self) -> u64 {
             self.conn.changes()
         }
+
+        fn setup(&self) -> Option<&Setup> {
+            self.setup.get()
+        }
     }
 }
 
@@ -441,55 +599,108 @@ mod tests {
     }
 
     #[test]
-    fn connection_pragmas_are_applied() {
-        let db = NativeDb::open_in_memory().unwrap();
+    fn a_connection_is_read_once_and_made_ready_for_writes_once() {
+        let dir = std::env::temp_dir().join(format!("db-setup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let bare = NativeDb::open_bare(&path).unwrap();
+        bare.execute("PRAGMA user_version = 7", &[]).unwrap();
+        let db = crate::testutil::RecordingDb::new(&bare);
+        db.read_setup().unwrap();
+        assert_eq!(db.statements(), vec![READ_SETUP], "one read, nothing set");
+        assert_eq!(db.setup().map(Setup::schema_version), Some(7));
         let fk = db.query_row("PRAGMA foreign_keys", &[]).unwrap().unwrap();
         assert_eq!(fk.i64(0).unwrap(), 1);
-        let bt = db.query_row("PRAGMA busy_timeout", &[]).unwrap().unwrap();
-        assert_eq!(bt.i64(0).unwrap(), 5000);
-        let row = Row(vec![Value::Text("x".into())]);
-        assert!(row.i64(0).is_err() && row.i64(7).is_err());
-    }
 
-    /// Counts the statements a wrapped connection runs.
-    struct Counting<'a> {
-        inner: &'a NativeDb,
-        statements: std::cell::RefCell<Vec<String>>,
-    }
+        // Only the connection's own statements (not a fan-out's, which
+        // another test may have installed in this process).
+        let own = |db: &crate::testutil::RecordingDb<'_>| -> Vec<String> {
+            db.statements()
+                .into_iter()
+                .filter(|s| {
+                    ["PRAGMA", "BEGIN", "COMMIT", "SELECT b."]
+                        .iter()
+                        .any(|p| s.starts_with(p))
+                })
+                .collect()
+        };
+        db.clear();
+        for _ in 0..2 {
+            transaction(&db, |_| -> Result<(), DbError> { Ok(()) }).unwrap();
+        }
+        assert_eq!(
+            own(&db),
+            vec![
+                "PRAGMA busy_timeout = 0",
+                "PRAGMA synchronous = NORMAL",
+                "BEGIN IMMEDIATE",
+                "COMMIT",
+                "BEGIN IMMEDIATE",
+                "COMMIT"
+            ],
+            "writes are prepared before the first transaction only"
+        );
+        let sync = db.query_row("PRAGMA synchronous", &[]).unwrap().unwrap();
+        assert_eq!(sync.i64(0).unwrap(), SYNCHRONOUS_NORMAL);
 
-    impl Db for Counting<'_> {
-        fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-            self.statements.borrow_mut().push(sql.to_owned());
-            self.inner.execute(sql, params)
-        }
-        fn last_insert_rowid(&self) -> i64 {
-            self.inner.last_insert_rowid()
-        }
-        fn changes(&self) -> u64 {
-            self.inner.changes()
-        }
+        // A connection that already has them (a pooled one) is only read.
+        let again = crate::testutil::RecordingDb::new(&bare);
+        again.read_setup().unwrap();
+        transaction(&again, |_| -> Result<(), DbError> { Ok(()) }).unwrap();
+        assert_eq!(own(&again), vec![READ_SETUP, "BEGIN IMMEDIATE", "COMMIT"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
-    fn pragmas_already_in_effect_are_only_read() {
-        // Setting `foreign_keys` again would expire every cached statement of
-        // a pooled connection, so a connection that has them is left alone.
-        let db = NativeDb::open_in_memory().unwrap();
-        let counting = Counting {
-            inner: &db,
-            statements: Default::default(),
-        };
-        apply_connection_pragmas(&counting).unwrap();
-        assert_eq!(*counting.statements.borrow(), vec![READ_CONNECTION_PRAGMAS]);
-
-        db.execute("PRAGMA foreign_keys = OFF", &[]).unwrap();
-        counting.statements.borrow_mut().clear();
-        apply_connection_pragmas(&counting).unwrap();
-        assert_eq!(
-            *counting.statements.borrow(),
-            vec![READ_CONNECTION_PRAGMAS, "PRAGMA foreign_keys = ON"]
+    fn a_writer_waits_for_the_lock_and_gets_it_when_it_is_free() {
+        let dir = std::env::temp_dir().join(format!("db-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let holder = NativeDb::open(&path).unwrap();
+        holder.execute("PRAGMA journal_mode = WAL", &[]).unwrap();
+        holder.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+        holder.execute("BEGIN IMMEDIATE", &[]).unwrap();
+        let waiter_path = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let db = NativeDb::open(&waiter_path).unwrap();
+            let started = std::time::Instant::now();
+            transaction(&db, |db| {
+                db.execute("INSERT INTO t VALUES (2)", &[]).map(|_| ())
+            })
+            .map(|()| started.elapsed())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        holder.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+        holder.execute("COMMIT", &[]).unwrap();
+        let waited = waiter.join().unwrap().unwrap();
+        assert!(
+            waited >= std::time::Duration::from_millis(100),
+            "the writer waited for the lock ({waited:?})"
         );
-        let fk = db.query_row("PRAGMA foreign_keys", &[]).unwrap().unwrap();
-        assert_eq!(fk.i64(0).unwrap(), 1);
+        let n = holder
+            .query_row("SELECT group_concat(x) FROM t", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(n.string(0).unwrap(), "1,2");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn busy_is_recognised_and_answers_503() {
+        let e = DbError::Sqlite("database is locked".into());
+        assert!(e.is_locked());
+        assert!(!DbError::Sqlite("UNIQUE constraint failed: t.x".into()).is_locked());
+        let busy = crate::Error::from(DbError::Busy(5000));
+        assert_eq!(busy.status(), 503);
+        let resp = crate::platform::http::Response::error(&busy);
+        assert!(resp
+            .headers
+            .iter()
+            .any(|(k, v)| k == "retry-after" && v == "1"));
+        assert_eq!(resp.json_body()["errors"][0]["code"], "unhandled");
+        let row = Row(vec![Value::Text("x".into())]);
+        assert!(row.i64(0).is_err() && row.i64(7).is_err());
     }
 }

@@ -174,12 +174,19 @@ pub enum Error {
         /// The error entry.
         item: FieldError,
     },
-    /// 500 `ApiError`: storage failure.
+    /// 500 `ApiError`: storage failure; 503 with `Retry-After` when the
+    /// write lock stayed taken ([`DbError::Busy`]).
     #[error(transparent)]
     Db(#[from] DbError),
     /// 500 `ApiError`: configuration or other internal failure.
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl crate::platform::db::LockError for Error {
+    fn is_locked(&self) -> bool {
+        matches!(self, Error::Db(e) if e.is_locked())
+    }
 }
 
 /// Result alias used across the domain.
@@ -221,6 +228,7 @@ impl Error {
             Error::NotFound(_) | Error::RouteNotFound => 404,
             Error::MethodNotAllowed => 405,
             Error::TooManyRequests { .. } => 429,
+            Error::Db(DbError::Busy(_)) => 503,
             Error::Db(_) | Error::Internal(_) => 500,
         }
     }
@@ -252,6 +260,12 @@ impl Error {
                 ErrorCode::Invalid,
                 None,
                 "HTTP method not allowed for this path",
+            )],
+            Error::Db(DbError::Busy(_)) => vec![FieldError::new(
+                "server",
+                ErrorCode::Unhandled,
+                None,
+                "The server is busy, please retry in a second",
             )],
             Error::Db(_) | Error::Internal(_) => vec![FieldError::new(
                 "server",

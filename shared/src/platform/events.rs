@@ -74,6 +74,13 @@ pub fn record(db: &dyn Db, e: &Event<'_>) -> Result<i64> {
     Ok(id)
 }
 
+/// Fans out an event the database recorded itself (a trigger), as
+/// [`record`] does for the events it appends; `id` is its row.
+pub fn fan_out_recorded(db: &dyn Db, id: i64, e: &Event<'_>) -> Result<()> {
+    let at = crate::platform::time::now();
+    outbox::fan_out(db, &outbox::RecordedEvent { id, event: e, at })
+}
+
 /// Events of one entity in insertion order as `(type, event)` (for tests and audits).
 pub fn for_entity(db: &dyn Db, entity_type: &str, id: i64) -> Result<Vec<(String, String)>> {
     db.query(

@@ -2,6 +2,7 @@
 //! request into [`Request`], calls the area's router (see [`crate::components`]), and converts the
 //! [`Response`] back. Keeping them plain lets the whole API be tested natively.
 
+use crate::platform::db::DbError;
 use crate::platform::error::Error;
 use serde_json::{json, Value as Json};
 
@@ -138,6 +139,7 @@ impl Response {
             Error::TooManyRequests { retry_after_s, .. } => r
                 .headers
                 .push(("retry-after".into(), retry_after_s.to_string())),
+            Error::Db(DbError::Busy(_)) => r.headers.push(("retry-after".into(), "1".into())),
             _ => {}
         }
         r

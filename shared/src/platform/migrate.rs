@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_unfurl_domains",
         sql: include_str!("../../../migrations/0006_unfurl_domains.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_lean_writes",
+        sql: include_str!("../../../migrations/0007_lean_writes.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.
@@ -196,19 +201,27 @@ fn run_pragma(db: &dyn Db, stmt: &str) -> Result<(), DbError> {
     }
 }
 
+/// The schema version the database records in `PRAGMA user_version`: the
+/// last migration applied, kept by [`migrate`] in the same transaction.
+/// The connection's [`crate::platform::db::Setup`] has already read it, so
+/// checking costs no statement on a connection that has one.
+fn schema_version(db: &dyn Db) -> Result<i64, DbError> {
+    if let Some(setup) = db.setup() {
+        return Ok(setup.schema_version());
+    }
+    db.query_row("PRAGMA user_version", &[])?
+        .map_or(Ok(0), |r| r.i64(0))
+}
+
 /// Brings the schema up to date. Returns how many migrations this call
-/// applied (0 when already current). Safe to call on every request.
+/// applied (0 when already current). Safe to call on every request: when
+/// `user_version` says the schema is current it runs no statement at all;
+/// otherwise the ledger (`schema_migrations`) decides, and a database
+/// migrated before `user_version` was kept gets it set once.
 pub fn migrate(db: &dyn Db) -> Result<usize, DbError> {
-    if ledger_exists(db)? {
-        let current = db
-            .query_row("SELECT MAX(version) FROM schema_migrations", &[])?
-            .map(|r| r.opt_i64(0))
-            .transpose()?
-            .flatten()
-            .unwrap_or(0);
-        if current >= latest_version() {
-            return Ok(0);
-        }
+    let latest = latest_version();
+    if schema_version(db)? >= latest {
+        return Ok(0);
     }
     let mut applied = 0;
     for m in MIGRATIONS {
@@ -237,11 +250,22 @@ pub fn migrate(db: &dyn Db) -> Result<usize, DbError> {
                     crate::platform::time::now().to_string().into(),
                 ],
             )?;
+            db.execute(&format!("PRAGMA user_version = {}", m.version), &[])?;
             Ok(true)
         })?;
         if did {
             applied += 1;
         }
+    }
+    // Every migration is in the ledger now; a database migrated before the
+    // version was kept learns it here, once.
+    let current = db
+        .query_row("PRAGMA user_version", &[])?
+        .map_or(Ok(0), |r| r.i64(0))?;
+    if current < latest {
+        crate::platform::db::transaction(db, |db| {
+            db.execute(&format!("PRAGMA user_version = {latest}"), &[])
+        })?;
     }
     Ok(applied)
 }

@@ -41,7 +41,13 @@ pub struct RecordedEvent<'a> {
 /// transaction), leased to the current request, and returns their ids.
 pub type Fanout = fn(&dyn Db, &RecordedEvent<'_>) -> Result<Vec<i64>>;
 
-static FANOUT: OnceLock<Fanout> = OnceLock::new();
+/// Whether any bot listens at all, read before a transaction takes the
+/// write lock (the fan-out needs it inside, and caches it for the request),
+/// so the lock is not held for it. `true` when it cannot tell (as during
+/// the migrations, before the tables exist): the fan-out then reads inside.
+pub type Listening = fn(&dyn Db) -> bool;
+
+static FANOUT: OnceLock<(Fanout, Listening)> = OnceLock::new();
 
 /// The deliveries a request asks to have sent after its response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,9 +71,18 @@ thread_local! {
     static REQUEST: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Installs the fan-out (first call wins; later calls are ignored).
-pub fn install(fanout: Fanout) {
-    let _ = FANOUT.set(fanout);
+/// Installs the fan-out and its [`Listening`] (first call wins; later
+/// calls are ignored).
+pub fn install(fanout: Fanout, listening: Listening) {
+    let _ = FANOUT.set((fanout, listening));
+}
+
+/// Whether the installed fan-out may write anything for this request's
+/// events (`false` when none is installed). Called by
+/// [`crate::platform::db::transaction`] before `BEGIN IMMEDIATE`; a change
+/// that only writes when nobody listens may skip the transaction.
+pub fn listening(db: &dyn Db) -> bool {
+    FANOUT.get().is_some_and(|(_, listening)| listening(db))
 }
 
 /// Starts a request: forgets what an earlier request scheduled and records
@@ -92,7 +107,7 @@ pub fn origin() -> String {
 /// Runs the installed fan-out for an event just recorded (nothing when none
 /// is installed, as in the lower areas' own unit tests).
 pub fn fan_out(db: &dyn Db, event: &RecordedEvent<'_>) -> Result<()> {
-    if let Some(fanout) = FANOUT.get() {
+    if let Some((fanout, _)) = FANOUT.get() {
         let ids = fanout(db, event)?;
         SCHEDULED.with(|s| s.borrow_mut().leased.extend_from_slice(&ids));
     }

@@ -30,7 +30,7 @@ use serde_json::{json, Value as Json};
 use crate::chats::message_rows::{self, MessageRow};
 use crate::chats::threads;
 use crate::messages::link_previews::{links_in, on_domain};
-use crate::platform::db::{Db, Row, Value};
+use crate::platform::db::{Db, DbError, Row, Value};
 use crate::platform::error::Result;
 use crate::platform::events;
 use crate::platform::outbox::{self, RecordedEvent};
@@ -78,8 +78,16 @@ fn candidate(r: &Row) -> Result<Candidate> {
     })
 }
 
+/// The outbox's [`outbox::Listening`]: learns before the write lock is
+/// taken whether any bot listens, so a request's events without listeners
+/// cost no statement inside the transaction. A failure counts as listening
+/// and is left for the fan-out itself to meet inside the transaction.
+pub fn listening(db: &dyn Db) -> bool {
+    any_subscribed(db).unwrap_or(true)
+}
+
 /// Whether any live bot has a URL or keeps its history (cached per request).
-fn any_subscribed(db: &dyn Db) -> Result<bool> {
+fn any_subscribed(db: &dyn Db) -> Result<bool, DbError> {
     let request = outbox::request_number();
     if let (n, Some(known)) = SUBSCRIBED.with(Cell::get) {
         if n == request {

@@ -1,0 +1,174 @@
+//! What the hot requests cost in SQL, on a fresh connection as every request
+//! gets one on Spin: the statements `POST /messages`, `GET /messages` (50)
+//! and `GET /profile` run, from the connection pragmas to the response, and
+//! how many of them run while the write lock is held (between `BEGIN
+//! IMMEDIATE` and `COMMIT`). On Spin every statement is a trip to a blocking
+//! thread and a fresh prepare, and writers queue for the lock, so these
+//! numbers are the lean request path's budget: a change that adds
+//! statements to one of these paths fails here and prints the list.
+
+use crate::auth::access_tokens::{self, IssueRequest};
+use crate::auth::context::{Config, Handler};
+use crate::platform::db::NativeDb;
+use crate::platform::http::Request;
+use crate::testutil::*;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// A database file with a member, their token and a chat with 60 messages.
+struct Workspace {
+    dir: PathBuf,
+    path: PathBuf,
+    token: String,
+    chat_id: i64,
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn workspace(name: &str) -> Workspace {
+    let dir = std::env::temp_dir().join(format!("request-costs-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("db.sqlite");
+    let db = NativeDb::open(&path).expect("open");
+    crate::platform::migrate::migrate(&db).expect("migrate");
+    let user = create_user(&db, "member@example.com", "user");
+    let token = access_tokens::issue(
+        &db,
+        &owner_principal(),
+        IssueRequest {
+            user_id: Some(user),
+            name: None,
+            scopes: None,
+        },
+    )
+    .expect("token")
+    .token;
+    let chat = crate::chats::create(
+        &db,
+        &owner_principal(),
+        &crate::chats::ChatInput {
+            name: "General".into(),
+            member_ids: vec![user],
+            ..Default::default()
+        },
+    )
+    .expect("chat")["id"]
+        .as_i64()
+        .expect("chat id");
+    let mut ws = Workspace {
+        dir,
+        path,
+        token,
+        chat_id: chat,
+    };
+    for i in 0..60 {
+        let (status, _) = ws.request(
+            crate::components::messages,
+            "POST",
+            "/messages",
+            Some(json!({"message": {"entity_id": chat, "content": format!("message {i}")}})),
+        );
+        assert_eq!(status, 201);
+    }
+    ws
+}
+
+impl Workspace {
+    /// Runs one request on a fresh connection: its status and statements.
+    fn request(
+        &mut self,
+        handler: Handler,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, Vec<String>) {
+        let conn = NativeDb::open_bare(&self.path).expect("open");
+        let db = RecordingDb::new(&conn);
+        db.read_setup().expect("setup");
+        let mut req = Request::new(method, &format!("/api/shared/v1{path}"))
+            .with_header("authorization", &format!("Bearer {}", self.token))
+            .with_header("host", "chat.test");
+        if let Some(body) = body {
+            req = req.with_json(&body);
+        }
+        let cfg = Config {
+            admin_token: Some(ADMIN.into()),
+        };
+        let resp = handler(&db, &cfg, &req);
+        (resp.status, db.statements())
+    }
+}
+
+/// How many statements ran, and how many of them held the write lock:
+/// every statement of a write transaction, and a write run on its own.
+fn cost(statements: &[String]) -> (usize, usize) {
+    let mut locked = 0;
+    let mut inside = false;
+    for s in statements {
+        let head = s.trim_start().to_ascii_uppercase();
+        if head.starts_with("BEGIN") {
+            inside = true;
+        }
+        let write = ["INSERT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|w| head.starts_with(w));
+        if inside || write {
+            locked += 1;
+        }
+        if head.starts_with("COMMIT") || head.starts_with("ROLLBACK") {
+            inside = false;
+        }
+    }
+    (statements.len(), locked)
+}
+
+fn assert_budget(what: &str, statements: &[String], total: usize, locked: usize) {
+    let (n, l) = cost(statements);
+    eprintln!("{what}: {n} statements, {l} holding the write lock");
+    assert!(
+        n <= total && l <= locked,
+        "{what} runs {n} statements ({l} under the write lock); the budget is {total} ({locked}):\n{}",
+        statements.join("\n")
+    );
+}
+
+#[test]
+fn posting_a_message_stays_within_its_statement_budget() {
+    let mut ws = workspace("post");
+    let chat = ws.chat_id;
+    let (status, statements) = ws.request(
+        crate::components::messages,
+        "POST",
+        "/messages",
+        Some(json!({"message": {"entity_id": chat, "content": "hello"}})),
+    );
+    assert_eq!(status, 201);
+    assert_budget("POST /messages", &statements, 9, 1);
+}
+
+#[test]
+fn reading_fifty_messages_stays_within_its_statement_budget() {
+    let mut ws = workspace("list");
+    let chat = ws.chat_id;
+    let (status, statements) = ws.request(
+        crate::components::messages,
+        "GET",
+        &format!("/messages?chat_id={chat}&limit=50"),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_budget("GET /messages?limit=50", &statements, 9, 0);
+}
+
+#[test]
+fn reading_the_profile_stays_within_its_statement_budget() {
+    let mut ws = workspace("profile");
+    let (status, statements) = ws.request(crate::components::users, "GET", "/profile", None);
+    assert_eq!(status, 200);
+    assert_budget("GET /profile", &statements, 7, 0);
+}
