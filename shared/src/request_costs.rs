@@ -148,7 +148,7 @@ fn posting_a_message_stays_within_its_statement_budget() {
         Some(json!({"message": {"entity_id": chat, "content": "hello"}})),
     );
     assert_eq!(status, 201);
-    assert_budget("POST /messages", &statements, 9, 1);
+    assert_budget("POST /messages", &statements, 7, 1);
 }
 
 #[test]
@@ -162,7 +162,7 @@ fn reading_fifty_messages_stays_within_its_statement_budget() {
         None,
     );
     assert_eq!(status, 200);
-    assert_budget("GET /messages?limit=50", &statements, 9, 0);
+    assert_budget("GET /messages?limit=50", &statements, 5, 0);
 }
 
 #[test]

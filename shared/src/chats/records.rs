@@ -2,6 +2,7 @@
 //! operation starts with; rendering `Chat` objects of the spec.
 
 use crate::auth::Principal;
+use crate::chats::threads::{self, ThreadRow};
 use crate::chats::visibility::{self as vis, MemberRole, Membership};
 use crate::platform::db::{Db, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
@@ -63,17 +64,65 @@ pub fn load(db: &dyn Db, id: i64) -> Result<Option<ChatRow>> {
 
 /// A user's membership in a chat, if any.
 pub fn membership(db: &dyn Db, chat_id: i64, user_id: i64) -> Result<Option<Membership>> {
-    let Some(r) = db.query_row(
+    db.query_row(
         "SELECT role, direct FROM chat_members WHERE chat_id = ? AND user_id = ?",
         &[chat_id.into(), user_id.into()],
+    )?
+    .map(|r| membership_row(&r, 0))
+    .transpose()
+}
+
+/// A membership from `role, direct` at `at` in a row.
+fn membership_row(r: &Row, at: usize) -> Result<Membership> {
+    let role = MemberRole::parse(&r.string(at)?).ok_or(Error::Internal("bad chat role".into()))?;
+    Ok(Membership {
+        role,
+        direct: r.bool(at + 1)?,
+    })
+}
+
+/// A chat with a user's membership in it and, for a thread chat, its thread.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// The chat.
+    pub chat: ChatRow,
+    /// The user's membership in it.
+    pub member: Option<Membership>,
+    /// The thread whose chat this is.
+    pub thread: Option<ThreadRow>,
+}
+
+/// What deciding whether a user may read or post in a chat needs, in one
+/// query (three lookups otherwise, on the path of every message read and
+/// sent); `None` when the chat does not exist.
+pub fn standing(db: &dyn Db, chat_id: i64, user_id: i64) -> Result<Option<Standing>> {
+    let chat_columns: Vec<String> = CHAT_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
+    let Some(r) = db.query_row(
+        &format!(
+            "SELECT {}, m.role, m.direct, {} FROM chats c \
+             LEFT JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ? \
+             LEFT JOIN threads t ON t.chat_id = c.id WHERE c.id = ?",
+            chat_columns.join(", "),
+            threads::qualified_columns("t"),
+        ),
+        &[user_id.into(), chat_id.into()],
     )?
     else {
         return Ok(None);
     };
-    let role = MemberRole::parse(&r.string(0)?).ok_or(Error::Internal("bad chat role".into()))?;
-    Ok(Some(Membership {
-        role,
-        direct: r.bool(1)?,
+    let at = chat_columns.len();
+    let member = match r.opt_string(at)? {
+        Some(_) => Some(membership_row(&r, at)?),
+        None => None,
+    };
+    let thread = match r.opt_i64(at + 2)? {
+        Some(_) => Some(threads::thread_row_at(&r, at + 2)?),
+        None => None,
+    };
+    Ok(Some(Standing {
+        chat: chat_row(&r)?,
+        member,
+        thread,
     }))
 }
 

@@ -28,13 +28,27 @@ pub struct ThreadRow {
 const COLUMNS: &str = "id, chat_id, message_id, message_chat_id, updated_at";
 
 fn thread_row(r: &Row) -> Result<ThreadRow> {
+    thread_row_at(r, 0)
+}
+
+/// A thread from the columns of [`qualified_columns`] starting at `at`.
+pub(super) fn thread_row_at(r: &Row, at: usize) -> Result<ThreadRow> {
     Ok(ThreadRow {
-        id: r.i64(0)?,
-        chat_id: r.i64(1)?,
-        message_id: r.opt_i64(2)?,
-        message_chat_id: r.opt_i64(3)?,
-        updated_at: r.string(4)?,
+        id: r.i64(at)?,
+        chat_id: r.i64(at + 1)?,
+        message_id: r.opt_i64(at + 2)?,
+        message_chat_id: r.opt_i64(at + 3)?,
+        updated_at: r.string(at + 4)?,
     })
+}
+
+/// A thread's columns under the table alias `alias`, for joins.
+pub(super) fn qualified_columns(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn load_where(db: &dyn Db, column: &str, v: i64) -> Result<Option<ThreadRow>> {

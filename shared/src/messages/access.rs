@@ -66,11 +66,14 @@ impl ChatAccess {
 
 /// Loads the caller's standing in a chat; `None` when the chat does not exist.
 pub fn chat_access(db: &dyn Db, p: &Principal, chat_id: i64) -> Result<Option<ChatAccess>> {
-    let Some(chat) = chats::load(db, chat_id)? else {
+    let Some(chats::Standing {
+        chat,
+        member,
+        thread,
+    }) = chats::standing(db, chat_id, p.user_id)?
+    else {
         return Ok(None);
     };
-    let member = chats::membership(db, chat_id, p.user_id)?;
-    let thread = thread_chats::by_chat(db, chat_id)?;
     let parent = match &thread {
         Some(t) => thread_chats::parent(db, p, t)?,
         None => None,

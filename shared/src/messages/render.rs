@@ -1,5 +1,6 @@
 //! Rendering `Message` objects of the spec: files, buttons, threads and
-//! forwarded fields, for one message or a page in a fixed number of queries.
+//! forwarded fields, for one message or a page in one query (two when some
+//! message has files).
 
 use crate::auth::Principal;
 use crate::platform::db::{Db, Row, Value};
@@ -38,10 +39,18 @@ pub fn render_many(db: &dyn Db, ids: &[i64], origin: &str) -> Result<Vec<Json>> 
         return Ok(Vec::new());
     }
     let list = Value::id_array(ids);
+    // The messages with their author's bot flag, their thread (one per
+    // message) and whether they have files: the files are read only when
+    // some message has any.
     let mut rows: HashMap<i64, (MessageRow, bool)> = HashMap::new();
+    let mut thread_of: HashMap<i64, Json> = HashMap::new();
+    let mut with_files = false;
     for r in db.query(
         &format!(
-            "SELECT {}, u.bot FROM messages m JOIN users u ON u.id = m.user_id \
+            "SELECT {}, u.bot, t.id, t.chat_id, \
+                    EXISTS (SELECT 1 FROM message_files f WHERE f.message_id = m.id) \
+             FROM messages m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN threads t ON t.message_id = m.id \
              WHERE m.id IN (SELECT value FROM json_each(?))",
             COLUMNS
                 .split(", ")
@@ -53,27 +62,26 @@ pub fn render_many(db: &dyn Db, ids: &[i64], origin: &str) -> Result<Vec<Json>> 
     )? {
         let m = message_row(&r)?;
         let bot = r.bool(17)?;
+        if let Some(thread) = r.opt_i64(18)? {
+            thread_of.insert(m.id, json!({"id": thread, "chat_id": r.i64(19)?}));
+        }
+        with_files |= r.bool(20)?;
         rows.insert(m.id, (m, bot));
     }
     let mut files: HashMap<i64, Vec<Json>> = HashMap::new();
     let mut voices: HashMap<i64, Json> = HashMap::new();
-    for r in db.query(
-        "SELECT message_id, id, file_key, name, file_type, size, width, height, duration_ms, waveform \
-         FROM message_files WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-        std::slice::from_ref(&list),
-    )? {
-        let (mid, file, voice) = render_file(&r, origin)?;
-        files.entry(mid).or_default().push(file);
-        if let Some(v) = voice {
-            voices.entry(mid).or_insert(v);
+    if with_files {
+        for r in db.query(
+            "SELECT message_id, id, file_key, name, file_type, size, width, height, duration_ms, waveform \
+             FROM message_files WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            &[list],
+        )? {
+            let (mid, file, voice) = render_file(&r, origin)?;
+            files.entry(mid).or_default().push(file);
+            if let Some(v) = voice {
+                voices.entry(mid).or_insert(v);
+            }
         }
-    }
-    let mut thread_of: HashMap<i64, Json> = HashMap::new();
-    for r in db.query(
-        "SELECT message_id, id, chat_id FROM threads WHERE message_id IN (SELECT value FROM json_each(?))",
-        &[list],
-    )? {
-        thread_of.insert(r.i64(0)?, json!({"id": r.i64(1)?, "chat_id": r.i64(2)?}));
     }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
