@@ -751,3 +751,57 @@ fn concurrent_new_kinds_of_reaction_stop_exactly_at_the_unique_limit() {
     );
     assert_eq!(list["data"].as_array().map(Vec::len), Some(30));
 }
+
+/// The write lock held elsewhere for longer than the app waits (5 s): the
+/// post is answered 503 with `Retry-After` and the official error shape,
+/// never 500, and nothing is written; once the lock is free, it succeeds.
+#[test]
+fn a_write_lock_held_too_long_is_a_503_with_retry_after_and_writes_nothing() {
+    let host = start();
+    let chat = new_chat(&host, ADMIN, false, false, &[]);
+    let db = host.state.path().join("sqlite_db.db");
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys, time\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             c.execute('BEGIN IMMEDIATE')\n\
+             print('locked', flush=True)\n\
+             time.sleep(7)\n\
+             c.execute('ROLLBACK')\n",
+        )
+        .arg(&db)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 holds the lock");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("read");
+    assert_eq!(line.trim(), "locked");
+    let started = std::time::Instant::now();
+    let busy = admin(
+        &host,
+        "POST",
+        "/messages",
+        Some(json!({"message": {"entity_id": chat, "content": "while locked"}})),
+    );
+    assert_eq!(busy.status, 503, "{}", busy.text());
+    assert!(started.elapsed() >= std::time::Duration::from_secs(5));
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    let body = busy.json();
+    assert_eq!(body["errors"][0]["key"], "server");
+    assert_eq!(body["errors"][0]["code"], "unhandled");
+    assert!(body["errors"][0]["message"].is_string());
+    assert!(holder.wait().expect("holder").success());
+    assert!(
+        all_messages(&host, ADMIN, chat)
+            .iter()
+            .all(|m| m["content"] != "while locked"),
+        "nothing of the refused post was written"
+    );
+    let ok = post(&host, ADMIN, chat, "after the lock");
+    assert_eq!(ok["content"], "after the lock");
+}
