@@ -1691,6 +1691,9 @@ fn the_extension_openapi_document_lists_the_extension_paths() {
         "/bots/{id}/signing_secret",
         "/bots/{id}/incoming_url",
         "/webhooks/incoming/{token}",
+        "/views",
+        "/views/{id}",
+        "/views/{id}/submit",
     ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys());
     }

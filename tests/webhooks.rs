@@ -714,3 +714,194 @@ fn an_unfurl_bot_gets_links_on_its_domains_in_chats_it_can_see_and_attaches_prev
     let reply = ws.owner("POST", "/bots", Some(bad));
     assert_api_error(&reply, 422, "unfurl_domains.0", "invalid");
 }
+
+/// Forms (`guides/forms-*.md`): a press gives the bot a `trigger_id`; the
+/// bot opens a view with it (`POST /views/open`, within 3 s); the user
+/// reads and submits the view (our `/views` extension); the submission
+/// reaches the bot synchronously as a signed `view_submission`, whose 400
+/// with per-field errors keeps the view open and shows them, and whose 200
+/// closes it.
+#[test]
+fn a_bot_opens_a_form_from_a_press_and_its_answer_to_the_submission_decides() {
+    let ws = Workspace::start(ADMIN);
+    let receiver = Receiver::start(&[200]);
+    let (bot_id, bot_token, secret) = bot(
+        &ws,
+        json!({"name": "Time off", "nickname": "timeoff_bot", "outgoing_url": receiver.url,
+               "events": ["button_click"], "who_can_add": "anyone"}),
+    );
+    let (alice, alice_token) = setup::user_with_token(&ws.host, ws.admin, "alice", "user");
+    let (_, eve_token) = setup::user_with_token(&ws.host, ws.admin, "eve", "user");
+    let chat = id_of(&create_chat(
+        &ws.host,
+        &alice_token,
+        json!({"name": "HR", "member_ids": [bot_id]}),
+    ));
+    let body = json!({"message": {"entity_id": chat, "content": "Отпуск?",
+        "buttons": [[{"text": "Оформить", "data": "timeoff"}]]}});
+    let m = expect(
+        &call(&ws.host, &bot_token, "POST", "/messages", Some(body)),
+        201,
+    )["data"]
+        .clone();
+    let press = |token: &str| -> String {
+        let path = format!("/messages/{}/button_clicks", id_of(&m));
+        expect(
+            &call(
+                &ws.host,
+                token,
+                "POST",
+                &path,
+                Some(json!({"data": "timeoff"})),
+            ),
+            201,
+        )["data"]["trigger_id"]
+            .as_str()
+            .expect("trigger_id")
+            .to_owned()
+    };
+    let view = |trigger: &str| {
+        json!({"type": "modal", "trigger_id": trigger,
+               "private_metadata": "{\"timeoff_id\":4378}", "callback_id": "timeoff_request_form",
+               "view": {"title": "Уведомление об отпуске", "submit_text": "Отправить заявку",
+                        "blocks": [
+                            {"type": "plain_text", "text": "Заполните форму."},
+                            {"type": "date", "name": "date_start", "label": "Начало", "required": true},
+                            {"type": "date", "name": "date_end", "label": "Конец", "required": true},
+                            {"type": "radio", "name": "accessibility", "label": "Доступность",
+                             "options": [{"text": "Только телефон", "value": "phone_only"},
+                                         {"text": "Ничего", "value": "nothing", "selected": true}]}]}})
+    };
+
+    let trigger = press(&alice_token);
+    assert_eq!(
+        receiver.wait_for(1, WAIT).len(),
+        1,
+        "the bot heard of the press"
+    );
+    // Only the pressed message's bot may use the trigger.
+    let reply = call(
+        &ws.host,
+        &eve_token,
+        "POST",
+        "/views/open",
+        Some(view(&trigger)),
+    );
+    assert_api_error(&reply, 422, "trigger_id", "trigger_not_found");
+    let opened = call(
+        &ws.host,
+        &bot_token,
+        "POST",
+        "/views/open",
+        Some(view(&trigger)),
+    );
+    assert_eq!(opened.status, 201, "{}", opened.text());
+    let reply = call(
+        &ws.host,
+        &bot_token,
+        "POST",
+        "/views/open",
+        Some(view(&trigger)),
+    );
+    assert_api_error(&reply, 422, "trigger_id", "already_exists");
+
+    // The user sees the view, without what is private to the bot.
+    let open_views =
+        expect(&call(&ws.host, &alice_token, "GET", "/views", None), 200)["data"].clone();
+    assert_eq!(open_views.as_array().map(Vec::len), Some(1), "{open_views}");
+    let form = &open_views[0];
+    assert_eq!(form["title"], "Уведомление об отпуске");
+    assert_eq!(form["submit_text"], "Отправить заявку");
+    assert_eq!(form["blocks"].as_array().map(Vec::len), Some(4));
+    assert!(form.get("private_metadata").is_none());
+    let id = form["id"].as_i64().expect("view id");
+    assert_eq!(
+        call(&ws.host, &eve_token, "GET", &format!("/views/{id}"), None).status,
+        404
+    );
+    let submit = format!("/views/{id}/submit");
+
+    // The bot refuses the dates: 400 with per-field errors.
+    receiver.answer(&[400]);
+    receiver.answer_body(
+        r#"{"errors": {"date_end": "Дата окончания отпуска не может быть меньше даты начала"}}"#,
+    );
+    let values = json!({"data": {"date_start": "2025-07-14", "date_end": "2025-07-01",
+                                 "accessibility": "phone_only"}});
+    let reply = call(
+        &ws.host,
+        &alice_token,
+        "POST",
+        &submit,
+        Some(values.clone()),
+    );
+    assert_api_error(&reply, 422, "data.date_end", "invalid");
+    assert_eq!(
+        reply.json()["errors"][0]["message"],
+        "Дата окончания отпуска не может быть меньше даты начала"
+    );
+    let got = receiver.wait_for(2, WAIT);
+    let submission = got.last().expect("view_submission");
+    assert!(submission.signed_with(&secret));
+    let payload = submission.json();
+    assert_eq!(
+        (payload["type"].as_str(), payload["event"].as_str()),
+        (Some("view"), Some("submit"))
+    );
+    assert_eq!(payload["callback_id"], "timeoff_request_form");
+    assert_eq!(payload["private_metadata"], "{\"timeoff_id\":4378}");
+    assert_eq!(
+        (payload["user_id"].as_i64(), payload["chat_id"].as_i64()),
+        (Some(alice), Some(chat))
+    );
+    assert_eq!(payload["data"], values["data"]);
+    assert!(payload["webhook_timestamp"].is_i64());
+    let shown = expect(
+        &call(&ws.host, &alice_token, "GET", &format!("/views/{id}"), None),
+        200,
+    )["data"]
+        .clone();
+    assert_eq!(shown["state"], "open");
+    assert_eq!(
+        shown["values"]["accessibility"], "phone_only",
+        "the values are kept"
+    );
+
+    // A field the view requires is checked before the bot hears of it.
+    let reply = call(
+        &ws.host,
+        &alice_token,
+        "POST",
+        &submit,
+        Some(json!({"data": {"date_start": "2025-07-01"}})),
+    );
+    assert_api_error(&reply, 422, "data.date_end", "blank");
+    assert_eq!(receiver.received().len(), 2);
+
+    // Corrected: 200 closes the view.
+    receiver.answer(&[200]);
+    receiver.answer_body("");
+    let fixed = json!({"data": {"date_start": "2025-07-01", "date_end": "2025-07-14"}});
+    let closed = expect(
+        &call(&ws.host, &alice_token, "POST", &submit, Some(fixed)),
+        200,
+    )["data"]
+        .clone();
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(
+        expect(&call(&ws.host, &alice_token, "GET", "/views", None), 200)["data"],
+        json!([])
+    );
+
+    // A trigger is good for 3 seconds.
+    let late = press(&alice_token);
+    std::thread::sleep(Duration::from_millis(3_200));
+    let reply = call(
+        &ws.host,
+        &bot_token,
+        "POST",
+        "/views/open",
+        Some(view(&late)),
+    );
+    assert_api_error(&reply, 410, "trigger_id", "trigger_expired");
+}

@@ -98,6 +98,7 @@ impl Workspace {
         }
         let cfg = Config {
             admin_token: Some(ADMIN.into()),
+            ..Config::default()
         };
         let resp = handler(&db, &cfg, &req);
         (resp.status, db.statements())

@@ -70,8 +70,11 @@ pub async fn serve(
             .collect(),
         body: req.body().to_vec(),
     };
+    let allow_private = variable("webhook_allow_private").is_some_and(|v| v == "true");
     let cfg = Config {
         admin_token: variable("admin_token"),
+        transport: Some(&WasiTransport),
+        webhook_allow_private: allow_private,
     };
     let db = SpinDb::open_default();
     let resp = match &db {
@@ -93,7 +96,6 @@ pub async fn serve(
     }
     let scheduled = outbox::scheduled();
     if let (Ok(db), false) = (&db, scheduled.is_empty()) {
-        let allow_private = variable("webhook_allow_private").is_some_and(|v| v == "true");
         if let Err(e) = delivery::run(db, &scheduled, &WasiTransport, allow_private) {
             eprintln!("webhook delivery failed: {e}");
         }
@@ -105,11 +107,14 @@ pub async fn serve(
 /// all their pollables together. Redirects are not followed (`wasi:http`
 /// never does). A response body is read, without blocking the others, up to
 /// [`BODY_LIMIT`] bytes and then dropped: reading a short body to its end
-/// lets the host reuse the connection for the next webhook.
+/// lets the host reuse the connection for the next webhook. What was read
+/// is handed back (a form's submission reads the bot's errors from it).
+#[derive(Debug)]
 struct WasiTransport;
 
-/// The most bytes of a receiver's answer that are read.
-const BODY_LIMIT: usize = 4096;
+/// The most bytes of a receiver's answer that are read: enough for a form's
+/// per-field errors.
+const BODY_LIMIT: usize = 64 * 1024;
 
 /// Where one request stands.
 enum Stage {
@@ -120,7 +125,7 @@ enum Stage {
         stream: InputStream,
         _body: IncomingBody,
         _response: IncomingResponse,
-        read: usize,
+        read: Vec<u8>,
     },
 }
 
@@ -148,7 +153,7 @@ fn body_stage(response: IncomingResponse) -> Option<Stage> {
         stream,
         _body: body,
         _response: response,
-        read: 0,
+        read: Vec::new(),
     })
 }
 
@@ -187,7 +192,7 @@ fn start(hook: &OutgoingWebhook) -> Result<FutureIncomingResponse, String> {
     let _ = request.set_path_with_query(Some(&path));
     let body = request.body().map_err(|()| "no request body".to_owned())?;
     let options = RequestOptions::new();
-    let timeout = delivery::TIMEOUT_MS * 1_000_000;
+    let timeout = hook.timeout_ms * 1_000_000;
     let _ = options.set_connect_timeout(Some(timeout));
     let _ = options.set_first_byte_timeout(Some(timeout));
     let _ = options.set_between_bytes_timeout(Some(timeout));
@@ -210,6 +215,7 @@ impl Transport for WasiTransport {
         let failed = |why: String| Attempt {
             outcome: Outcome::Failed(why),
             latency_ms: 0,
+            body: Vec::new(),
         };
         let mut attempts: Vec<Attempt> = (0..hooks.len())
             .map(|_| failed("not sent".into()))
@@ -258,6 +264,7 @@ impl Transport for WasiTransport {
                         attempts[f.index] = Attempt {
                             outcome,
                             latency_ms,
+                            body: Vec::new(),
                         };
                         if let Some(next) = next {
                             f.stage = next;
@@ -271,18 +278,20 @@ impl Transport for WasiTransport {
                     } => {
                         // A body that trickles is given up on, so a worker's
                         // run stays well inside its lease.
-                        let late =
-                            f.started.elapsed().as_millis() > u128::from(3 * delivery::TIMEOUT_MS);
+                        let late = f.started.elapsed().as_millis()
+                            > u128::from(3 * hooks[f.index].timeout_ms);
                         let more = !late
-                            && match stream.read((BODY_LIMIT - *read) as u64) {
+                            && match stream.read((BODY_LIMIT - read.len()) as u64) {
                                 Ok(bytes) => {
-                                    *read += bytes.len();
-                                    *read < BODY_LIMIT
+                                    read.extend_from_slice(&bytes);
+                                    read.len() < BODY_LIMIT
                                 }
                                 Err(_) => false,
                             };
                         if more {
                             in_flight.push(f);
+                        } else {
+                            attempts[f.index].body = std::mem::take(read);
                         }
                     }
                 }

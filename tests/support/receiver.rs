@@ -54,6 +54,7 @@ pub struct Receiver {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
     statuses: Arc<Mutex<Vec<u16>>>,
+    body: Arc<Mutex<String>>,
 }
 
 fn read_request(reader: &mut impl BufRead) -> Option<Received> {
@@ -105,7 +106,12 @@ fn read_request(reader: &mut impl BufRead) -> Option<Received> {
 }
 
 /// Serves one connection until the client closes it.
-fn serve(stream: TcpStream, received: &Mutex<Vec<Received>>, statuses: &Mutex<Vec<u16>>) {
+fn serve(
+    stream: TcpStream,
+    received: &Mutex<Vec<Received>>,
+    statuses: &Mutex<Vec<u16>>,
+    body: &Mutex<String>,
+) {
     let _ = stream.set_nodelay(true);
     let Ok(read_half) = stream.try_clone() else {
         return;
@@ -133,7 +139,11 @@ fn serve(stream: TcpStream, received: &Mutex<Vec<Received>>, statuses: &Mutex<Ve
         } else {
             ""
         };
-        let reply = format!("HTTP/1.1 {status} X\r\n{location}content-length: 2\r\n\r\nok");
+        let body = body.lock().expect("body").clone();
+        let reply = format!(
+            "HTTP/1.1 {status} X\r\n{location}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
         if writer.write_all(reply.as_bytes()).is_err() {
             return;
         }
@@ -153,24 +163,31 @@ impl Receiver {
         let port = listener.local_addr().expect("receiver address").port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let statuses = Arc::new(Mutex::new(statuses.to_vec()));
-        let (r, s) = (received.clone(), statuses.clone());
+        let body = Arc::new(Mutex::new("ok".to_owned()));
+        let (r, s, b) = (received.clone(), statuses.clone(), body.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (r, s) = (r.clone(), s.clone());
-                thread::spawn(move || serve(stream, &r, &s));
+                let (r, s, b) = (r.clone(), s.clone(), b.clone());
+                thread::spawn(move || serve(stream, &r, &s, &b));
             }
         });
         Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
             received,
             statuses,
+            body,
         }
     }
 
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().expect("received").clone()
+    }
+
+    /// Sends `body` with every answer from now on (`ok` at first).
+    pub fn answer_body(&self, body: &str) {
+        *self.body.lock().expect("body") = body.to_owned();
     }
 
     /// Replaces the scripted statuses.

@@ -18,6 +18,12 @@ pub const PREFIX: &str = "/api/shared/v1";
 pub struct Config {
     /// Value of the `admin_token` Spin variable (`None` = not configured).
     pub admin_token: Option<String>,
+    /// How a request sends HTTP while it runs (a form's submission to its
+    /// bot); `None` where nothing can be sent, as in the native unit tests.
+    pub transport: Option<&'static dyn crate::webhooks::delivery::Transport>,
+    /// The `webhook_allow_private` variable: webhooks may reach loopback
+    /// and private addresses.
+    pub webhook_allow_private: bool,
 }
 
 /// One request being routed: the database, the configuration and the request.

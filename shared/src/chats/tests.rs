@@ -1050,6 +1050,7 @@ fn call(
     }
     let cfg = Config {
         admin_token: Some(ADMIN.into()),
+        ..Config::default()
     };
     let r = crate::components::chats(db, &cfg, &req);
     (r.status, r.json_body())

@@ -854,6 +854,7 @@ fn router_serves_messages_and_reactions() {
     let db = test_db();
     let cfg = Config {
         admin_token: Some(ADMIN.into()),
+        ..Config::default()
     };
     let call = |method: &str, path: &str, body: Option<Json>| {
         let mut r = Request::new(method, &format!("/api/shared/v1{path}"))

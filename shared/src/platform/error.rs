@@ -55,6 +55,16 @@ pub enum ErrorCode {
     ThreadMessage,
     /// Too many requests in too short a time (429, with `Retry-After`).
     RateLimit,
+    /// The event id (`trigger_id`) is unknown.
+    TriggerNotFound,
+    /// The event id (`trigger_id`) outlived its 3 seconds.
+    TriggerExpired,
+    /// The object already exists.
+    AlreadyExists,
+    /// The value is too short.
+    MinLength,
+    /// The value is too long.
+    MaxLength,
     /// Internal failure.
     Unhandled,
 }
@@ -84,6 +94,11 @@ impl ErrorCode {
             ErrorCode::MessageDeleted => "message_deleted",
             ErrorCode::ThreadMessage => "thread_message",
             ErrorCode::RateLimit => "rate_limit",
+            ErrorCode::TriggerNotFound => "trigger_not_found",
+            ErrorCode::TriggerExpired => "trigger_expired",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::MinLength => "min_length",
+            ErrorCode::MaxLength => "max_length",
             ErrorCode::Unhandled => "unhandled",
         }
     }
@@ -162,6 +177,14 @@ pub enum Error {
     /// 404 `ApiError`: no such route.
     #[error("no such route")]
     RouteNotFound,
+    /// 410 `ApiError`: the resource is no longer available (an expired
+    /// event id).
+    #[error("gone: {0:?}")]
+    Gone(FieldError),
+    /// 502 `ApiError`: a bot the request depends on did not answer as it
+    /// must (a form's submission).
+    #[error("bad gateway: {0:?}")]
+    BadGateway(FieldError),
     /// 405 `ApiError`: route exists, method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -226,6 +249,8 @@ impl Error {
             Error::BadRequest(_) => 400,
             Error::Unprocessable(_) => 422,
             Error::NotFound(_) | Error::RouteNotFound => 404,
+            Error::Gone(_) => 410,
+            Error::BadGateway(_) => 502,
             Error::MethodNotAllowed => 405,
             Error::TooManyRequests { .. } => 429,
             Error::Db(DbError::Busy(_)) => 503,
@@ -248,6 +273,8 @@ impl Error {
             Error::BadRequest(items) | Error::Unprocessable(items) => items.clone(),
             Error::Forbidden(item)
             | Error::NotFound(item)
+            | Error::Gone(item)
+            | Error::BadGateway(item)
             | Error::TooManyRequests { item, .. } => vec![item.clone()],
             Error::RouteNotFound => vec![FieldError::new(
                 "path",

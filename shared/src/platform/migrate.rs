@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_lean_writes",
         sql: include_str!("../../../migrations/0007_lean_writes.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_views",
+        sql: include_str!("../../../migrations/0008_views.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

@@ -270,6 +270,11 @@ impl<'a> Fields<'a> {
         ok.then_some(out)
     }
 
+    /// The errors recorded, to merge into an enclosing object's [`Fields`].
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     /// Whether any error was recorded so far.
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()

@@ -20,6 +20,7 @@ impl App {
             db: NativeDb::open_in_memory().unwrap(),
             cfg: Config {
                 admin_token: Some(ADMIN.into()),
+                ..Config::default()
             },
         }
     }

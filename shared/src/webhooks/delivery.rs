@@ -76,6 +76,9 @@ pub struct OutgoingWebhook {
     pub failures: u32,
     /// When the event happened (the retry window starts there).
     pub created: Timestamp,
+    /// How long to wait for the answer ([`TIMEOUT_MS`] for deliveries; a
+    /// form's submission waits 3 s).
+    pub timeout_ms: u64,
 }
 
 /// What one attempt came to.
@@ -88,7 +91,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn succeeded(&self) -> bool {
+    /// Whether the receiver answered 2xx.
+    pub fn succeeded(&self) -> bool {
         matches!(self, Outcome::Status(s) if (200..300).contains(s))
     }
 }
@@ -100,11 +104,14 @@ pub struct Attempt {
     pub outcome: Outcome,
     /// Milliseconds from sending to the answer (or the failure).
     pub latency_ms: i64,
+    /// The first bytes of the answer's body (up to the transport's limit),
+    /// which a form's submission reads for its per-field errors.
+    pub body: Vec<u8>,
 }
 
 /// Sends webhooks, all at once; the component's adapter implements it over
 /// `wasi:http`. Returns one [`Attempt`] per webhook, in order.
-pub trait Transport {
+pub trait Transport: std::fmt::Debug {
     /// Sends every webhook and waits for every answer.
     fn send_all(&self, hooks: &[OutgoingWebhook]) -> Vec<Attempt>;
 }
@@ -256,6 +263,7 @@ fn to_send(r: &Row, now: Timestamp) -> Result<OutgoingWebhook> {
         body,
         failures: u32::try_from(r.i64(4)?).unwrap_or(u32::MAX),
         created: Timestamp::parse(&r.string(5)?).unwrap_or(now),
+        timeout_ms: TIMEOUT_MS,
     })
 }
 
@@ -399,6 +407,7 @@ pub fn run(
                 let attempt = Attempt {
                     outcome: Outcome::Failed(format!("destination not allowed: {why}")),
                     latency_ms: 0,
+                    body: Vec::new(),
                 };
                 sent.push((hook, attempt));
             }
@@ -471,6 +480,7 @@ mod tests {
                 Attempt {
                     outcome: Outcome::Status(204),
                     latency_ms: 3,
+                    body: Vec::new(),
                 },
             ),
             (
@@ -478,6 +488,7 @@ mod tests {
                 Attempt {
                     outcome: Outcome::Status(500),
                     latency_ms: 4,
+                    body: Vec::new(),
                 },
             ),
         ];

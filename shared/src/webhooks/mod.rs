@@ -18,3 +18,4 @@ pub mod incoming;
 pub mod routes;
 pub mod settings;
 pub mod templates;
+pub mod views;

@@ -10,7 +10,7 @@ use crate::platform::http::Response;
 use crate::platform::outbox;
 use crate::platform::pagination::{parse_cursor, parse_limit};
 use crate::platform::params::{id_param, LIST_MAX};
-use crate::webhooks::{bots, delivery, delivery_log, history, incoming, settings};
+use crate::webhooks::{bots, delivery, delivery_log, history, incoming, settings, views};
 
 /// Routes one request of this area (path segments after the API prefix);
 /// [`crate::components`] serves it.
@@ -112,6 +112,43 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             history::delete(db, &p, id)?;
             Ok(Response::no_content())
         }
+        // Forms: the bot opens a view (official) ...
+        (["views", "open"], "POST") => {
+            let p = c.auth(Some("views:write"))?;
+            let input = views::parse_open(&c.body()?)?;
+            views::open(db, &p, &input)?;
+            Ok(Response {
+                status: 201,
+                headers: Vec::new(),
+                body: Vec::new(),
+            })
+        }
+        // ... and the user reads and submits it (extension).
+        (["views"], "GET") => {
+            let p = c.auth(Some("messages:read"))?;
+            Ok(Response::data(200, views::list(db, &p)?.into()))
+        }
+        (["views", id], "GET") => {
+            let p = c.auth(Some("messages:read"))?;
+            Ok(Response::data(
+                200,
+                views::get(db, &p, id_param(id, "id")?)?,
+            ))
+        }
+        (["views", id, "submit"], "POST") => {
+            let p = c.auth(Some("messages:read"))?;
+            let id = id_param(id, "id")?;
+            let body = c.body()?;
+            let view = views::submit(
+                db,
+                &p,
+                id,
+                &body,
+                c.cfg.transport,
+                c.cfg.webhook_allow_private,
+            )?;
+            Ok(Response::data(200, view))
+        }
         // Extension: the scheduler's tick (retries due deliveries).
         (["webhooks", "deliveries", "run"], "POST") => {
             c.auth(None)?
@@ -156,5 +193,9 @@ fn is_known(path: &[&str]) -> bool {
             | ["webhooks", "events"]
             | ["webhooks", "events", _]
             | ["webhooks", "deliveries", "run"]
+            | ["views", "open"]
+            | ["views"]
+            | ["views", _]
+            | ["views", _, "submit"]
     )
 }
