@@ -13,7 +13,7 @@ use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::db::Db;
 use crate::platform::http::{Request, Response};
 use crate::platform::outbox;
-use crate::{chats, messages, reactions, users, webhooks};
+use crate::{chats, messages, reactions, tasks, users, webhooks};
 
 /// Prepares a request: the fan-out installed, the outbox emptied, the
 /// public origin that webhook payload links are built with.
@@ -52,6 +52,12 @@ pub fn messages(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 pub fn reactions(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
     serve(db, cfg, req, reactions::routes::route)
+}
+
+/// The `tasks` component: tasks (reminders).
+pub fn tasks(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
+    serve(db, cfg, req, tasks::routes::route)
 }
 
 /// The `webhooks` component: the official bots API, the event history for

@@ -32,6 +32,7 @@ pub mod platform;
 pub mod reactions;
 #[cfg(target_arch = "wasm32")]
 pub mod spin_adapter;
+pub mod tasks;
 pub mod users;
 pub mod webhooks;
 

@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_views",
         sql: include_str!("../../../migrations/0008_views.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_tasks",
+        sql: include_str!("../../../migrations/0009_tasks.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

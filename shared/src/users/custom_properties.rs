@@ -188,18 +188,75 @@ fn value_ok(data_type: &str, v: &str) -> bool {
     }
 }
 
+/// Reads the `custom_properties` field of a create or update body (users
+/// and tasks alike): `[{"id", "value"}]`, an empty value clearing the
+/// property; `None` when the field is absent.
+pub fn parse_values(f: &mut Fields<'_>) -> Option<Vec<(i64, String)>> {
+    let items = f.array("custom_properties")?;
+    {
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let key = format!("custom_properties.{i}");
+            let Some(o) = item.as_object() else {
+                f.fail(
+                    &key,
+                    ErrorCode::Invalid,
+                    validate::show(item),
+                    "must be an object",
+                );
+                continue;
+            };
+            let mut cf = Fields::new(o, &f.key(&key));
+            let id = if cf.present("id") {
+                cf.i64("id")
+            } else {
+                cf.fail("id", ErrorCode::Blank, None, "can't be blank");
+                None
+            };
+            let value = match cf.string("value", Some(VALUE_MAX)) {
+                Some(v) => Some(v.unwrap_or_default()),
+                None if !cf.present("value") => {
+                    cf.fail("value", ErrorCode::Blank, None, "can't be blank");
+                    None
+                }
+                None => None,
+            };
+            let failed = cf.has_errors();
+            if let Err(Error::Unprocessable(errs)) = cf.finish() {
+                for e in errs {
+                    f.push(e);
+                }
+            }
+            if let (false, Some(id), Some(value)) = (failed, id, value) {
+                out.push((id, value));
+            }
+        }
+        Some(out)
+    }
+}
+
 /// Checks user property values against live `User` definitions. Returns
 /// `(id, Some(value))` to store or `(id, None)` to clear (empty value).
 pub fn validate_user_values(
     db: &dyn Db,
     values: &[(i64, String)],
 ) -> Result<Vec<(i64, Option<String>)>> {
+    validate_values(db, "User", values)
+}
+
+/// Checks property values against the live definitions of `entity_type`
+/// (`User` or `Task`), as [`validate_user_values`] does for users.
+pub fn validate_values(
+    db: &dyn Db,
+    entity_type: &str,
+    values: &[(i64, String)],
+) -> Result<Vec<(i64, Option<String>)>> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for (i, (id, value)) in values.iter().enumerate() {
         let def = db.query_row(
-            "SELECT data_type FROM custom_property_definitions WHERE id = ? AND entity_type = 'User' AND deleted_at IS NULL",
-            &[(*id).into()],
+            "SELECT data_type FROM custom_property_definitions WHERE id = ? AND entity_type = ? AND deleted_at IS NULL",
+            &[(*id).into(), entity_type.into()],
         )?;
         let Some(def) = def else {
             errors.push(

@@ -95,46 +95,7 @@ pub fn parse_input(body: &Json, create: bool) -> Result<UserInput> {
     if create {
         input.chat_ids = f.int_array("chat_ids");
     }
-    if let Some(items) = f.array("custom_properties") {
-        let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let key = format!("custom_properties.{i}");
-            let Some(o) = item.as_object() else {
-                f.fail(
-                    &key,
-                    ErrorCode::Invalid,
-                    validate::show(item),
-                    "must be an object",
-                );
-                continue;
-            };
-            let mut cf = Fields::new(o, &f.key(&key));
-            let id = if cf.present("id") {
-                cf.i64("id")
-            } else {
-                cf.fail("id", ErrorCode::Blank, None, "can't be blank");
-                None
-            };
-            let value = match cf.string("value", Some(custom_properties::VALUE_MAX)) {
-                Some(v) => Some(v.unwrap_or_default()),
-                None if !cf.present("value") => {
-                    cf.fail("value", ErrorCode::Blank, None, "can't be blank");
-                    None
-                }
-                None => None,
-            };
-            let failed = cf.has_errors();
-            if let Err(Error::Unprocessable(errs)) = cf.finish() {
-                for e in errs {
-                    f.push(e);
-                }
-            }
-            if let (false, Some(id), Some(value)) = (failed, id, value) {
-                out.push((id, value));
-            }
-        }
-        input.custom_properties = Some(out);
-    }
+    input.custom_properties = custom_properties::parse_values(&mut f);
     if create && input.role == Some(Role::Guest) {
         let n = input.chat_ids.as_ref().map_or(0, Vec::len);
         if n != 1 && !f.has_errors() {
