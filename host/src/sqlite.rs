@@ -205,9 +205,34 @@ fn open_file(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     }
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    use_wal(&conn)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(conn)
+}
+
+/// Puts the database in WAL mode. SQLite cannot change the journal mode
+/// while another connection holds a lock and says so at once, without its
+/// busy handler: connections opened together on a new file meet exactly
+/// that. So a refusal is retried every 10 ms for up to the busy timeout, and
+/// is no error once another connection has switched the mode.
+fn use_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let mode: Option<String> =
+                    conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).ok();
+                if mode.is_some_and(|m| m.eq_ignore_ascii_case("wal")) {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
 }
 
 /// Every database of the app, by label.
@@ -761,5 +786,29 @@ mod tests {
         assert_eq!("spin".parse(), Ok(ConnectionMode::Spin));
         assert!("fast".parse::<ConnectionMode>().is_err());
         assert_eq!(ConnectionMode::default(), ConnectionMode::Pooled);
+    }
+
+    #[test]
+    fn connections_opened_together_on_a_new_file_all_end_up_in_wal() {
+        let dir = std::env::temp_dir().join(format!("spin-host-wal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("t.db");
+        let opened: Vec<_> = (0..16)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let conn = open_file(&path)?;
+                    conn.execute_batch(
+                        "CREATE TABLE IF NOT EXISTS t (x); INSERT INTO t VALUES (1);",
+                    )?;
+                    conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+                })
+            })
+            .collect();
+        for handle in opened {
+            let mode = handle.join().expect("thread").expect("opened");
+            assert_eq!(mode, "wal");
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -79,7 +79,13 @@ pub async fn serve(
     let db = SpinDb::open_default();
     let resp = match &db {
         Ok(db) => handler(db, &cfg, &api_req),
-        Err(e) => Response::error(&Error::Db(e.clone())),
+        Err(e) => {
+            eprintln!(
+                "{} {}: opening the database: {e}",
+                api_req.method, api_req.path
+            );
+            Response::error(&Error::Db(e.clone()))
+        }
     };
     let headers: Vec<(String, Vec<u8>)> = resp
         .headers

@@ -76,5 +76,12 @@ pub fn serve(db: &dyn Db, cfg: &Config, req: &Request, router: Router) -> Respon
             let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
             router(&ctx, &segs)
         })
-        .unwrap_or_else(|e| Response::error(&e))
+        .unwrap_or_else(|e| {
+            if e.status() >= 500 {
+                // The answer says only "internal error"; the operator's log
+                // says which.
+                eprintln!("{} {}: {e}", req.method, req.path);
+            }
+            Response::error(&e)
+        })
 }

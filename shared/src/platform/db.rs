@@ -283,20 +283,6 @@ impl Setup {
 /// Longest a request waits for the write lock before it is answered 503.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// An error that may say SQLite answered `SQLITE_BUSY` (see
-/// [`DbError::is_locked`]), so that a write can wait for the lock whatever
-/// error type its caller uses.
-pub trait LockError: From<DbError> {
-    /// Whether the failure was the write lock being taken.
-    fn is_locked(&self) -> bool;
-}
-
-impl LockError for DbError {
-    fn is_locked(&self) -> bool {
-        DbError::is_locked(self)
-    }
-}
-
 /// Runs `attempt` until it does not fail on the write lock: every 0.1–0.6
 /// ms (jittered, so waiters do not retry in step; the host's timer may round
 /// a sleep up to its own tick) for at most [`LOCK_WAIT`], then
@@ -305,16 +291,16 @@ impl LockError for DbError {
 /// to get the lock next than one that just arrived. `attempt` must be a
 /// statement that, failing busy, did nothing (`BEGIN IMMEDIATE`, or a write
 /// in autocommit mode).
-fn wait_for_lock<T, E: LockError>(mut attempt: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+fn wait_for_lock<T>(mut attempt: impl FnMut() -> Result<T, DbError>) -> Result<T, DbError> {
     let started = std::time::Instant::now();
     loop {
         match attempt() {
             Err(e) if e.is_locked() => {
                 let waited = started.elapsed();
                 if waited >= LOCK_WAIT {
-                    return Err(E::from(DbError::Busy(
+                    return Err(DbError::Busy(
                         u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                    )));
+                    ));
                 }
                 let mut jitter = [0u8; 2];
                 let _ = getrandom::fill(&mut jitter);
@@ -326,27 +312,70 @@ fn wait_for_lock<T, E: LockError>(mut attempt: impl FnMut() -> Result<T, E>) -> 
     }
 }
 
+/// Whether a connection is inside a transaction, followed from the
+/// statements run on it. A statement run outside one that fails with
+/// `SQLITE_BUSY` did nothing and is run again until the lock is free
+/// ([`wait_for_lock`]): a `BEGIN IMMEDIATE`, a write on its own, and also a
+/// read that met another connection's exclusive lock (a journal-mode
+/// switch, the WAL's recovery or clean-up), since [`Setup::prepare_writes`]
+/// leaves the connection without SQLite's own busy handler. Inside a
+/// transaction the write lock is already held, and a failure is returned
+/// as it is. Every backend runs its statements through one of these, so
+/// the waiting lives in this one place.
+#[derive(Debug, Default)]
+pub struct LockWait {
+    in_transaction: std::cell::Cell<bool>,
+}
+
+impl LockWait {
+    /// Runs one statement (`sql`, executed by `run`).
+    pub fn run(
+        &self,
+        sql: &str,
+        run: impl FnMut() -> Result<Rows, DbError>,
+    ) -> Result<Rows, DbError> {
+        let head = sql
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let result = if self.in_transaction.get() {
+            let mut run = run;
+            run()
+        } else {
+            wait_for_lock(run)
+        };
+        match head.as_str() {
+            "BEGIN" if result.is_ok() => self.in_transaction.set(true),
+            "COMMIT" | "END" if result.is_ok() => self.in_transaction.set(false),
+            "ROLLBACK" => self.in_transaction.set(false),
+            _ => {}
+        }
+        result
+    }
+}
+
 /// Runs one write statement on its own, in autocommit mode: SQLite takes
 /// the write lock and releases it within the statement, so the lock is held
 /// only while SQLite runs it, with no round trip to the component in
 /// between (on Spin each round trip goes through a blocking thread, and
-/// waits for a CPU under load). Waits for the lock as [`transaction`] does.
-/// For a change that is one statement, with whatever follows from it done by
-/// triggers.
-pub fn write_alone<T, E, F>(db: &dyn Db, mut write: F) -> Result<T, E>
+/// waits for a CPU under load). It waits for the lock as every statement
+/// outside a transaction does ([`LockWait`]). For a change that is one
+/// statement, with whatever follows from it done by triggers.
+pub fn write_alone<T, E, F>(db: &dyn Db, write: F) -> Result<T, E>
 where
-    E: LockError,
-    F: FnMut(&dyn Db) -> Result<T, E>,
+    E: From<DbError>,
+    F: FnOnce(&dyn Db) -> Result<T, E>,
 {
     if let Some(setup) = db.setup() {
         setup.prepare_writes(db)?;
     }
-    wait_for_lock(|| write(db))
+    write(db)
 }
 
 /// Runs `f` inside a short write transaction started with `BEGIN IMMEDIATE`
 /// (takes the write lock up front, so two writers never deadlock on a lock
-/// upgrade; see [`wait_for_lock`] for the wait). Commits on `Ok`, rolls
+/// upgrade; [`LockWait`] waits for it). Commits on `Ok`, rolls
 /// back on `Err`. Keep reads and validation before it: everything in `f`
 /// runs while every other writer waits.
 pub fn transaction<T, E, F>(db: &dyn Db, f: F) -> Result<T, E>
@@ -358,7 +387,7 @@ where
         setup.prepare_writes(db)?;
     }
     crate::platform::outbox::listening(db);
-    wait_for_lock(|| db.execute("BEGIN IMMEDIATE", &[]))?;
+    db.execute("BEGIN IMMEDIATE", &[])?;
     let mark = crate::platform::outbox::mark();
     let rollback = |db: &dyn Db| {
         let _ = db.execute("ROLLBACK", &[]);
@@ -384,7 +413,7 @@ pub use native::NativeDb;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use super::{Db, DbError, Row, Rows, Setup, Value};
+    use super::{Db, DbError, LockWait, Row, Rows, Setup, Value};
     use rusqlite::types::ValueRef;
     use std::cell::OnceCell;
 
@@ -392,6 +421,7 @@ mod native {
     pub struct NativeDb {
         conn: rusqlite::Connection,
         setup: OnceCell<Setup>,
+        lock_wait: LockWait,
     }
 
     impl NativeDb {
@@ -418,6 +448,7 @@ mod native {
             Ok(NativeDb {
                 conn,
                 setup: OnceCell::new(),
+                lock_wait: LockWait::default(),
             })
         }
 
@@ -425,6 +456,7 @@ mod native {
             let db = NativeDb {
                 conn,
                 setup: OnceCell::new(),
+                lock_wait: LockWait::default(),
             };
             let setup = Setup::read(&db)?;
             let _ = db.setup.set(setup);
@@ -444,6 +476,24 @@ mod native {
 
     impl Db for NativeDb {
         fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+            self.lock_wait.run(sql, || self.run(sql, params))
+        }
+
+        fn last_insert_rowid(&self) -> i64 {
+            self.conn.last_insert_rowid()
+        }
+
+        fn changes(&self) -> u64 {
+            self.conn.changes()
+        }
+
+        fn setup(&self) -> Option<&Setup> {
+            self.setup.get()
+        }
+    }
+
+    impl NativeDb {
+        fn run(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
             let err = |e: rusqlite::Error| DbError::Sqlite(e.to_string());
             let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
             let columns = stmt.column_count();
@@ -467,18 +517,6 @@ mod native {
             }
             Ok(out)
         }
-
-        fn last_insert_rowid(&self) -> i64 {
-            self.conn.last_insert_rowid()
-        }
-
-        fn changes(&self) -> u64 {
-            self.conn.changes()
-        }
-
-        fn setup(&self) -> Option<&Setup> {
-            self.setup.get()
-        }
     }
 }
 
@@ -487,7 +525,7 @@ pub use spin::SpinDb;
 
 #[cfg(target_arch = "wasm32")]
 mod spin {
-    use super::{Db, DbError, Row, Rows, Setup, Value};
+    use super::{Db, DbError, LockWait, Row, Rows, Setup, Value};
     use spin_sdk::sqlite3::{Connection, Error as SpinError, Value as SpinValue};
     use std::cell::OnceCell;
 
@@ -495,6 +533,7 @@ mod spin {
     pub struct SpinDb {
         conn: Connection,
         setup: OnceCell<Setup>,
+        lock_wait: LockWait,
     }
 
     fn map_err(e: SpinError) -> DbError {
@@ -511,6 +550,7 @@ mod spin {
             let db = SpinDb {
                 conn,
                 setup: OnceCell::new(),
+                lock_wait: LockWait::default(),
             };
             let setup = Setup::read(&db)?;
             let _ = db.setup.set(setup);
@@ -530,24 +570,26 @@ mod spin {
                     Value::Blob(b) => SpinValue::Blob(b.clone()),
                 })
                 .collect();
-            let result = self.conn.execute(sql, &params).map_err(map_err)?;
-            Ok(result
-                .rows
-                .into_iter()
-                .map(|r| {
-                    Row(r
-                        .values
-                        .into_iter()
-                        .map(|v| match v {
-                            SpinValue::Null => Value::Null,
-                            SpinValue::Integer(i) => Value::Integer(i),
-                            SpinValue::Real(f) => Value::Real(f),
-                            SpinValue::Text(s) => Value::Text(s),
-                            SpinValue::Blob(b) => Value::Blob(b),
-                        })
-                        .collect())
-                })
-                .collect())
+            self.lock_wait.run(sql, || {
+                let result = self.conn.execute(sql, &params).map_err(map_err)?;
+                Ok(result
+                    .rows
+                    .into_iter()
+                    .map(|r| {
+                        Row(r
+                            .values
+                            .into_iter()
+                            .map(|v| match v {
+                                SpinValue::Null => Value::Null,
+                                SpinValue::Integer(i) => Value::Integer(i),
+                                SpinValue::Real(f) => Value::Real(f),
+                                SpinValue::Text(s) => Value::Text(s),
+                                SpinValue::Blob(b) => Value::Blob(b),
+                            })
+                            .collect())
+                    })
+                    .collect())
+            })
         }
 
         fn last_insert_rowid(&self) -> i64 {

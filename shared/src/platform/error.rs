@@ -206,12 +206,6 @@ pub enum Error {
     Internal(String),
 }
 
-impl crate::platform::db::LockError for Error {
-    fn is_locked(&self) -> bool {
-        matches!(self, Error::Db(e) if e.is_locked())
-    }
-}
-
 /// Result alias used across the domain.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
