@@ -13,7 +13,7 @@ use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::db::Db;
 use crate::platform::http::{Request, Response};
 use crate::platform::outbox;
-use crate::{chats, messages, reactions, tasks, users, webhooks};
+use crate::{chats, files, messages, reactions, tasks, users, webhooks};
 
 /// Prepares a request: the fan-out installed, the outbox emptied, the
 /// public origin that webhook payload links are built with.
@@ -52,6 +52,17 @@ pub fn messages(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 pub fn reactions(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
     serve(db, cfg, req, reactions::routes::route)
+}
+
+/// The `files` component: upload forms, uploads and downloads (a file's
+/// own path, outside the API prefix, is its download).
+pub fn files(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
+    if req.path.starts_with("/attaches/") {
+        let ctx = crate::auth::context::Ctx { db, cfg, req };
+        return files::routes::download(&ctx).unwrap_or_else(|e| Response::error(&e));
+    }
+    serve(db, cfg, req, files::routes::route)
 }
 
 /// The `tasks` component: tasks (reminders).

@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod chats;
 pub mod components;
+pub mod files;
 pub mod messages;
 pub mod platform;
 pub mod reactions;

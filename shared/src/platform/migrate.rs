@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_tasks",
         sql: include_str!("../../../migrations/0009_tasks.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_files",
+        sql: include_str!("../../../migrations/0010_files.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

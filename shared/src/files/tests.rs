@@ -1,0 +1,204 @@
+//! Native unit tests of the files area: the signed upload form, the
+//! multipart parser, storage in chunks, who may download, and the
+//! `Content-Disposition` of a Cyrillic name.
+
+use serde_json::{json, Value as Json};
+
+use super::*;
+use crate::auth::scopes::{self, Role};
+use crate::auth::Credential;
+use crate::testutil::*;
+
+fn principal(user_id: i64) -> Principal {
+    Principal {
+        user_id,
+        role: Role::User,
+        bot: false,
+        scopes: scopes::all(),
+        credential: Credential::AdminToken,
+    }
+}
+
+/// The form of `params` with `key` and a file, as the SDK sends it.
+fn form(params: &Json, key: &str, filename: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----e2eBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for name in [
+        "Content-Disposition",
+        "acl",
+        "policy",
+        "x-amz-credential",
+        "x-amz-algorithm",
+        "x-amz-date",
+        "x-amz-signature",
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
+                params[name].as_str().unwrap_or_default()
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/pdf\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn a_signed_form_uploads_a_file_that_its_uploader_and_readers_download() {
+    let db = test_db();
+    let ann = principal(create_user(&db, "ann@example.com", "user"));
+    let params = upload_params(&db, &ann, "https://chat.test").expect("params");
+    for field in [
+        "Content-Disposition",
+        "acl",
+        "policy",
+        "x-amz-credential",
+        "x-amz-algorithm",
+        "x-amz-date",
+        "x-amz-signature",
+        "key",
+        "direct_url",
+    ] {
+        assert!(params[field].is_string(), "{field} in {params}");
+    }
+    assert_eq!(
+        params["direct_url"],
+        "https://chat.test/api/shared/v1/direct_url"
+    );
+    let key = params["key"].as_str().expect("key").to_owned();
+    assert!(
+        key.starts_with(&format!("attaches/files/{}/", ann.user_id))
+            && key.ends_with("/${filename}")
+    );
+
+    // Bytes across several chunks, with every byte value.
+    let data: Vec<u8> = (0..600_000u32).map(|i| (i % 256) as u8).collect();
+    let (ct, body) = form(&params, &key, "Отчёт за квартал.pdf", &data);
+    let stored = upload(&db, &ct, &body).expect("uploaded");
+    assert_eq!(stored, key.replace("${filename}", "Отчёт за квартал.pdf"));
+    let chunks = db
+        .query_row(
+            "SELECT COUNT(*) FROM file_chunks WHERE file_key = ?",
+            &[stored.clone().into()],
+        )
+        .expect("count")
+        .expect("row");
+    assert_eq!(chunks.i64(0).expect("n"), 3);
+    let got = download(&db, &ann, &stored).expect("the uploader downloads");
+    assert_eq!(
+        (got.data == data, got.content_type.as_str()),
+        (true, "application/pdf")
+    );
+    assert_eq!(got.name, "Отчёт за квартал.pdf");
+
+    // Someone else sees it only once it is attached to a message they read.
+    let bob = principal(create_user(&db, "bob@example.com", "user"));
+    assert_eq!(
+        download(&db, &bob, &stored).expect_err("not yet").status(),
+        404
+    );
+    let chat = crate::chats::create(
+        &db,
+        &owner_principal(),
+        &crate::chats::ChatInput {
+            name: "Отчёты".into(),
+            member_ids: vec![ann.user_id, bob.user_id],
+            ..Default::default()
+        },
+    )
+    .expect("chat")["id"]
+        .as_i64()
+        .expect("chat id");
+    let message = crate::messages::input::parse_create(&json!({"message": {
+        "entity_id": chat, "content": "Отчёт",
+        "files": [{"key": stored, "name": "Отчёт за квартал.pdf", "file_type": "file", "size": data.len()}]}}), false)
+    .expect("message");
+    crate::messages::create(&db, &ann, &message, "").expect("posted");
+    assert_eq!(
+        download(&db, &bob, &stored)
+            .expect("a reader downloads")
+            .data,
+        data
+    );
+    let eve = principal(create_user(&db, "eve@example.com", "user"));
+    assert_eq!(
+        download(&db, &eve, &stored)
+            .expect_err("not a reader")
+            .status(),
+        404
+    );
+}
+
+#[test]
+fn forged_expired_and_stretched_forms_are_refused() {
+    let db = test_db();
+    let ann = principal(create_user(&db, "ann@example.com", "user"));
+    let params = upload_params(&db, &ann, "").expect("params");
+    let key = params["key"].as_str().expect("key").to_owned();
+
+    let mut forged = params.clone();
+    forged["x-amz-signature"] = json!("0".repeat(64));
+    let (ct, body) = form(&forged, &key, "a.txt", b"x");
+    let e = upload(&db, &ct, &body).expect_err("forged");
+    assert_eq!(
+        (e.status(), e.body()["errors"][0]["key"].as_str()),
+        (403, Some("x-amz-signature"))
+    );
+
+    // The policy said "this prefix": another user's folder is refused.
+    let (ct, body) = form(&params, "attaches/files/1/other/${filename}", "a.txt", b"x");
+    assert_eq!(
+        upload(&db, &ct, &body)
+            .expect_err("another prefix")
+            .status(),
+        422
+    );
+
+    // An hour and a second later the form is dead.
+    let (ct, body) = form(&params, &key, "a.txt", b"x");
+    let later = Timestamp(time::now().0 + (FORM_TTL_S + 1) * 1000);
+    let e = upload_at(&db, &ct, &body, later).expect_err("expired");
+    assert_eq!(
+        (e.status(), e.body()["errors"][0]["key"].as_str()),
+        (403, Some("policy"))
+    );
+
+    assert_eq!(
+        upload(&db, "application/json", b"{}")
+            .expect_err("not multipart")
+            .status(),
+        400
+    );
+    assert_eq!(
+        upload(&db, &ct, b"garbage")
+            .expect_err("no boundary in body")
+            .status(),
+        400
+    );
+}
+
+#[test]
+fn a_cyrillic_name_is_exact_in_content_disposition() {
+    assert_eq!(
+        content_disposition("Логотип для сайта.png"),
+        "attachment; filename=\"_______ ___ _____.png\"; \
+         filename*=UTF-8''%D0%9B%D0%BE%D0%B3%D0%BE%D1%82%D0%B8%D0%BF%20%D0%B4%D0%BB%D1%8F%20%D1%81%D0%B0%D0%B9%D1%82%D0%B0.png"
+    );
+    assert_eq!(
+        content_disposition("a\"b.txt"),
+        "attachment; filename=\"a_b.txt\"; filename*=UTF-8''a%22b.txt"
+    );
+}
