@@ -26,8 +26,10 @@ fn begin(req: &Request) {
 /// properties, token info, personal tokens and our OpenAPI.
 pub fn users(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
-    serve(db, cfg, req, |c, segs| {
-        users::routes::route(c, segs, &ChatMembershipSync)
+    serve(db, cfg, req, |c, segs| match segs {
+        // Avatars are stored files: the files area keeps them.
+        ["profile", "avatar"] | ["users", _, "avatar"] => files::routes::avatar_route(c, segs),
+        _ => users::routes::route(c, segs, &ChatMembershipSync),
     })
 }
 
@@ -58,9 +60,12 @@ pub fn reactions(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 /// own path, outside the API prefix, is its download).
 pub fn files(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
+    let ctx = crate::auth::context::Ctx { db, cfg, req };
     if req.path.starts_with("/attaches/") {
-        let ctx = crate::auth::context::Ctx { db, cfg, req };
         return files::routes::download(&ctx).unwrap_or_else(|e| Response::error(&e));
+    }
+    if req.path.starts_with("/avatars/") {
+        return files::routes::avatar(&ctx).unwrap_or_else(|e| Response::error(&e));
     }
     serve(db, cfg, req, files::routes::route)
 }

@@ -424,3 +424,139 @@ pub fn download(db: &dyn Db, p: &Principal, key: &str) -> Result<Download> {
         data,
     })
 }
+
+/// The largest avatar accepted.
+pub const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
+
+/// The image type of `data` by its first bytes (`None`: not an image we
+/// take): PNG, JPEG, GIF or WebP, as `(content type, extension)`.
+fn image_type(data: &[u8]) -> Option<(&'static str, &'static str)> {
+    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(("image/png", "png"))
+    } else if data.starts_with(b"\xff\xd8\xff") {
+        Some(("image/jpeg", "jpg"))
+    } else if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
+        Some(("image/gif", "gif"))
+    } else if data.len() > 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP" {
+        Some(("image/webp", "webp"))
+    } else {
+        None
+    }
+}
+
+/// `PUT /profile/avatar` and `PUT /users/{user_id}/avatar`: stores the
+/// `image` part of a `multipart/form-data` body (PNG, JPEG, GIF or WebP by
+/// its bytes, at most [`MAX_AVATAR_BYTES`]; 422 otherwise) as `user_id`'s
+/// avatar, replacing the old one, and answers `AvatarData`. The image is
+/// served at `{origin}/avatars/{user}/{random}.{ext}` without a token, as
+/// an `<img>` needs it; the random part makes the address unguessable.
+pub fn set_avatar(
+    db: &dyn Db,
+    user_id: i64,
+    content_type: &str,
+    body: &[u8],
+    origin: &str,
+) -> Result<Json> {
+    let parts = parse_multipart(content_type, body)?;
+    let image = parts
+        .iter()
+        .find(|p| p.name == "image")
+        .ok_or_else(|| Error::invalid("image", ErrorCode::Blank, None, "can't be blank"))?;
+    if image.data.len() > MAX_AVATAR_BYTES {
+        return Err(Error::invalid(
+            "image",
+            ErrorCode::TooLong,
+            None,
+            &format!("is too large (maximum is {MAX_AVATAR_BYTES} bytes)"),
+        ));
+    }
+    let (mime, ext) = image_type(&image.data).ok_or_else(|| {
+        Error::invalid(
+            "image",
+            ErrorCode::Invalid,
+            image.filename.clone(),
+            "must be a PNG, JPEG, GIF or WebP image",
+        )
+    })?;
+    let key = format!(
+        "avatars/{user_id}/{}.{ext}",
+        hex::encode(random::bytes::<16>()?)
+    );
+    let url = format!("{origin}/{key}");
+    let now = time::now().to_string();
+    transaction(db, |db| -> Result<()> {
+        remove_avatar_files(db, user_id)?;
+        db.execute(
+            "INSERT INTO files (file_key, user_id, name, content_type, size, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            &[
+                key.clone().into(),
+                user_id.into(),
+                format!("avatar.{ext}").into(),
+                mime.into(),
+                i64::try_from(image.data.len()).unwrap_or(i64::MAX).into(),
+                now.clone().into(),
+            ],
+        )?;
+        for (seq, chunk) in image.data.chunks(CHUNK_BYTES).enumerate() {
+            db.execute(
+                "INSERT INTO file_chunks (file_key, seq, data) VALUES (?, ?, ?)",
+                &[
+                    key.clone().into(),
+                    i64::try_from(seq).unwrap_or(i64::MAX).into(),
+                    Value::Blob(chunk.to_vec()),
+                ],
+            )?;
+        }
+        db.execute(
+            "UPDATE users SET image_url = ? WHERE id = ?",
+            &[url.clone().into(), user_id.into()],
+        )?;
+        Ok(())
+    })?;
+    Ok(json!({ "image_url": url }))
+}
+
+fn remove_avatar_files(db: &dyn Db, user_id: i64) -> Result<()> {
+    db.execute(
+        "DELETE FROM files WHERE file_key LIKE ? AND user_id = ?",
+        &[format!("avatars/{user_id}/%").into(), user_id.into()],
+    )?;
+    Ok(())
+}
+
+/// `DELETE /profile/avatar` and `DELETE /users/{user_id}/avatar`.
+pub fn delete_avatar(db: &dyn Db, user_id: i64) -> Result<()> {
+    transaction(db, |db| -> Result<()> {
+        remove_avatar_files(db, user_id)?;
+        db.execute(
+            "UPDATE users SET image_url = NULL WHERE id = ?",
+            &[user_id.into()],
+        )?;
+        Ok(())
+    })
+}
+
+/// `GET /avatars/...`: an avatar, to anyone who has its address.
+pub fn avatar(db: &dyn Db, key: &str) -> Result<Download> {
+    let file = db
+        .query_row(
+            "SELECT name, content_type FROM files WHERE file_key = ? AND file_key LIKE 'avatars/%'",
+            &[key.into()],
+        )?
+        .ok_or_else(|| Error::not_found("key", 0))?;
+    let mut data = Vec::new();
+    for chunk in db.query(
+        "SELECT data FROM file_chunks WHERE file_key = ? ORDER BY seq",
+        &[key.into()],
+    )? {
+        if let Some(Value::Blob(b)) = chunk.0.first() {
+            data.extend_from_slice(b);
+        }
+    }
+    Ok(Download {
+        name: file.string(0)?,
+        content_type: file.string(1)?,
+        data,
+    })
+}

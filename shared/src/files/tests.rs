@@ -202,3 +202,70 @@ fn a_cyrillic_name_is_exact_in_content_disposition() {
         "attachment; filename=\"a_b.txt\"; filename*=UTF-8''a%22b.txt"
     );
 }
+
+fn image_form(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "avatarBoundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{filename}\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn an_avatar_is_an_image_served_at_the_users_image_url_until_removed() {
+    let db = test_db();
+    let ann = create_user(&db, "ann@example.com", "user");
+    let png: Vec<u8> = b"\x89PNG\r\n\x1a\n"
+        .iter()
+        .copied()
+        .chain(0..200u8)
+        .collect();
+    let (ct, body) = image_form("me.png", &png);
+    let data = set_avatar(&db, ann, &ct, &body, "https://chat.test").expect("avatar");
+    let url = data["image_url"].as_str().expect("image_url").to_owned();
+    assert!(url.starts_with(&format!("https://chat.test/avatars/{ann}/")) && url.ends_with(".png"));
+    let user = crate::users::get(&db, ann).expect("user");
+    assert_eq!(user["image_url"], url.as_str());
+    let key = url.trim_start_matches("https://chat.test/");
+    let served = avatar(&db, key).expect("served");
+    assert_eq!(
+        (served.data == png, served.content_type.as_str()),
+        (true, "image/png")
+    );
+
+    // A new one replaces it; the old address stops serving.
+    let jpeg: Vec<u8> = b"\xff\xd8\xff\xe0".iter().copied().chain(0..50u8).collect();
+    let (ct, body) = image_form("me.jpg", &jpeg);
+    let second = set_avatar(&db, ann, &ct, &body, "").expect("replaced");
+    assert!(second["image_url"].as_str().expect("url").ends_with(".jpg"));
+    assert_eq!(avatar(&db, key).expect_err("old one gone").status(), 404);
+
+    let (ct, body) = image_form("virus.exe", b"MZ\x90\x00 not an image");
+    let e = set_avatar(&db, ann, &ct, &body, "").expect_err("not an image");
+    assert_eq!(
+        (e.status(), e.body()["errors"][0]["key"].as_str()),
+        (422, Some("image"))
+    );
+    let (ct, body) = image_form(
+        "huge.png",
+        &[b"\x89PNG\r\n\x1a\n".as_slice(), &vec![0; MAX_AVATAR_BYTES]].concat(),
+    );
+    assert_eq!(
+        set_avatar(&db, ann, &ct, &body, "")
+            .expect_err("too big")
+            .status(),
+        422
+    );
+
+    delete_avatar(&db, ann).expect("removed");
+    assert!(crate::users::get(&db, ann).expect("user")["image_url"].is_null());
+    let key = second["image_url"]
+        .as_str()
+        .expect("url")
+        .trim_start_matches('/');
+    assert_eq!(avatar(&db, key).expect_err("removed").status(), 404);
+}
