@@ -171,5 +171,5 @@ fn reading_the_profile_stays_within_its_statement_budget() {
     let mut ws = workspace("profile");
     let (status, statements) = ws.request(crate::components::users, "GET", "/profile", None);
     assert_eq!(status, 200);
-    assert_budget("GET /profile", &statements, 7, 0);
+    assert_budget("GET /profile", &statements, 6, 0);
 }

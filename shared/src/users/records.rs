@@ -57,6 +57,12 @@ pub(super) fn placeholders(n: usize) -> String {
 
 /// Renders users (spec `User`) in the order of `ids`, batching the related lookups.
 pub fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
+    render(db, ids, "")
+}
+
+/// Renders the users of `ids` that pass `filter` (SQL over `users`, e.g.
+/// `AND deleted_at IS NULL`), in the order of `ids`.
+fn render(db: &dyn Db, ids: &[i64], filter: &str) -> Result<Vec<Json>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -64,7 +70,7 @@ pub fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
     let ph = placeholders(ids.len());
     let mut rows: HashMap<i64, UserRow> = HashMap::new();
     for r in db.query(
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE id IN ({ph})"),
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id IN ({ph}) {filter}"),
         &params,
     )? {
         let u = user_row(r)?;
@@ -115,8 +121,8 @@ pub fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
 
 /// Renders one live user, or 404.
 pub fn get(db: &dyn Db, id: i64) -> Result<Json> {
-    load(db, id, "id")?;
-    render_many(db, &[id])?
+    // One query for the user and the live check (on every GET /profile).
+    render(db, &[id], "AND deleted_at IS NULL")?
         .into_iter()
         .next()
         .ok_or_else(|| Error::not_found("id", id))
