@@ -153,8 +153,8 @@ fn starts_write(statement: &str) -> bool {
 }
 
 impl Database {
-    /// A database at `DatabaseLocation` whose guest connections follow
-    /// `mode`; nothing is opened until first use.
+    /// A database at `location` whose guest connections follow `mode`;
+    /// nothing is opened until first use.
     pub fn with_mode(location: DatabaseLocation, mode: ConnectionMode) -> Self {
         Self {
             location,

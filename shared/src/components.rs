@@ -8,7 +8,7 @@
 //! webhooks area's fan-out in the outbox ([`crate::platform::outbox`]), so
 //! every change in any area reaches the bots that listen.
 
-use crate::auth::context::{serve, Config};
+use crate::auth::context::{respond, serve, Config};
 use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::db::Db;
 use crate::platform::http::{Request, Response};
@@ -60,12 +60,11 @@ pub fn reactions(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 /// own path, outside the API prefix, is its download).
 pub fn files(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
-    let ctx = crate::auth::context::Ctx { db, cfg, req };
     if req.path.starts_with("/attaches/") {
-        return files::routes::download(&ctx).unwrap_or_else(|e| Response::error(&e));
+        return respond(db, cfg, req, files::routes::download);
     }
     if req.path.starts_with("/avatars/") {
-        return files::routes::avatar(&ctx).unwrap_or_else(|e| Response::error(&e));
+        return respond(db, cfg, req, files::routes::avatar);
     }
     serve(db, cfg, req, files::routes::route)
 }

@@ -48,18 +48,7 @@ fn workspace(name: &str) -> Workspace {
     )
     .expect("token")
     .token;
-    let chat = crate::chats::create(
-        &db,
-        &owner_principal(),
-        &crate::chats::ChatInput {
-            name: "General".into(),
-            member_ids: vec![user],
-            ..Default::default()
-        },
-    )
-    .expect("chat")["id"]
-        .as_i64()
-        .expect("chat id");
+    let chat = create_chat(&db, "General", &[user]);
     let mut ws = Workspace {
         dir,
         path,

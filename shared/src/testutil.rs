@@ -26,6 +26,18 @@ pub fn owner_principal() -> Principal {
     }
 }
 
+/// A regular user (`bot` for a bot account) acting with every scope, as
+/// the domain functions see a caller.
+pub fn user_principal(user_id: i64, bot: bool) -> Principal {
+    Principal {
+        user_id,
+        role: Role::User,
+        bot,
+        scopes: scopes::all(),
+        credential: Credential::AdminToken,
+    }
+}
+
 /// Creates a user with the given e-mail and role, returning its id.
 pub fn create_user(db: &dyn Db, email: &str, role: &str) -> i64 {
     let body = serde_json::json!({"user": {"email": email, "role": role, "first_name": "Test"}});
@@ -38,6 +50,18 @@ pub fn create_user(db: &dyn Db, email: &str, role: &str) -> i64 {
     )
     .expect("create");
     user["id"].as_i64().expect("id")
+}
+
+/// Creates a group chat `name` owned by the owner with `members`; its id.
+pub fn create_chat(db: &dyn Db, name: &str, members: &[i64]) -> i64 {
+    let input = crate::chats::ChatInput {
+        name: name.into(),
+        member_ids: members.to_vec(),
+        ..Default::default()
+    };
+    crate::chats::create(db, &owner_principal(), &input).expect("chat")["id"]
+        .as_i64()
+        .expect("chat id")
 }
 
 /// A connection that records every statement run through it, to count what

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import importlib.util
 import itertools
 import json
 import sys
+import threading
 import types
 import typing
 import urllib.error
@@ -189,3 +193,54 @@ def create_bot(server, name: str, nickname: str, token: str | None = None,
         "name": created["webhook"]["name"],
         "token": created["access_token"],
     }
+
+
+class Receiver:
+    """A webhook receiver written from the guide's Python example: it keeps
+    each request whose `Pachca-Signature` matches the raw body (signed with
+    `secret`), counts the others, and answers 200."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self.bad_signatures = 0
+        self.secret = ""
+        receiver = self
+
+        class Hook(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                raw_body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                expected = hmac.new(receiver.secret.encode(), raw_body, hashlib.sha256).hexdigest()
+                if hmac.compare_digest(expected, self.headers.get("Pachca-Signature", "")):
+                    receiver.events.append(json.loads(raw_body))
+                else:
+                    receiver.bad_signatures += 1
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    async def wait_for(self, n: int, seconds: float = 10.0) -> list[dict]:
+        """The events once `n` have come (or after `seconds`)."""
+        for _ in range(int(seconds / 0.05)):
+            if len(self.events) >= n:
+                break
+            await asyncio.sleep(0.05)
+        return self.events
+
+    async def next_event(self, kind: str, seconds: float = 10.0) -> dict:
+        """Takes the first event of `type` `kind`, waiting up to `seconds`."""
+        for _ in range(int(seconds / 0.02)):
+            for e in self.events:
+                if e.get("type") == kind:
+                    self.events.remove(e)
+                    return e
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {kind} event in {seconds}s: {self.events}")

@@ -10,11 +10,6 @@ and `poll_webhook_events`, each exactly once.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import http.server
-import json
-import threading
 
 from pachca.models import (
     BotCreateRequest,
@@ -29,46 +24,7 @@ from pachca.models import (
     MessageWebhookPayload,
 )
 
-from helpers import Sdk, assert_model, http as raw, new_chat, run, unique
-
-
-class Receiver:
-    """A webhook receiver written from the guide's Python example: it keeps
-    each request whose signature matches the raw body."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-        self.bad_signatures = 0
-        self.secret = ""
-        receiver = self
-
-        class Hook(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                raw_body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                expected = hmac.new(receiver.secret.encode(), raw_body, hashlib.sha256).hexdigest()
-                if hmac.compare_digest(expected, self.headers.get("Pachca-Signature", "")):
-                    receiver.events.append(json.loads(raw_body))
-                else:
-                    receiver.bad_signatures += 1
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    async def wait_for(self, n: int, seconds: float = 10.0) -> list[dict]:
-        for _ in range(int(seconds / 0.05)):
-            if len(self.events) >= n:
-                break
-            await asyncio.sleep(0.05)
-        return self.events
+from helpers import Receiver, Sdk, assert_model, http as raw, new_chat, run, unique
 
 
 class Poller:

@@ -7,12 +7,6 @@ the user's submission (our `/views` extension) reaches the bot as a signed
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
-import http.server
-import json
-import threading
 
 from pachca.models import (
     OpenViewRequest,
@@ -31,49 +25,11 @@ from pachca.models import (
     ViewBlockTime,
 )
 
-from helpers import Sdk, create_bot, http as raw, issue_token, run, unique
-
-
-class Bot:
-    """The bot's webhook endpoint: keeps each validly signed event and
-    answers 200."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-        self.secret = ""
-        bot = self
-
-        class Hook(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                expected = hmac.new(bot.secret.encode(), body, hashlib.sha256).hexdigest()
-                if hmac.compare_digest(expected, self.headers.get("Pachca-Signature", "")):
-                    bot.events.append(json.loads(body))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    async def next_event(self, kind: str, seconds: float = 10.0) -> dict:
-        for _ in range(int(seconds / 0.02)):
-            for e in self.events:
-                if e.get("type") == kind:
-                    self.events.remove(e)
-                    return e
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no {kind} event in {seconds}s: {self.events}")
+from helpers import Receiver, Sdk, create_bot, http as raw, issue_token, run, unique
 
 
 def test_a_bot_opens_a_view_with_the_sdk_and_receives_the_submission(server):
-    hook = Bot()
+    hook = Receiver()
     created = create_bot(server, "Отпуск", unique("timeoff") + "_bot", who_can_add="anyone")
     status, data = raw(server, "PUT", f"/bots/{created['id']}", {"webhook": {
         "outgoing_url": hook.url, "events": ["button_click"]}})

@@ -37,9 +37,8 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Migrates if needed, authenticates the bearer token and checks `scope`.
+    /// Authenticates the bearer token and checks `scope`.
     pub fn auth(&self, scope: Option<&'static str>) -> Result<Principal> {
-        migrate::migrate(self.db)?;
         let p = auth::authenticate(
             self.db,
             self.cfg.admin_token.as_deref(),
@@ -65,17 +64,30 @@ pub type Handler = fn(&dyn Db, &Config, &Request) -> Response;
 /// `/api/shared/v1`.
 pub type Router = fn(&Ctx<'_>, &[&str]) -> Result<Response>;
 
-/// Runs one request through an area's `router` and renders any error, in
-/// the one place errors become `ApiError`/`OAuthError` responses.
+/// Runs one request through an area's `router` (the path segments after
+/// [`PREFIX`]); see [`respond`].
 pub fn serve(db: &dyn Db, cfg: &Config, req: &Request, router: Router) -> Response {
+    respond(db, cfg, req, |ctx| {
+        let rest = req.path.strip_prefix(PREFIX).ok_or(Error::RouteNotFound)?;
+        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        router(ctx, &segs)
+    })
+}
+
+/// Runs one request: the schema brought up to date first (no statement
+/// when it already is), then `handler`, whose error is rendered here, the
+/// one place errors become `ApiError`/`OAuthError` responses. Paths outside
+/// [`PREFIX`] (a file's own address) come through here too.
+pub fn respond(
+    db: &dyn Db,
+    cfg: &Config,
+    req: &Request,
+    handler: impl FnOnce(&Ctx<'_>) -> Result<Response>,
+) -> Response {
     let ctx = Ctx { db, cfg, req };
-    req.path
-        .strip_prefix(PREFIX)
-        .ok_or(Error::RouteNotFound)
-        .and_then(|rest| {
-            let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-            router(&ctx, &segs)
-        })
+    migrate::migrate(db)
+        .map_err(Error::from)
+        .and_then(|_| handler(&ctx))
         .unwrap_or_else(|e| {
             if e.status() >= 500 {
                 // The answer says only "internal error"; the operator's log

@@ -305,31 +305,68 @@ fn upload_at(db: &dyn Db, content_type: &str, body: &[u8], now: Timestamp) -> Re
             "DELETE FROM files WHERE file_key = ?",
             &[stored_key.clone().into()],
         )?;
-        db.execute(
-            "INSERT INTO files (file_key, user_id, name, content_type, size, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-            &[
-                stored_key.clone().into(),
-                user_id.into(),
-                filename.clone().into(),
-                content_type.clone().into(),
-                i64::try_from(file.data.len()).unwrap_or(i64::MAX).into(),
-                now.to_string().into(),
-            ],
-        )?;
-        for (seq, chunk) in file.data.chunks(CHUNK_BYTES).enumerate() {
-            db.execute(
-                "INSERT INTO file_chunks (file_key, seq, data) VALUES (?, ?, ?)",
-                &[
-                    stored_key.clone().into(),
-                    i64::try_from(seq).unwrap_or(i64::MAX).into(),
-                    Value::Blob(chunk.to_vec()),
-                ],
-            )?;
-        }
-        Ok(())
+        store(
+            db,
+            &stored_key,
+            user_id,
+            &filename,
+            &content_type,
+            &file.data,
+            now,
+        )
     })?;
     Ok(stored_key)
+}
+
+/// Stores a file's row and its bytes in chunks of [`CHUNK_BYTES`] (inside
+/// the caller's transaction).
+fn store(
+    db: &dyn Db,
+    key: &str,
+    user_id: i64,
+    name: &str,
+    content_type: &str,
+    data: &[u8],
+    now: Timestamp,
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO files (file_key, user_id, name, content_type, size, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+        &[
+            key.into(),
+            user_id.into(),
+            name.into(),
+            content_type.into(),
+            i64::try_from(data.len()).unwrap_or(i64::MAX).into(),
+            now.to_string().into(),
+        ],
+    )?;
+    for (seq, chunk) in data.chunks(CHUNK_BYTES).enumerate() {
+        db.execute(
+            "INSERT INTO file_chunks (file_key, seq, data) VALUES (?, ?, ?)",
+            &[
+                key.into(),
+                i64::try_from(seq).unwrap_or(i64::MAX).into(),
+                Value::Blob(chunk.to_vec()),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// A stored file's bytes, its chunks in order.
+fn read(db: &dyn Db, key: &str) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    for chunk in db.query(
+        "SELECT data FROM file_chunks WHERE file_key = ? ORDER BY seq",
+        &[key.into()],
+    )? {
+        match chunk.0.first() {
+            Some(Value::Blob(b)) => data.extend_from_slice(b),
+            _ => return Err(Error::Internal("a file chunk is not a blob".into())),
+        }
+    }
+    Ok(data)
 }
 
 /// A stored file ready to send.
@@ -408,20 +445,10 @@ pub fn download(db: &dyn Db, p: &Principal, key: &str) -> Result<Download> {
             return Err(not_found());
         }
     }
-    let mut data = Vec::new();
-    for chunk in db.query(
-        "SELECT data FROM file_chunks WHERE file_key = ? ORDER BY seq",
-        &[key.into()],
-    )? {
-        match chunk.0.first() {
-            Some(Value::Blob(b)) => data.extend_from_slice(b),
-            _ => return Err(Error::Internal("a file chunk is not a blob".into())),
-        }
-    }
     Ok(Download {
         name: file.string(1)?,
         content_type: file.string(2)?,
-        data,
+        data: read(db, key)?,
     })
 }
 
@@ -483,31 +510,10 @@ pub fn set_avatar(
         hex::encode(random::bytes::<16>()?)
     );
     let url = format!("{origin}/{key}");
-    let now = time::now().to_string();
     transaction(db, |db| -> Result<()> {
         remove_avatar_files(db, user_id)?;
-        db.execute(
-            "INSERT INTO files (file_key, user_id, name, content_type, size, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-            &[
-                key.clone().into(),
-                user_id.into(),
-                format!("avatar.{ext}").into(),
-                mime.into(),
-                i64::try_from(image.data.len()).unwrap_or(i64::MAX).into(),
-                now.clone().into(),
-            ],
-        )?;
-        for (seq, chunk) in image.data.chunks(CHUNK_BYTES).enumerate() {
-            db.execute(
-                "INSERT INTO file_chunks (file_key, seq, data) VALUES (?, ?, ?)",
-                &[
-                    key.clone().into(),
-                    i64::try_from(seq).unwrap_or(i64::MAX).into(),
-                    Value::Blob(chunk.to_vec()),
-                ],
-            )?;
-        }
+        let name = format!("avatar.{ext}");
+        store(db, &key, user_id, &name, mime, &image.data, time::now())?;
         db.execute(
             "UPDATE users SET image_url = ? WHERE id = ?",
             &[url.clone().into(), user_id.into()],
@@ -545,18 +551,9 @@ pub fn avatar(db: &dyn Db, key: &str) -> Result<Download> {
             &[key.into()],
         )?
         .ok_or_else(|| Error::not_found("key", 0))?;
-    let mut data = Vec::new();
-    for chunk in db.query(
-        "SELECT data FROM file_chunks WHERE file_key = ? ORDER BY seq",
-        &[key.into()],
-    )? {
-        if let Some(Value::Blob(b)) = chunk.0.first() {
-            data.extend_from_slice(b);
-        }
-    }
     Ok(Download {
         name: file.string(0)?,
         content_type: file.string(1)?,
-        data,
+        data: read(db, key)?,
     })
 }

@@ -22,7 +22,6 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
         }
         (["direct_url"], "POST") => {
             // No token: the signed form is the authorization.
-            crate::platform::migrate::migrate(c.db)?;
             let content_type = c.req.header("content-type").unwrap_or_default();
             files::upload(c.db, content_type, &c.req.body)?;
             Ok(Response::no_content())
@@ -101,6 +100,5 @@ pub fn avatar(c: &Ctx<'_>) -> Result<Response> {
     if c.req.method != "GET" {
         return Err(Error::MethodNotAllowed);
     }
-    crate::platform::migrate::migrate(c.db)?;
     Ok(send(files::avatar(c.db, &key_of(c)?)?))
 }

@@ -5,25 +5,39 @@
 use serde_json::{json, Value as Json};
 
 use super::*;
-use crate::auth::scopes::{self, Role};
-use crate::auth::Credential;
 use crate::testutil::*;
 
 fn principal(user_id: i64) -> Principal {
-    Principal {
-        user_id,
-        role: Role::User,
-        bot: false,
-        scopes: scopes::all(),
-        credential: Credential::AdminToken,
+    user_principal(user_id, false)
+}
+
+/// A `multipart/form-data` body of text `fields` and, last, a file part
+/// (`field`, file name, content type, bytes): its content type and bytes.
+fn multipart(fields: &[(&str, &str)], file: (&str, &str, &str, &[u8])) -> (String, Vec<u8>) {
+    let boundary = "----e2eBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
     }
+    let (field, filename, content_type, data) = file;
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n\
+             Content-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// The form of `params` with `key` and a file, as the SDK sends it.
 fn form(params: &Json, key: &str, filename: &str, data: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----e2eBoundary7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    for name in [
+    let mut fields: Vec<(&str, &str)> = [
         "Content-Disposition",
         "acl",
         "policy",
@@ -31,29 +45,12 @@ fn form(params: &Json, key: &str, filename: &str, data: &[u8]) -> (String, Vec<u
         "x-amz-algorithm",
         "x-amz-date",
         "x-amz-signature",
-    ] {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
-                params[name].as_str().unwrap_or_default()
-            )
-            .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
-             Content-Type: application/pdf\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    ]
+    .iter()
+    .map(|name| (*name, params[*name].as_str().unwrap_or_default()))
+    .collect();
+    fields.push(("key", key));
+    multipart(&fields, ("file", filename, "application/pdf", data))
 }
 
 #[test]
@@ -110,18 +107,7 @@ fn a_signed_form_uploads_a_file_that_its_uploader_and_readers_download() {
         download(&db, &bob, &stored).expect_err("not yet").status(),
         404
     );
-    let chat = crate::chats::create(
-        &db,
-        &owner_principal(),
-        &crate::chats::ChatInput {
-            name: "Отчёты".into(),
-            member_ids: vec![ann.user_id, bob.user_id],
-            ..Default::default()
-        },
-    )
-    .expect("chat")["id"]
-        .as_i64()
-        .expect("chat id");
+    let chat = create_chat(&db, "Отчёты", &[ann.user_id, bob.user_id]);
     let message = crate::messages::input::parse_create(&json!({"message": {
         "entity_id": chat, "content": "Отчёт",
         "files": [{"key": stored, "name": "Отчёт за квартал.pdf", "file_type": "file", "size": data.len()}]}}), false)
@@ -204,15 +190,7 @@ fn a_cyrillic_name_is_exact_in_content_disposition() {
 }
 
 fn image_form(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "avatarBoundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{filename}\"\r\n\
-         Content-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    multipart(&[], ("image", filename, "image/png", data))
 }
 
 #[test]

@@ -235,38 +235,14 @@ fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
     for r in db.query(
         "SELECT task_id, user_id FROM task_performers \
          WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY user_id",
-        std::slice::from_ref(&list),
+        &[list],
     )? {
         performers.entry(r.i64(0)?).or_default().push(r.i64(1)?);
     }
-    let defs = db.query(
-        "SELECT id, name, data_type FROM custom_property_definitions \
-         WHERE entity_type = 'Task' AND deleted_at IS NULL ORDER BY id",
-        &[],
-    )?;
-    let mut values: std::collections::HashMap<(i64, i64), String> = Default::default();
-    if !defs.is_empty() {
-        for r in db.query(
-            "SELECT task_id, property_id, value FROM task_custom_property_values \
-             WHERE task_id IN (SELECT value FROM json_each(?))",
-            &[list],
-        )? {
-            values.insert((r.i64(0)?, r.i64(1)?), r.string(2)?);
-        }
-    }
+    let mut props = custom_properties::values(db, &custom_properties::TASK, ids)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let Some(t) = rows.get(id) else { continue };
-        let mut props = Vec::with_capacity(defs.len());
-        for d in &defs {
-            let pid = d.i64(0)?;
-            props.push(json!({
-                "id": pid,
-                "name": d.string(1)?,
-                "data_type": d.string(2)?,
-                "value": values.get(&(t.id, pid)),
-            }));
-        }
         out.push(json!({
             "id": t.id,
             "kind": t.kind,
@@ -279,7 +255,7 @@ fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
             "created_at": t.created_at,
             "performer_ids": performers.remove(id).unwrap_or_default(),
             "all_day": t.all_day,
-            "custom_properties": props,
+            "custom_properties": props.remove(id).unwrap_or_default(),
         }));
     }
     Ok(out)
@@ -358,23 +334,6 @@ fn record(db: &dyn Db, p: &Principal, id: i64, event: &str) -> Result<()> {
     Ok(())
 }
 
-fn store_values(db: &dyn Db, task_id: i64, values: &[(i64, Option<String>)]) -> Result<()> {
-    for (id, value) in values {
-        match value {
-            Some(v) => db.execute(
-                "INSERT INTO task_custom_property_values (task_id, property_id, value) VALUES (?, ?, ?) \
-                 ON CONFLICT (task_id, property_id) DO UPDATE SET value = excluded.value",
-                &[task_id.into(), (*id).into(), v.clone().into()],
-            )?,
-            None => db.execute(
-                "DELETE FROM task_custom_property_values WHERE task_id = ? AND property_id = ?",
-                &[task_id.into(), (*id).into()],
-            )?,
-        };
-    }
-    Ok(())
-}
-
 fn set_performers(db: &dyn Db, task_id: i64, ids: &[i64]) -> Result<()> {
     db.execute(
         "DELETE FROM task_performers WHERE task_id = ?",
@@ -414,7 +373,7 @@ pub fn create(db: &dyn Db, p: &Principal, input: &TaskInput) -> Result<Json> {
         }
     }
     let values = match &input.custom_properties {
-        Some(v) => custom_properties::validate_values(db, "Task", v)?,
+        Some(v) => custom_properties::validate_values(db, &custom_properties::TASK, v)?,
         None => Vec::new(),
     };
     let content = input
@@ -450,7 +409,7 @@ pub fn create(db: &dyn Db, p: &Principal, input: &TaskInput) -> Result<Json> {
             .ok_or_else(|| Error::Internal("INSERT returned no row".into()))?
             .i64(0)?;
         set_performers(db, id, &performers)?;
-        store_values(db, id, &values)?;
+        custom_properties::store_values(db, &custom_properties::TASK, id, &values)?;
         record(db, p, id, "new")?;
         Ok(id)
     })?;
@@ -549,7 +508,7 @@ pub fn update(db: &dyn Db, p: &Principal, id: i64, input: &TaskInput) -> Result<
         None => None,
     };
     let values = match &input.custom_properties {
-        Some(v) => custom_properties::validate_values(db, "Task", v)?,
+        Some(v) => custom_properties::validate_values(db, &custom_properties::TASK, v)?,
         None => Vec::new(),
     };
     let (due_at, all_day) = due(input);
@@ -596,7 +555,7 @@ pub fn update(db: &dyn Db, p: &Principal, id: i64, input: &TaskInput) -> Result<
         if let Some(ids) = &performers {
             set_performers(db, id, ids)?;
         }
-        store_values(db, id, &values)?;
+        custom_properties::store_values(db, &custom_properties::TASK, id, &values)?;
         record(db, p, id, "update")
     })?;
     get_unchecked(db, id)

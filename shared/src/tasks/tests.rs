@@ -4,21 +4,14 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::auth::scopes::{self, Role};
-use crate::auth::{Credential, Principal};
+use crate::auth::Principal;
 
 use crate::platform::db::Db;
 use crate::tasks::{self, TaskInput};
 use crate::testutil::*;
 
 fn principal(user_id: i64) -> Principal {
-    Principal {
-        user_id,
-        role: Role::User,
-        bot: false,
-        scopes: scopes::all(),
-        credential: Credential::AdminToken,
-    }
+    user_principal(user_id, false)
 }
 
 fn input(body: Json, create: bool) -> TaskInput {
@@ -141,18 +134,7 @@ fn a_task_is_created_with_its_defaults_and_seen_by_whom_it_concerns() {
     assert_eq!(e.status(), 404);
 
     // A chat task: members see it; linking needs membership.
-    let chat = crate::chats::create(
-        &db,
-        &owner_principal(),
-        &crate::chats::ChatInput {
-            name: "Склад".into(),
-            member_ids: vec![ann.user_id, eve.user_id],
-            ..Default::default()
-        },
-    )
-    .expect("chat")["id"]
-        .as_i64()
-        .expect("chat id");
+    let chat = create_chat(&db, "Склад", &[ann.user_id, eve.user_id]);
     let in_chat = tasks::create(
         &db,
         &ann,

@@ -235,20 +235,12 @@ pub fn parse_values(f: &mut Fields<'_>) -> Option<Vec<(i64, String)>> {
     }
 }
 
-/// Checks user property values against live `User` definitions. Returns
-/// `(id, Some(value))` to store or `(id, None)` to clear (empty value).
-pub fn validate_user_values(
-    db: &dyn Db,
-    values: &[(i64, String)],
-) -> Result<Vec<(i64, Option<String>)>> {
-    validate_values(db, "User", values)
-}
-
-/// Checks property values against the live definitions of `entity_type`
-/// (`User` or `Task`), as [`validate_user_values`] does for users.
+/// Checks property values against the live definitions of `entity`.
+/// Returns `(id, Some(value))` to store or `(id, None)` to clear (empty
+/// value).
 pub fn validate_values(
     db: &dyn Db,
-    entity_type: &str,
+    entity: &Entity,
     values: &[(i64, String)],
 ) -> Result<Vec<(i64, Option<String>)>> {
     let mut errors = Vec::new();
@@ -256,7 +248,7 @@ pub fn validate_values(
     for (i, (id, value)) in values.iter().enumerate() {
         let def = db.query_row(
             "SELECT data_type FROM custom_property_definitions WHERE id = ? AND entity_type = ? AND deleted_at IS NULL",
-            &[(*id).into(), entity_type.into()],
+            &[(*id).into(), entity.entity_type.into()],
         )?;
         let Some(def) = def else {
             errors.push(
@@ -296,49 +288,80 @@ pub fn validate_values(
     }
 }
 
-/// Stores validated values (inside the caller's transaction).
-pub fn store_user_values(
+/// An entity type with custom properties and the table of its values.
+#[derive(Debug)]
+pub struct Entity {
+    /// `User` or `Task`, as in `custom_property_definitions`.
+    pub entity_type: &'static str,
+    /// The table of values.
+    table: &'static str,
+    /// Its column naming the entity.
+    owner: &'static str,
+}
+
+/// Users' properties.
+pub const USER: Entity = Entity {
+    entity_type: "User",
+    table: "user_custom_property_values",
+    owner: "user_id",
+};
+
+/// Tasks' properties.
+pub const TASK: Entity = Entity {
+    entity_type: "Task",
+    table: "task_custom_property_values",
+    owner: "task_id",
+};
+
+/// Stores validated values of `entity` `id` (inside the caller's transaction).
+pub fn store_values(
     db: &dyn Db,
-    user_id: i64,
+    entity: &Entity,
+    id: i64,
     values: &[(i64, Option<String>)],
 ) -> Result<()> {
-    for (id, value) in values {
+    let (table, owner) = (entity.table, entity.owner);
+    for (property, value) in values {
         match value {
             Some(v) => db.execute(
-                "INSERT INTO user_custom_property_values (user_id, property_id, value) VALUES (?, ?, ?) \
-                 ON CONFLICT (user_id, property_id) DO UPDATE SET value = excluded.value",
-                &[user_id.into(), (*id).into(), v.clone().into()],
+                &format!(
+                    "INSERT INTO {table} ({owner}, property_id, value) VALUES (?, ?, ?) \
+                     ON CONFLICT ({owner}, property_id) DO UPDATE SET value = excluded.value"
+                ),
+                &[id.into(), (*property).into(), v.clone().into()],
             )?,
             None => db.execute(
-                "DELETE FROM user_custom_property_values WHERE user_id = ? AND property_id = ?",
-                &[user_id.into(), (*id).into()],
+                &format!("DELETE FROM {table} WHERE {owner} = ? AND property_id = ?"),
+                &[id.into(), (*property).into()],
             )?,
         };
     }
     Ok(())
 }
 
-/// Every live `User` definition with each user's value (`null` when unset).
-pub fn user_values(db: &dyn Db, ids: &[i64]) -> Result<HashMap<i64, Vec<Json>>> {
+/// Every live definition of `entity` with each of `ids`' values (`null`
+/// when unset), as the `custom_properties` of the rendered objects.
+pub fn values(db: &dyn Db, entity: &Entity, ids: &[i64]) -> Result<HashMap<i64, Vec<Json>>> {
     let defs = db.query(
-        "SELECT id, name, data_type FROM custom_property_definitions WHERE entity_type = 'User' AND deleted_at IS NULL ORDER BY id",
-        &[],
+        "SELECT id, name, data_type FROM custom_property_definitions \
+         WHERE entity_type = ? AND deleted_at IS NULL ORDER BY id",
+        &[entity.entity_type.into()],
     )?;
     let mut values: HashMap<(i64, i64), String> = HashMap::new();
     if !defs.is_empty() && !ids.is_empty() {
-        let params: Vec<Value> = ids.iter().map(|i| Value::Integer(*i)).collect();
+        let (table, owner) = (entity.table, entity.owner);
         for r in db.query(
             &format!(
-                "SELECT user_id, property_id, value FROM user_custom_property_values WHERE user_id IN ({})",
-                vec!["?"; ids.len()].join(", ")
+                "SELECT {owner}, property_id, value FROM {table} \
+                 WHERE {owner} IN (SELECT value FROM json_each(?))"
             ),
-            &params,
+            &[Value::id_array(ids)],
         )? {
             values.insert((r.i64(0)?, r.i64(1)?), r.string(2)?);
         }
     }
     let mut out = HashMap::new();
-    for uid in ids {
+    for id in ids {
         let mut props = Vec::with_capacity(defs.len());
         for d in &defs {
             let pid = d.i64(0)?;
@@ -346,10 +369,10 @@ pub fn user_values(db: &dyn Db, ids: &[i64]) -> Result<HashMap<i64, Vec<Json>>> 
                 "id": pid,
                 "name": d.string(1)?,
                 "data_type": d.string(2)?,
-                "value": values.get(&(*uid, pid)),
+                "value": values.get(&(*id, pid)),
             }));
         }
-        out.insert(*uid, props);
+        out.insert(*id, props);
     }
     Ok(out)
 }

@@ -41,7 +41,7 @@ pub fn create(
             None => generate_nickname(db, &email)?,
         };
         let props = match &input.custom_properties {
-            Some(p) => custom_properties::validate_user_values(db, p)?,
+            Some(p) => custom_properties::validate_values(db, &custom_properties::USER, p)?,
             None => Vec::new(),
         };
         let chat_ids = match &input.chat_ids {
@@ -77,7 +77,7 @@ pub fn create(
         if let Some(tags) = &input.list_tags {
             group_tags::set_user_tags(db, actor, id, tags, chats)?;
         }
-        custom_properties::store_user_values(db, id, &props)?;
+        custom_properties::store_values(db, &custom_properties::USER, id, &props)?;
         for chat_id in &chat_ids {
             db.execute(
                 "INSERT INTO user_chat_invitations (user_id, chat_id, created_at) VALUES (?, ?, ?) \
@@ -176,7 +176,7 @@ pub fn update(
             set("suspended = ?", s.into());
         }
         let props = match &input.custom_properties {
-            Some(p) => custom_properties::validate_user_values(db, p)?,
+            Some(p) => custom_properties::validate_values(db, &custom_properties::USER, p)?,
             None => Vec::new(),
         };
         set("updated_at = ?", time::now().to_string().into());
@@ -190,7 +190,7 @@ pub fn update(
         if let Some(tags) = &input.list_tags {
             group_tags::set_user_tags(db, actor, id, tags, chats)?;
         }
-        custom_properties::store_user_values(db, id, &props)?;
+        custom_properties::store_values(db, &custom_properties::USER, id, &props)?;
         member_event(db, actor, id, "update")?;
         match input.suspended {
             Some(true) if !target.suspended => member_event(db, actor, id, "suspend")?,

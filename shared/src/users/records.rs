@@ -86,7 +86,7 @@ fn render(db: &dyn Db, ids: &[i64], filter: &str) -> Result<Vec<Json>> {
     )? {
         tags.entry(r.i64(0)?).or_default().push(r.string(1)?);
     }
-    let mut props = custom_properties::user_values(db, ids)?;
+    let mut props = custom_properties::values(db, &custom_properties::USER, ids)?;
     let mut stats = statuses::load_many(db, ids)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {

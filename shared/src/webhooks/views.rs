@@ -811,21 +811,9 @@ pub fn submit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::scopes::{self, Role};
-    use crate::auth::Credential;
     use crate::testutil::*;
     use crate::webhooks::delivery::Attempt;
     use std::sync::Mutex;
-
-    fn principal(user_id: i64, bot: bool) -> Principal {
-        Principal {
-            user_id,
-            role: Role::User,
-            bot,
-            scopes: scopes::all(),
-            credential: Credential::AdminToken,
-        }
-    }
 
     /// A bot with a webhook URL, its message with a data button in a chat,
     /// and a press of it by a user just now: (bot, user, trigger id).
@@ -839,18 +827,7 @@ mod tests {
         )
         .expect("bot");
         let user = create_user(db, "presser@example.com", "user");
-        let chat = crate::chats::create(
-            db,
-            &owner_principal(),
-            &crate::chats::ChatInput {
-                name: "Forms".into(),
-                member_ids: vec![bot, user],
-                ..Default::default()
-            },
-        )
-        .expect("chat")["id"]
-            .as_i64()
-            .expect("chat id");
+        let chat = create_chat(db, "Forms", &[bot, user]);
         db.execute(
             "INSERT INTO messages (chat_id, root_chat_id, entity_type, entity_id, user_id, content, \
              buttons_json, url, created_at, changed_at) VALUES (?, ?, 'discussion', ?, ?, 'Form?', \
@@ -994,32 +971,32 @@ mod tests {
         let (bot, user, trigger) = pressed(&db);
         let view = parse_open(&request(&trigger)).expect("valid");
         let stranger = create_user(&db, "stranger@example.com", "user");
-        let e = open(&db, &principal(stranger, false), &view).expect_err("not its message");
+        let e = open(&db, &user_principal(stranger, false), &view).expect_err("not its message");
         assert_eq!(
             (e.status(), keys(e)),
             (422, vec![("trigger_id".into(), "trigger_not_found".into())])
         );
         let unknown = parse_open(&request("no-such-trigger")).expect("valid");
-        let e = open(&db, &principal(bot, true), &unknown).expect_err("unknown");
+        let e = open(&db, &user_principal(bot, true), &unknown).expect_err("unknown");
         assert_eq!(e.status(), 422);
-        open(&db, &principal(bot, true), &view).expect("opens");
-        let e = open(&db, &principal(bot, true), &view).expect_err("once");
+        open(&db, &user_principal(bot, true), &view).expect("opens");
+        let e = open(&db, &user_principal(bot, true), &view).expect_err("once");
         assert_eq!(
             keys(e),
             vec![("trigger_id".into(), "already_exists".into())]
         );
-        let listed = list(&db, &principal(user, false)).expect("list");
+        let listed = list(&db, &user_principal(user, false)).expect("list");
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0]["title"], "Уведомление об отпуске");
         assert!(
             listed[0].get("private_metadata").is_none() && listed[0].get("callback_id").is_none()
         );
-        assert!(list(&db, &principal(stranger, false))
+        assert!(list(&db, &user_principal(stranger, false))
             .expect("list")
             .is_empty());
         let id = listed[0]["id"].as_i64().expect("id");
         assert_eq!(
-            get(&db, &principal(stranger, false), id)
+            get(&db, &user_principal(stranger, false), id)
                 .expect_err("hidden")
                 .status(),
             404
@@ -1034,7 +1011,7 @@ mod tests {
         .expect("late click");
         let e = open(
             &db,
-            &principal(bot, true),
+            &user_principal(bot, true),
             &parse_open(&request("late")).expect("valid"),
         )
         .expect_err("expired");
@@ -1086,11 +1063,11 @@ mod tests {
         let (bot, user, trigger) = pressed(&db);
         open(
             &db,
-            &principal(bot, true),
+            &user_principal(bot, true),
             &parse_open(&request(&trigger)).expect("valid"),
         )
         .expect("open");
-        let me = principal(user, false);
+        let me = user_principal(user, false);
         let id = list(&db, &me).expect("list")[0]["id"].as_i64().expect("id");
         let good = json!({"data": {"info": "Поеду в Сибирь", "team": "success",
             "newsletters": ["new_tasks"], "date_start": "2025-07-01", "time": "22:00",
@@ -1175,7 +1152,7 @@ mod tests {
             keys(e),
             vec![("id".to_owned(), "not_applicable".to_owned())]
         );
-        let other = principal(create_user(&db, "other@example.com", "user"), false);
+        let other = user_principal(create_user(&db, "other@example.com", "user"), false);
         assert_eq!(
             submit(&db, &other, id, &good, Some(&happy), true)
                 .expect_err("hidden")

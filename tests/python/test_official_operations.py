@@ -1,0 +1,55 @@
+"""Every operation of the official `openapi.yaml` answers as an operation
+of ours, not as a missing route (the host's empty 404, our `path` 404, or
+405), except the ones still to build, listed here so that a new one, or a
+route lost, fails this test."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+SPEC = Path(__file__).resolve().parents[3] / "shared/reference/pachca-api/openapi.yaml"
+
+# Issue 13: the audit log and chat exports are not built yet.
+NOT_YET = {
+    ("GET", "/audit_events"),
+    ("POST", "/chats/exports"),
+    ("GET", "/chats/exports/{id}"),
+}
+
+
+def test_every_official_operation_is_served_but_the_listed_ones(server):
+    if not SPEC.exists():
+        pytest.skip(f"the official spec is not beside the project ({SPEC})")
+    spec = yaml.safe_load(SPEC.read_text())
+    unserved = set()
+    operations = 0
+    for path, item in spec["paths"].items():
+        for method in ("get", "post", "put", "patch", "delete"):
+            if method not in item:
+                continue
+            operations += 1
+            url = server.base_url + re.sub(r"\{[^}]+\}", "1", path)
+            body = b"{}" if method in ("post", "put", "patch") else None
+            req = urllib.request.Request(url, data=body, method=method.upper(), headers={
+                "Authorization": f"Bearer {server.admin_token}",
+                "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    status, raw = r.status, r.read()
+            except urllib.error.HTTPError as e:
+                status, raw = e.code, e.read()
+            try:
+                keys = [e.get("key") for e in json.loads(raw).get("errors", [])]
+            except (ValueError, AttributeError):
+                keys = []
+            if status == 405 or (status == 404 and (not raw or "path" in keys)):
+                unserved.add((method.upper(), path))
+    assert operations == 77
+    assert unserved == NOT_YET
