@@ -13,7 +13,7 @@ use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::db::Db;
 use crate::platform::http::{Request, Response};
 use crate::platform::outbox;
-use crate::{chats, files, messages, reactions, tasks, users, webhooks};
+use crate::{broadcasts, chats, files, messages, reactions, tasks, users, webhooks};
 
 /// Prepares a request: the fan-out installed, the outbox emptied, the
 /// public origin that webhook payload links are built with.
@@ -73,6 +73,13 @@ pub fn files(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 pub fn tasks(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
     serve(db, cfg, req, tasks::routes::route)
+}
+
+/// The `broadcasts` component (our extension): broadcasts to personal
+/// chats, their delivery and analytics.
+pub fn broadcasts(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
+    serve(db, cfg, req, broadcasts::routes::route)
 }
 
 /// The `webhooks` component: the official bots API, the event history for

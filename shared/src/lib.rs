@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod broadcasts;
 pub mod chats;
 pub mod components;
 pub mod files;

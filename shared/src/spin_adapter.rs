@@ -5,8 +5,9 @@
 //!
 //! Each component crate is then a single `#[http_component]` function that
 //! names its entry point, e.g. `serve(req, out, shared::components::chats)`.
-//! After the response it delivers the webhooks the request's changes
-//! scheduled (see [`crate::webhooks::delivery`]).
+//! After the response it runs the work the request deferred (a broadcast's
+//! delivery, [`outbox::defer`]) and delivers the webhooks the request's
+//! changes scheduled (see [`crate::webhooks::delivery`]).
 
 use spin_sdk::http::{Fields, OutgoingResponse};
 use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
@@ -100,12 +101,20 @@ pub async fn serve(
     if let Err(e) = out.set_with_body(response, resp.body).await {
         eprintln!("could not send the response: {e}");
     }
-    let scheduled = outbox::scheduled();
-    if let (Ok(db), false) = (&db, scheduled.is_empty()) {
+    let Ok(db) = &db else { return };
+    let mut flush = |db: &dyn crate::platform::db::Db| {
+        let scheduled = outbox::scheduled();
+        if scheduled.is_empty() {
+            return;
+        }
         if let Err(e) = delivery::run(db, &scheduled, &WasiTransport, allow_private) {
             eprintln!("webhook delivery failed: {e}");
         }
+    };
+    for work in outbox::deferred() {
+        work(db, &mut flush);
     }
+    flush(db);
 }
 
 /// [`Transport`] over `wasi:http/outgoing-handler`: every request is started

@@ -319,8 +319,15 @@ pub fn revoke(db: &dyn Db, actor: &Principal, id: i64) -> Result<()> {
     })
 }
 
-/// `AccessTokenInfo` of the calling credential (`GET /oauth/token/info`).
+/// `AccessTokenInfo` of the calling credential (`GET /oauth/token/info`);
+/// its `scopes` are the official ones the token holds.
 pub fn token_info(db: &dyn Db, p: &Principal, raw_token: &str) -> Result<Json> {
+    let official: Vec<&str> = p
+        .scopes
+        .iter()
+        .copied()
+        .filter(|s| scopes::is_official(s))
+        .collect();
     match &p.credential {
         Credential::AdminToken => {
             let created_at = db
@@ -336,7 +343,7 @@ pub fn token_info(db: &dyn Db, p: &Principal, raw_token: &str) -> Result<Json> {
                 "token": mask(raw_token),
                 "name": "admin_token",
                 "user_id": p.user_id,
-                "scopes": p.scopes,
+                "scopes": official,
                 "created_at": created_at,
                 "revoked_at": null,
                 "expires_in": null,
@@ -355,7 +362,7 @@ pub fn token_info(db: &dyn Db, p: &Principal, raw_token: &str) -> Result<Json> {
             "token": hint,
             "name": name,
             "user_id": p.user_id,
-            "scopes": p.scopes,
+            "scopes": official,
             "created_at": created_at,
             "revoked_at": null,
             "expires_in": null,

@@ -72,7 +72,7 @@ pub fn parse_update(body: &Json) -> Result<ChatUpdate> {
     Ok(ChatUpdate { name, public })
 }
 
-fn random_slug() -> Result<String> {
+pub(super) fn random_slug() -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(random::bytes::<9>()?))
 }
 
@@ -82,21 +82,29 @@ pub fn chat_event(
     actor: Option<i64>,
     chat_id: i64,
     event: &str,
-    mut payload: Json,
+    payload: Json,
 ) -> Result<()> {
-    payload["chat_id"] = json!(chat_id);
-    events::record(
-        db,
-        &Event {
-            kind: events::CHAT,
-            event,
-            entity_type: "Chat",
-            entity_id: chat_id,
-            actor,
-            payload,
-        },
-    )?;
+    events::record(db, &chat_event_of(actor, chat_id, event, payload))?;
     Ok(())
+}
+
+/// The `chat` event [`chat_event`] records (`chat_id` added to `payload`),
+/// for a change that records many at once.
+pub fn chat_event_of(
+    actor: Option<i64>,
+    chat_id: i64,
+    event: &str,
+    mut payload: Json,
+) -> Event<'_> {
+    payload["chat_id"] = json!(chat_id);
+    Event {
+        kind: events::CHAT,
+        event,
+        entity_type: "Chat",
+        entity_id: chat_id,
+        actor,
+        payload,
+    }
 }
 
 pub(super) struct NewChat<'a> {

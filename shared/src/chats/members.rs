@@ -128,23 +128,37 @@ pub fn member_event(
     let thread_id = crate::chats::threads::by_chat(db, chat_id)?.map(|t| t.id);
     events::record(
         db,
-        &Event {
-            kind: events::CHAT_MEMBER,
-            event,
-            entity_type: "Chat",
-            entity_id: chat_id,
-            actor,
-            payload: json!({
-                "chat_id": chat_id,
-                "thread_id": thread_id,
-                "user_ids": user_ids,
-                "silent": silent,
-                "initiator_id": actor,
-                "reason": reason,
-            }),
-        },
+        &member_event_of(actor, chat_id, thread_id, event, user_ids, silent, reason),
     )?;
     crate::chats::system_messages::on_member_change(db, actor, chat_id, event, user_ids, silent)
+}
+
+/// The `chat_member` event [`member_event`] records (`thread_id` is the
+/// chat's thread, if it is one), for a change that records many at once.
+pub fn member_event_of<'a>(
+    actor: Option<i64>,
+    chat_id: i64,
+    thread_id: Option<i64>,
+    event: &'a str,
+    user_ids: &[i64],
+    silent: bool,
+    reason: &str,
+) -> Event<'a> {
+    Event {
+        kind: events::CHAT_MEMBER,
+        event,
+        entity_type: "Chat",
+        entity_id: chat_id,
+        actor,
+        payload: json!({
+            "chat_id": chat_id,
+            "thread_id": thread_id,
+            "user_ids": user_ids,
+            "silent": silent,
+            "initiator_id": actor,
+            "reason": reason,
+        }),
+    }
 }
 
 /// Whether `chat_id` counts for `single_chat`: a group chat or channel, not

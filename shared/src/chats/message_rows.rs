@@ -3,7 +3,7 @@
 //! system messages (joins and leaves) itself; the messages area builds every
 //! user-facing operation on it.
 
-use crate::platform::db::{Db, Row};
+use crate::platform::db::{rows_source, Db, Row, Value};
 use crate::platform::error::Result;
 use crate::platform::events::{self, Event};
 use crate::platform::time;
@@ -102,18 +102,20 @@ pub fn message_payload(m: &MessageRow) -> Json {
 /// Records a `message` event other than `new`, which the database records
 /// as the row is inserted (see [`announce_new`]).
 pub fn message_event(db: &dyn Db, actor: i64, m: &MessageRow, event: &str) -> Result<()> {
-    events::record(
-        db,
-        &Event {
-            kind: events::MESSAGE,
-            event,
-            entity_type: "Message",
-            entity_id: m.id,
-            actor: Some(actor),
-            payload: message_payload(m),
-        },
-    )?;
+    events::record(db, &message_event_of(actor, m, event))?;
     Ok(())
+}
+
+/// The event [`message_event`] records, for a change that records many.
+pub fn message_event_of<'a>(actor: i64, m: &MessageRow, event: &'a str) -> Event<'a> {
+    Event {
+        kind: events::MESSAGE,
+        event,
+        entity_type: "Message",
+        entity_id: m.id,
+        actor: Some(actor),
+        payload: message_payload(m),
+    }
 }
 
 /// Fans out the `message`/`new` event the insert of `m` recorded, to the
@@ -128,18 +130,7 @@ pub fn announce_new(db: &dyn Db, m: &MessageRow) -> Result<()> {
         )?
         .ok_or_else(|| crate::Error::Internal("the new message's event is missing".into()))?
         .i64(0)?;
-    events::fan_out_recorded(
-        db,
-        id,
-        &Event {
-            kind: events::MESSAGE,
-            event: "new",
-            entity_type: "Message",
-            entity_id: m.id,
-            actor: Some(m.user_id),
-            payload: message_payload(m),
-        },
-    )
+    events::fan_out_recorded(db, id, &message_event_of(m.user_id, m, "new"))
 }
 
 /// Stored fields of a message about to be inserted.
@@ -211,4 +202,97 @@ pub fn insert(db: &dyn Db, m: &Insert<'_>) -> Result<MessageRow> {
     // RETURNING shows the row before AFTER triggers ran.
     stored.url = message_url(stored.chat_id, stored.id);
     Ok(stored)
+}
+
+/// Inserts many message rows in one statement (a broadcast's batch), each
+/// as [`insert`] does with its triggers, and returns them as stored, in the
+/// order given. Call inside a transaction.
+pub fn insert_many(db: &dyn Db, list: &[Insert<'_>]) -> Result<Vec<MessageRow>> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = time::now().to_string();
+    let rows = list
+        .iter()
+        .enumerate()
+        .map(|(n, m)| {
+            json!([
+                n,
+                m.chat_id,
+                m.root_chat_id,
+                m.entity_type,
+                m.entity_id,
+                m.user_id,
+                m.content,
+                m.buttons,
+                m.parent_message_id,
+                m.display_name,
+                m.display_avatar_url,
+                m.link_preview,
+                m.system,
+            ])
+        })
+        .collect();
+    let source = rows_source(&[
+        "n",
+        "chat_id",
+        "root_chat_id",
+        "entity_type",
+        "entity_id",
+        "user_id",
+        "content",
+        "buttons_json",
+        "parent_message_id",
+        "display_name",
+        "display_avatar_url",
+        "link_preview",
+        "system",
+    ]);
+    let stored = db.execute(
+        &format!(
+            "INSERT INTO messages (chat_id, root_chat_id, entity_type, entity_id, user_id, content, buttons_json, \
+             parent_message_id, display_name, display_avatar_url, link_preview, system, url, created_at, changed_at) \
+             SELECT chat_id, root_chat_id, entity_type, entity_id, user_id, content, buttons_json, parent_message_id, \
+             display_name, display_avatar_url, link_preview, system, '', ?, ? FROM {source} ORDER BY n \
+             RETURNING {COLUMNS}"
+        ),
+        &[now.clone().into(), now.into(), Value::rows(rows)],
+    )?;
+    let mut out = stored
+        .iter()
+        .map(|r| {
+            let mut m = message_row(r)?;
+            m.url = message_url(m.chat_id, m.id);
+            Ok(m)
+        })
+        .collect::<Result<Vec<MessageRow>>>()?;
+    // The rows got ascending ids in the order given.
+    out.sort_unstable_by_key(|m| m.id);
+    Ok(out)
+}
+
+/// Fans out the `message`/`new` events the insert of `list` recorded (see
+/// [`announce_new`]), for a change that inserted many at once; `since` is
+/// [`events::last_id`] before the insert. Nothing when no bot listens.
+pub fn announce_new_many(db: &dyn Db, since: i64, list: &[MessageRow]) -> Result<()> {
+    if list.is_empty() || !crate::platform::outbox::listening(db) {
+        return Ok(());
+    }
+    let ids: Vec<i64> = list.iter().map(|m| m.id).collect();
+    let mut event_of = std::collections::HashMap::new();
+    for r in db.query(
+        "SELECT entity_id, id FROM events WHERE id > ? AND type = 'message' AND event = 'new' \
+         AND entity_type = 'Message' AND entity_id IN (SELECT value FROM json_each(?))",
+        &[since.into(), Value::id_array(&ids)],
+    )? {
+        event_of.insert(r.i64(0)?, r.i64(1)?);
+    }
+    for m in list {
+        let id = event_of
+            .get(&m.id)
+            .copied()
+            .ok_or_else(|| crate::Error::Internal("a new message's event is missing".into()))?;
+        events::fan_out_recorded(db, id, &message_event_of(m.user_id, m, "new"))?;
+    }
+    Ok(())
 }

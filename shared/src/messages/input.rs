@@ -199,6 +199,63 @@ fn display_fields(
     (clean(name), clean(avatar))
 }
 
+/// What a new message says and carries, as `POST /messages` and a
+/// broadcast take it: `content`, `files`, `buttons` and the bot-only
+/// display fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MessageContent {
+    /// Text, trimmed (mentions not yet rewritten).
+    pub content: String,
+    /// Attached files.
+    pub files: Vec<FileInput>,
+    /// Button rows; `None` = no buttons.
+    pub buttons: Option<Json>,
+    /// Bot-only display name override.
+    pub display_name: Option<String>,
+    /// Bot-only avatar override.
+    pub display_avatar_url: Option<String>,
+}
+
+/// Reads a new message's content fields from `obj` into `f` (every problem
+/// recorded there): text or files are required, buttons follow
+/// `guides/buttons.md`, display fields are for bots only.
+pub fn parse_content(
+    f: &mut Fields<'_>,
+    obj: &serde_json::Map<String, Json>,
+    bot: bool,
+) -> MessageContent {
+    let content = match obj.get("content") {
+        Some(Json::String(s)) => Some(s.clone()),
+        None | Some(Json::Null) => None,
+        Some(other) => {
+            f.fail(
+                "content",
+                ErrorCode::Invalid,
+                show(other),
+                "must be a string",
+            );
+            None
+        }
+    };
+    let files = parse_files(f, true).unwrap_or_default();
+    let buttons = match obj.get("buttons") {
+        None | Some(Json::Null) => None,
+        Some(raw) => parse_buttons(f, raw),
+    };
+    let (display_name, display_avatar_url) = display_fields(f, bot);
+    if content.as_deref().is_none_or(|c| c.trim().is_empty()) && files.is_empty() && !f.has_errors()
+    {
+        f.fail("content", ErrorCode::Blank, None, "can't be blank");
+    }
+    MessageContent {
+        content: content.unwrap_or_default().trim().to_owned(),
+        files,
+        buttons,
+        display_name: display_name.flatten(),
+        display_avatar_url: display_avatar_url.flatten(),
+    }
+}
+
 /// Validates the body of `POST /messages`. `bot` says whether the caller is
 /// a bot (only bots may set `display_name`/`display_avatar_url`).
 pub fn parse_create(body: &Json, bot: bool) -> Result<NewMessage> {
@@ -222,31 +279,9 @@ pub fn parse_create(body: &Json, bot: bool) -> Result<NewMessage> {
     if entity_id.is_none() && !f.has_errors() {
         f.fail("entity_id", ErrorCode::Blank, None, "can't be blank");
     }
-    let content = match obj.get("content") {
-        Some(Json::String(s)) => Some(s.clone()),
-        None | Some(Json::Null) => None,
-        Some(other) => {
-            f.fail(
-                "content",
-                ErrorCode::Invalid,
-                show(other),
-                "must be a string",
-            );
-            None
-        }
-    };
-    let files = parse_files(&mut f, true).unwrap_or_default();
-    let buttons = match obj.get("buttons") {
-        None | Some(Json::Null) => None,
-        Some(raw) => parse_buttons(&mut f, raw),
-    };
     let parent_message_id = f.i64("parent_message_id");
     let skip_invite_mentions = f.bool("skip_invite_mentions").unwrap_or(false);
-    let (display_name, display_avatar_url) = display_fields(&mut f, bot);
-    if content.as_deref().is_none_or(|c| c.trim().is_empty()) && files.is_empty() && !f.has_errors()
-    {
-        f.fail("content", ErrorCode::Blank, None, "can't be blank");
-    }
+    let c = parse_content(&mut f, obj, bot);
     let link_preview = match body.get("link_preview") {
         None | Some(Json::Null) => false,
         Some(Json::Bool(b)) => *b,
@@ -264,12 +299,12 @@ pub fn parse_create(body: &Json, bot: bool) -> Result<NewMessage> {
     Ok(NewMessage {
         entity_type,
         entity_id: entity_id.unwrap_or_default(),
-        content: content.unwrap_or_default().trim().to_owned(),
-        files,
-        buttons,
+        content: c.content,
+        files: c.files,
+        buttons: c.buttons,
         parent_message_id,
-        display_name: display_name.flatten(),
-        display_avatar_url: display_avatar_url.flatten(),
+        display_name: c.display_name,
+        display_avatar_url: c.display_avatar_url,
         skip_invite_mentions,
         link_preview,
     })

@@ -15,7 +15,7 @@ use crate::chats::members;
 use crate::chats::threads::{self as thread_chats};
 use crate::chats::{self};
 use crate::messages::input::{FileInput, Mention, NewMessage};
-use crate::platform::db::{transaction, write_alone, Db, Value};
+use crate::platform::db::{rows_source, transaction, write_alone, Db, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::outbox;
 use crate::platform::time;
@@ -26,7 +26,7 @@ use super::*;
 
 /// Resolves mentions: `<@id>` becomes `@nickname`; returns the new text and
 /// the live users mentioned either way.
-pub(super) fn resolve_mentions(db: &dyn Db, content: &str) -> Result<(String, Vec<i64>)> {
+pub fn resolve_mentions(db: &dyn Db, content: &str) -> Result<(String, Vec<i64>)> {
     let mentions = input::find_mentions(content);
     if mentions.is_empty() {
         return Ok((content.to_owned(), Vec::new()));
@@ -57,23 +57,51 @@ pub(super) fn resolve_mentions(db: &dyn Db, content: &str) -> Result<(String, Ve
 }
 
 pub(super) fn insert_files(db: &dyn Db, message_id: i64, files: &[FileInput]) -> Result<()> {
-    for f in files {
-        db.execute(
-            "INSERT INTO message_files (message_id, file_key, name, file_type, size, width, height, duration_ms, waveform) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
-                message_id.into(),
-                f.key.as_str().into(),
-                f.name.as_str().into(),
-                f.file_type.as_str().into(),
-                f.size.into(),
-                f.width.into(),
-                f.height.into(),
-                f.duration_ms.into(),
-                f.waveform.clone().into(),
-            ],
-        )?;
+    attach_files(db, &[message_id], files)
+}
+
+/// Attaches the same `files` to each of `message_ids` (a broadcast's batch
+/// shares one upload), in one statement. Call inside a transaction.
+pub fn attach_files(db: &dyn Db, message_ids: &[i64], files: &[FileInput]) -> Result<()> {
+    if files.is_empty() || message_ids.is_empty() {
+        return Ok(());
     }
+    let mut rows = Vec::with_capacity(message_ids.len() * files.len());
+    for id in message_ids {
+        for f in files {
+            rows.push(serde_json::json!([
+                rows.len(),
+                id,
+                f.key,
+                f.name,
+                f.file_type,
+                f.size,
+                f.width,
+                f.height,
+                f.duration_ms,
+                f.waveform
+            ]));
+        }
+    }
+    let source = rows_source(&[
+        "n",
+        "message_id",
+        "file_key",
+        "name",
+        "file_type",
+        "size",
+        "width",
+        "height",
+        "duration_ms",
+        "waveform",
+    ]);
+    db.execute(
+        &format!(
+            "INSERT INTO message_files (message_id, file_key, name, file_type, size, width, height, duration_ms, waveform) \
+             SELECT message_id, file_key, name, file_type, size, width, height, duration_ms, waveform FROM {source} ORDER BY n"
+        ),
+        &[Value::rows(rows)],
+    )?;
     Ok(())
 }
 

@@ -177,6 +177,10 @@ pub enum Error {
     /// 404 `ApiError`: no such route.
     #[error("no such route")]
     RouteNotFound,
+    /// 409 `ApiError`: the request conflicts with an earlier one (an
+    /// `Idempotency-Key` reused with another body, `api/errors.md`).
+    #[error("conflict: {0:?}")]
+    Conflict(FieldError),
     /// 410 `ApiError`: the resource is no longer available (an expired
     /// event id).
     #[error("gone: {0:?}")]
@@ -243,6 +247,7 @@ impl Error {
             Error::BadRequest(_) => 400,
             Error::Unprocessable(_) => 422,
             Error::NotFound(_) | Error::RouteNotFound => 404,
+            Error::Conflict(_) => 409,
             Error::Gone(_) => 410,
             Error::BadGateway(_) => 502,
             Error::MethodNotAllowed => 405,
@@ -267,6 +272,7 @@ impl Error {
             Error::BadRequest(items) | Error::Unprocessable(items) => items.clone(),
             Error::Forbidden(item)
             | Error::NotFound(item)
+            | Error::Conflict(item)
             | Error::Gone(item)
             | Error::BadGateway(item)
             | Error::TooManyRequests { item, .. } => vec![item.clone()],

@@ -3,7 +3,7 @@
 //! Names follow `guides/webhook-events.md` (e.g. `company_member` /
 //! `invite|update|suspend|activate|delete`).
 
-use crate::platform::db::Db;
+use crate::platform::db::{rows_source, Db, Value};
 use crate::platform::error::Result;
 use crate::platform::outbox;
 use serde_json::Value as Json;
@@ -74,11 +74,78 @@ pub fn record(db: &dyn Db, e: &Event<'_>) -> Result<i64> {
     Ok(id)
 }
 
+/// Appends many events in one statement (a set-based change such as a
+/// broadcast's batch) and fans each out as [`record`] does, in order.
+pub fn record_many(db: &dyn Db, list: &[Event<'_>]) -> Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    let at = crate::platform::time::now();
+    let stamp = at.to_string();
+    let rows = list
+        .iter()
+        .enumerate()
+        .map(|(n, e)| {
+            serde_json::json!([
+                n,
+                e.kind,
+                e.event,
+                e.entity_type,
+                e.entity_id,
+                e.actor,
+                e.payload.to_string(),
+                stamp
+            ])
+        })
+        .collect();
+    let source = rows_source(&[
+        "n",
+        "type",
+        "event",
+        "entity_type",
+        "entity_id",
+        "actor",
+        "payload",
+        "created_at",
+    ]);
+    let inserted = db.execute(
+        &format!(
+            "INSERT INTO events (type, event, entity_type, entity_id, actor_user_id, payload_json, created_at) \
+             SELECT type, event, entity_type, entity_id, actor, payload, created_at FROM {source} ORDER BY n \
+             RETURNING id"
+        ),
+        &[Value::rows(rows)],
+    )?;
+    if !outbox::listening(db) {
+        return Ok(());
+    }
+    // The rows got ascending ids in `n` order.
+    let mut ids = inserted
+        .iter()
+        .map(|r| r.i64(0))
+        .collect::<Result<Vec<i64>, _>>()?;
+    ids.sort_unstable();
+    for (id, e) in ids.into_iter().zip(list) {
+        outbox::fan_out(db, &outbox::RecordedEvent { id, event: e, at })?;
+    }
+    Ok(())
+}
+
 /// Fans out an event the database recorded itself (a trigger), as
 /// [`record`] does for the events it appends; `id` is its row.
 pub fn fan_out_recorded(db: &dyn Db, id: i64, e: &Event<'_>) -> Result<()> {
     let at = crate::platform::time::now();
     outbox::fan_out(db, &outbox::RecordedEvent { id, event: e, at })
+}
+
+/// The newest event's id (0 when there is none): taken before a set-based
+/// write, it tells which events the write's triggers recorded.
+pub fn last_id(db: &dyn Db) -> Result<i64> {
+    Ok(db
+        .query_row("SELECT coalesce(max(id), 0) FROM events", &[])?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 /// Events of one entity in insertion order as `(type, event)` (for tests and audits).

@@ -74,6 +74,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_files",
         sql: include_str!("../../../migrations/0010_files.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_broadcasts",
+        sql: include_str!("../../../migrations/0011_broadcasts.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

@@ -65,7 +65,14 @@ impl Scheduled {
     }
 }
 
+/// Work a request asks to run after its response has been sent, in the
+/// same invocation (a broadcast's delivery): it gets the database and a
+/// `flush` that sends the webhooks scheduled so far, to call between its
+/// steps so that no lease runs out while it works.
+pub type Deferred = Box<dyn FnOnce(&dyn Db, &mut dyn FnMut(&dyn Db))>;
+
 thread_local! {
+    static DEFERRED: RefCell<Vec<Deferred>> = RefCell::new(Vec::new());
     static SCHEDULED: RefCell<Scheduled> = RefCell::new(Scheduled::default());
     static ORIGIN: RefCell<String> = const { RefCell::new(String::new()) };
     static REQUEST: Cell<u64> = const { Cell::new(0) };
@@ -89,6 +96,7 @@ pub fn listening(db: &dyn Db) -> bool {
 /// the public origin (`https://host`) that payload links are built with.
 pub fn begin_request(origin: &str) {
     SCHEDULED.with(|s| *s.borrow_mut() = Scheduled::default());
+    DEFERRED.with(|d| d.borrow_mut().clear());
     ORIGIN.with(|o| origin.clone_into(&mut o.borrow_mut()));
     REQUEST.with(|r| r.set(r.get().wrapping_add(1)));
 }
@@ -131,6 +139,16 @@ pub fn mark() -> usize {
 /// back, so the rows do not exist (and their ids may be reused).
 pub fn rolled_back(mark: usize) {
     SCHEDULED.with(|s| s.borrow_mut().leased.truncate(mark));
+}
+
+/// Asks for `work` to run after the response (see [`Deferred`]).
+pub fn defer(work: Deferred) {
+    DEFERRED.with(|d| d.borrow_mut().push(work));
+}
+
+/// Takes the work deferred by the current request, in the order asked.
+pub fn deferred() -> Vec<Deferred> {
+    DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()))
 }
 
 /// Takes the deliveries scheduled by the current request.

@@ -115,10 +115,12 @@ impl Default for BotSettings {
     }
 }
 
-/// Every scope a bot may hold: the default set of a new bot's token.
+/// Every official scope a bot may hold: the default set of a new bot's
+/// token (ours, such as `broadcasts:write`, are given by name).
 pub fn default_scopes() -> Vec<String> {
     scopes::allowed_for(Role::User, true)
         .into_iter()
+        .filter(|s| scopes::is_official(s))
         .map(str::to_owned)
         .collect()
 }
