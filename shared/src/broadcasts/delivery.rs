@@ -171,17 +171,20 @@ pub fn deliver_batch(db: &dyn Db, id: i64, token: &str) -> Result<Step> {
             .map(|m| json!([m.entity_id, m.chat_id, m.id]))
             .collect();
         if !delivered.is_empty() {
+            // An upsert on the primary key: driven by the batch's rows, one
+            // index probe each (an UPDATE ... FROM would scan the table).
             db.execute(
                 &format!(
-                    "UPDATE broadcast_recipients SET chat_id = x.chat_id, message_id = x.message_id, delivered_at = ? \
-                     FROM {} AS x WHERE broadcast_recipients.broadcast_id = ? \
-                     AND broadcast_recipients.user_id = x.user_id",
+                    "INSERT INTO broadcast_recipients (broadcast_id, user_id, chat_id, message_id, delivered_at) \
+                     SELECT ?, user_id, chat_id, message_id, ? FROM {} AS x WHERE true \
+                     ON CONFLICT (broadcast_id, user_id) DO UPDATE SET chat_id = excluded.chat_id, \
+                     message_id = excluded.message_id, delivered_at = excluded.delivered_at",
                     rows_source(&["user_id", "chat_id", "message_id"])
                 ),
                 &[
+                    id.into(),
                     time::now().to_string().into(),
                     Value::rows(delivered),
-                    id.into(),
                 ],
             )?;
         }
