@@ -12,14 +12,20 @@ use crate::auth::context::{respond, serve, Config};
 use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::db::Db;
 use crate::platform::http::{Request, Response};
-use crate::platform::outbox;
-use crate::{broadcasts, chats, files, messages, reactions, tasks, users, webhooks};
+use crate::platform::{audit, outbox};
+use crate::{
+    audit as audit_area, broadcasts, chats, files, messages, reactions, tasks, users, webhooks,
+};
 
 /// Prepares a request: the fan-out installed, the outbox emptied, the
 /// public origin that webhook payload links are built with.
 fn begin(req: &Request) {
     outbox::install(webhooks::fanout::enqueue, webhooks::fanout::listening);
     outbox::begin_request(&req.origin());
+    audit::set_source(audit::Source::from_headers(
+        req.header("spin-client-addr"),
+        req.header("user-agent"),
+    ));
 }
 
 /// The `users` component: users, profile, statuses, group tags, custom
@@ -29,6 +35,8 @@ pub fn users(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     serve(db, cfg, req, |c, segs| match segs {
         // Avatars are stored files: the files area keeps them.
         ["profile", "avatar"] | ["users", _, "avatar"] => files::routes::avatar_route(c, segs),
+        // The audit log reads what every area records.
+        ["audit_events", ..] => audit_area::routes::route(c, segs),
         _ => users::routes::route(c, segs, &ChatMembershipSync),
     })
 }

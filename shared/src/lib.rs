@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod auth;
 pub mod broadcasts;
 pub mod chats;

@@ -76,6 +76,9 @@ pub async fn serve(
         admin_token: variable("admin_token"),
         transport: Some(&WasiTransport),
         webhook_allow_private: allow_private,
+        audit_retention_days: variable("audit_retention_days")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|d| *d > 0),
     };
     let db = SpinDb::open_default();
     let resp = match &db {

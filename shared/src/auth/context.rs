@@ -24,6 +24,9 @@ pub struct Config {
     /// The `webhook_allow_private` variable: webhooks may reach loopback
     /// and private addresses.
     pub webhook_allow_private: bool,
+    /// The `audit_retention_days` variable: how long audit records are
+    /// kept (`None`: [`crate::platform::audit::RETENTION_DAYS`]).
+    pub audit_retention_days: Option<i64>,
 }
 
 /// One request being routed: the database, the configuration and the request.

@@ -5,6 +5,7 @@
 
 use crate::auth::context::Ctx;
 use crate::chats::{self, members};
+use crate::platform::audit;
 use crate::platform::error::{Error, Result};
 use crate::platform::http::Response;
 use crate::platform::pagination::{parse_cursor, parse_limit};
@@ -98,6 +99,7 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             let p = c.auth(Some("search:chats"))?;
             let params = chats::parse_search_params(&q)?;
             let (data, meta) = chats::search(db, &p, &params)?;
+            audit::search(db, p.user_id, "search_chats_api", "chats", params.limit, &q)?;
             Ok(Response::list(data, meta))
         }
         (path, _) if is_known(path) => Err(Error::MethodNotAllowed),

@@ -6,6 +6,7 @@
 
 use crate::auth::context::Ctx;
 use crate::messages::{self, buttons, input, read_state, search, threads};
+use crate::platform::audit;
 use crate::platform::error::{Error, Result};
 use crate::platform::http::Response;
 use crate::platform::pagination::{parse_cursor, parse_limit};
@@ -102,6 +103,14 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             let p = c.auth(Some("search:messages"))?;
             let params = search::parse_params(&q)?;
             let (data, meta) = search::search(db, &p, &params, &o)?;
+            audit::search(
+                db,
+                p.user_id,
+                "search_messages_api",
+                "messages",
+                params.limit,
+                &q,
+            )?;
             Ok(Response::list(data, meta))
         }
         (["chats", id, "read"], "POST") => {

@@ -65,6 +65,8 @@ pub enum ErrorCode {
     MinLength,
     /// The value is too long.
     MaxLength,
+    /// A date range that is reversed or too large.
+    InvalidDateRange,
     /// Internal failure.
     Unhandled,
 }
@@ -99,6 +101,7 @@ impl ErrorCode {
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::MinLength => "min_length",
             ErrorCode::MaxLength => "max_length",
+            ErrorCode::InvalidDateRange => "invalid_date_range",
             ErrorCode::Unhandled => "unhandled",
         }
     }

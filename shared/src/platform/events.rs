@@ -5,7 +5,7 @@
 
 use crate::platform::db::{rows_source, Db, Value};
 use crate::platform::error::Result;
-use crate::platform::outbox;
+use crate::platform::{audit, outbox};
 use serde_json::Value as Json;
 
 /// Event kind for workspace members (webhook `type`).
@@ -69,6 +69,7 @@ pub fn record(db: &dyn Db, e: &Event<'_>) -> Result<i64> {
         ],
     )?;
     let id = db.last_insert_rowid();
+    audit::record(db, &audit::for_event(db, e)?)?;
     let recorded = outbox::RecordedEvent { id, event: e, at };
     outbox::fan_out(db, &recorded)?;
     Ok(id)
@@ -116,6 +117,11 @@ pub fn record_many(db: &dyn Db, list: &[Event<'_>]) -> Result<()> {
         ),
         &[Value::rows(rows)],
     )?;
+    let mut records = Vec::new();
+    for e in list {
+        records.extend(audit::for_event(db, e)?);
+    }
+    audit::record(db, &records)?;
     if !outbox::listening(db) {
         return Ok(());
     }

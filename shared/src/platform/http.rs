@@ -156,6 +156,11 @@ impl Response {
 pub struct Query(Vec<(String, String)>);
 
 impl Query {
+    /// Every `(key, value)` pair, in order (`[]` dropped from keys).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// Parses `a=1&b[]=x&b[]=y` as `application/x-www-form-urlencoded`
     /// (`form_urlencoded`: `+` is a space, invalid escapes stay literal,
     /// invalid UTF-8 is replaced).

@@ -79,6 +79,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_broadcasts",
         sql: include_str!("../../../migrations/0011_broadcasts.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_audit",
+        sql: include_str!("../../../migrations/0012_audit.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

@@ -5,6 +5,7 @@
 //!
 //! Nothing here imports `auth` or an API area.
 
+pub mod audit;
 pub mod db;
 pub mod error;
 pub mod events;

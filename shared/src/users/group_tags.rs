@@ -2,6 +2,7 @@
 //! case-insensitively; `users_count` counts live members.
 
 use crate::auth::Principal;
+use crate::platform::audit;
 use crate::platform::db::{transaction, Db, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::events::{self, Event};
@@ -135,13 +136,15 @@ pub fn delete(db: &dyn Db, actor: &Principal, id: i64, chats: &dyn ChatMembershi
     require_manager(actor)?;
     transaction(db, |db| -> Result<()> {
         get(db, id)?;
+        // Recorded first, while the audit log can still read its name.
+        tag_event(db, actor, id, "delete")?;
         chats.on_tag_deleted(db, Some(actor.user_id), id)?;
         db.execute(
             "DELETE FROM group_tag_users WHERE group_tag_id = ?",
             &[id.into()],
         )?;
         db.execute("DELETE FROM group_tags WHERE id = ?", &[id.into()])?;
-        tag_event(db, actor, id, "delete")
+        Ok(())
     })
 }
 
@@ -194,10 +197,15 @@ pub fn set_user_tags(
     names: &[String],
     chats: &dyn ChatMembership,
 ) -> Result<()> {
-    db.execute(
-        "DELETE FROM group_tag_users WHERE user_id = ?",
-        &[user_id.into()],
-    )?;
+    let before: Vec<i64> = db
+        .execute(
+            "DELETE FROM group_tag_users WHERE user_id = ? RETURNING group_tag_id",
+            &[user_id.into()],
+        )?
+        .iter()
+        .map(|r| r.i64(0))
+        .collect::<Result<_, _>>()?;
+    let mut after = Vec::new();
     let now = time::now().to_string();
     for name in names {
         let existing = db
@@ -216,7 +224,27 @@ pub fn set_user_tags(
              ON CONFLICT DO NOTHING",
             &[tag_id.into(), user_id.into(), now.clone().into()],
         )?;
+        after.push(tag_id);
     }
+    let change = |key: &'static str, tag: i64| audit::Record {
+        event_key: key,
+        actor_id: actor.user_id,
+        entity_type: "User",
+        entity_id: user_id,
+        details: json!({ "initiator_id": actor.user_id, "group_tag_id": tag }),
+    };
+    let mut records: Vec<audit::Record> = after
+        .iter()
+        .filter(|t| !before.contains(t))
+        .map(|t| change("user_added_to_tag", *t))
+        .collect();
+    records.extend(
+        before
+            .iter()
+            .filter(|t| !after.contains(t))
+            .map(|t| change("user_removed_from_tag", *t)),
+    );
+    audit::record(db, &records)?;
     // Tag membership follows into the chats the tags are attached to.
     chats.sync_user(db, Some(actor.user_id), user_id)
 }

@@ -3,10 +3,11 @@
 
 use crate::auth::scopes::Role;
 use crate::auth::Principal;
+use crate::platform::audit;
 use crate::platform::db::{transaction, Db, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::time::{self};
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 
 use super::*;
 use crate::users::{custom_properties, group_tags, ChatMembership};
@@ -121,6 +122,53 @@ fn check_protections(
     Ok(())
 }
 
+/// The audit records of a user update: `user_updated` with the attributes
+/// it set (`first_name`, `role`, ...) and, for a new role,
+/// `user_role_changed`.
+fn audit_update(
+    db: &dyn Db,
+    actor: &Principal,
+    target: &crate::users::UserRow,
+    input: &UserInput,
+    sets: &[&str],
+) -> Result<()> {
+    let mut attrs: Vec<&str> = sets
+        .iter()
+        .filter_map(|s| s.split(' ').next())
+        .filter(|c| *c != "updated_at")
+        .collect();
+    if input.list_tags.is_some() {
+        attrs.push("list_tags");
+    }
+    if input.custom_properties.is_some() {
+        attrs.push("custom_properties");
+    }
+    let mut records = vec![audit::Record {
+        event_key: "user_updated",
+        actor_id: actor.user_id,
+        entity_type: "User",
+        entity_id: target.id,
+        details: json!({ "changed_attrs": attrs }),
+    }];
+    if let Some(role) = input
+        .role
+        .filter(|r| *r != target.role && target.role != Role::Owner)
+    {
+        records.push(audit::Record {
+            event_key: "user_role_changed",
+            actor_id: actor.user_id,
+            entity_type: "User",
+            entity_id: target.id,
+            details: json!({
+                "new_company_role": role.api_str(),
+                "previous_company_role": target.role.api_str(),
+                "initiator_id": actor.user_id,
+            }),
+        });
+    }
+    audit::record(db, &records)
+}
+
 /// Updates a user (`PUT /users/{id}`): only the fields present change.
 pub fn update(
     db: &dyn Db,
@@ -192,6 +240,7 @@ pub fn update(
         }
         custom_properties::store_values(db, &custom_properties::USER, id, &props)?;
         member_event(db, actor, id, "update")?;
+        audit_update(db, actor, &target, &input, &sets)?;
         match input.suspended {
             Some(true) if !target.suspended => member_event(db, actor, id, "suspend")?,
             Some(false) if target.suspended => member_event(db, actor, id, "activate")?,

@@ -8,6 +8,7 @@ use crate::auth;
 use crate::auth::access_tokens;
 pub use crate::auth::context::Config;
 use crate::auth::context::Ctx;
+use crate::platform::audit;
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::http::Response;
 use crate::platform::pagination::{parse_cursor, parse_limit};
@@ -216,9 +217,10 @@ pub fn route(c: &Ctx<'_>, segs: &[&str], chats: &dyn ChatMembership) -> Result<R
 
         // Search.
         (["search", "users"], "GET") => {
-            c.auth(Some("search:users"))?;
+            let p = c.auth(Some("search:users"))?;
             let params = users::parse_search_params(&q, SEARCH_MAX, SEARCH_MAX)?;
             let (data, meta) = users::search(db, &params)?;
+            audit::search(db, p.user_id, "search_users_api", "users", params.limit, &q)?;
             Ok(Response::list(data, meta))
         }
 

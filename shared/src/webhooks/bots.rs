@@ -23,6 +23,7 @@ use crate::auth::access_tokens;
 use crate::auth::scopes;
 use crate::auth::Principal;
 use crate::chats::membership_sync::ChatMembershipSync;
+use crate::platform::audit;
 use crate::platform::db::{transaction, Db, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::outbox;
@@ -380,6 +381,7 @@ pub fn update(db: &dyn Db, p: &Principal, id: i64, input: &SettingsInput) -> Res
         let bot = editable(db, p, id)?;
         let s = input.apply(&bot.settings, false);
         settings::store(db, id, &s, &now)?;
+        audit_settings(db, p, id, &bot.settings, &s)?;
         if input.name.is_some() || input.nickname.is_some() {
             if let Some(n) = &input.nickname {
                 users::ensure_unique(db, "nickname", n, id)?;
@@ -415,12 +417,95 @@ pub fn update(db: &dyn Db, p: &Principal, id: i64, input: &SettingsInput) -> Res
     get(db, p, id)
 }
 
+/// An audit record about bot `bot_id` by `p` (`bot_deleted`,
+/// `bot_token_recreated`, `bot_scopes_updated`, `bot_webhook_settings_updated`).
+fn audit_bot(
+    db: &dyn Db,
+    p: &Principal,
+    key: &'static str,
+    bot_id: i64,
+    details: Json,
+) -> Result<()> {
+    audit::record(
+        db,
+        &[audit::Record {
+            event_key: key,
+            actor_id: p.user_id,
+            entity_type: "User",
+            entity_id: bot_id,
+            details,
+        }],
+    )
+}
+
+/// The audit records of a settings change: `bot_scopes_updated` with the
+/// scopes added and removed, and `bot_webhook_settings_updated` with each
+/// other setting that changed (`{"previous", "new"}`).
+fn audit_settings(
+    db: &dyn Db,
+    p: &Principal,
+    id: i64,
+    old: &BotSettings,
+    new: &BotSettings,
+) -> Result<()> {
+    if old.scopes != new.scopes {
+        let added: Vec<&String> = new
+            .scopes
+            .iter()
+            .filter(|s| !old.scopes.contains(s))
+            .collect();
+        let removed: Vec<&String> = old
+            .scopes
+            .iter()
+            .filter(|s| !new.scopes.contains(s))
+            .collect();
+        audit_bot(
+            db,
+            p,
+            "bot_scopes_updated",
+            id,
+            json!({"added_scopes": added, "removed_scopes": removed}),
+        )?;
+    }
+    let (mut before, mut after) = (settings::render("", "", old), settings::render("", "", new));
+    let mut changes = serde_json::Map::new();
+    if let (Some(b), Some(a)) = (before.as_object_mut(), after.as_object_mut()) {
+        for k in ["scopes", "name", "nickname"] {
+            b.remove(k);
+            a.remove(k);
+        }
+        for (k, v) in a.iter() {
+            let prev = b.get(k).cloned().unwrap_or(Json::Null);
+            if prev != *v {
+                changes.insert(k.clone(), json!({"previous": prev, "new": v}));
+            }
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    audit_bot(
+        db,
+        p,
+        "bot_webhook_settings_updated",
+        id,
+        json!({ "changes": changes }),
+    )
+}
+
 /// `DELETE /bots/{id}`: the token stops working, the bot leaves every chat,
 /// its outgoing webhook is removed and its undelivered events dropped.
 pub fn delete(db: &dyn Db, p: &Principal, id: i64) -> Result<()> {
     let now = time::now().to_string();
     transaction(db, |db| -> Result<()> {
         administrable(db, p, id, "delete it")?;
+        audit_bot(
+            db,
+            p,
+            "bot_deleted",
+            id,
+            json!({"bot_id": id, "actor_id": p.user_id}),
+        )?;
         db.execute(
             "UPDATE bots SET outgoing_url = NULL, updated_at = ? WHERE user_id = ?",
             &[now.clone().into(), id.into()],
@@ -440,6 +525,13 @@ pub fn recreate_token(db: &dyn Db, p: &Principal, id: i64) -> Result<Json> {
     transaction(db, |db| -> Result<Json> {
         let bot = administrable(db, p, id, "rotate its token")?;
         let token = reissue_token(db, p, &bot, &now)?;
+        audit_bot(
+            db,
+            p,
+            "bot_token_recreated",
+            bot.id,
+            json!({"bot_id": bot.id, "actor_id": p.user_id}),
+        )?;
         let mut out = render(db, p, &bot)?;
         out["access_token"] = json!(token);
         Ok(out)
@@ -505,6 +597,13 @@ pub fn self_recreate_token(db: &dyn Db, p: &Principal) -> Result<Json> {
     transaction(db, |db| -> Result<Json> {
         let bot = own(db, p)?;
         let token = reissue_token(db, p, &bot, &now)?;
+        audit_bot(
+            db,
+            p,
+            "bot_token_recreated",
+            bot.id,
+            json!({"bot_id": bot.id, "actor_id": p.user_id}),
+        )?;
         let mut out = render(db, p, &bot)?;
         out["access_token"] = json!(token);
         Ok(out)
