@@ -14,7 +14,8 @@ use crate::platform::db::Db;
 use crate::platform::http::{Request, Response};
 use crate::platform::{audit, outbox};
 use crate::{
-    audit as audit_area, broadcasts, chats, files, messages, reactions, tasks, users, webhooks,
+    audit as audit_area, broadcasts, chats, exports, files, messages, reactions, tasks, users,
+    webhooks,
 };
 
 /// Prepares a request: the fan-out installed, the outbox emptied, the
@@ -44,7 +45,11 @@ pub fn users(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 /// The `chats` component: chats, members, chat group tags, chat search.
 pub fn chats(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
-    serve(db, cfg, req, chats::routes::route)
+    serve(db, cfg, req, |c, segs| match segs {
+        // Exports read every area and store a file: the exports area.
+        ["chats", "exports", ..] => exports::routes::route(c, segs),
+        _ => chats::routes::route(c, segs),
+    })
 }
 
 /// The `messages` component: messages, threads, read state, message search;

@@ -29,6 +29,7 @@ pub mod auth;
 pub mod broadcasts;
 pub mod chats;
 pub mod components;
+pub mod exports;
 pub mod files;
 pub mod messages;
 pub mod platform;

@@ -185,12 +185,15 @@ fn start(hook: &OutgoingWebhook) -> Result<FutureIncomingResponse, String> {
     let path = uri
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
-    let headers = Fields::from_list(&[
-        ("content-type".to_owned(), b"application/json".to_vec()),
-        (
+    let mut list = vec![("content-type".to_owned(), b"application/json".to_vec())];
+    // Unsigned announcements (a chat export's) carry no signature header.
+    if !hook.signature.is_empty() {
+        list.push((
             "pachca-signature".to_owned(),
             hook.signature.as_bytes().to_vec(),
-        ),
+        ));
+    }
+    list.extend([
         (
             "user-agent".to_owned(),
             b"pachka-messenger-webhooks/1".to_vec(),
@@ -201,8 +204,8 @@ fn start(hook: &OutgoingWebhook) -> Result<FutureIncomingResponse, String> {
             "content-length".to_owned(),
             hook.body.len().to_string().into_bytes(),
         ),
-    ])
-    .map_err(|e| format!("bad header: {e:?}"))?;
+    ]);
+    let headers = Fields::from_list(&list).map_err(|e| format!("bad header: {e:?}"))?;
     let request = OutgoingRequest::new(headers);
     let _ = request.set_method(&Method::Post);
     let _ = request.set_scheme(Some(&scheme));

@@ -320,7 +320,7 @@ fn upload_at(db: &dyn Db, content_type: &str, body: &[u8], now: Timestamp) -> Re
 
 /// Stores a file's row and its bytes in chunks of [`CHUNK_BYTES`] (inside
 /// the caller's transaction).
-fn store(
+pub fn store(
     db: &dyn Db,
     key: &str,
     user_id: i64,
@@ -367,6 +367,65 @@ fn read(db: &dyn Db, key: &str) -> Result<Vec<u8>> {
         }
     }
     Ok(data)
+}
+
+/// How long a signed download link works.
+pub const LINK_TTL_S: i64 = 600;
+
+/// A temporary link to stored file `key` (`{origin}/{key}?expires=&signature=`):
+/// it serves the file without a token until it expires ([`LINK_TTL_S`]),
+/// for an answer that redirects to a download (`GET /chats/exports/{id}`).
+/// The signature is the hex HMAC-SHA256 of `key` and the expiry with the
+/// server's secret.
+pub fn signed_link(db: &dyn Db, origin: &str, key: &str) -> Result<String> {
+    let expires = time::now().unix_seconds() + LINK_TTL_S;
+    let signature = sign(&secret(db)?, &format!("{key}\n{expires}"));
+    let path = percent_encoding::utf8_percent_encode(key, PATH_CHARS);
+    Ok(format!(
+        "{origin}/{path}?expires={expires}&signature={signature}"
+    ))
+}
+
+/// What a key keeps unencoded in a link's path.
+const PATH_CHARS: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>');
+
+/// `GET /{key}?expires=&signature=`: the file, when the link is one
+/// [`signed_link`] made and has not expired; 404 otherwise (as for a file
+/// the caller may not read).
+pub fn download_signed(db: &dyn Db, key: &str, expires: &str, signature: &str) -> Result<Download> {
+    let not_found = || {
+        Error::NotFound(FieldError::new(
+            "key",
+            ErrorCode::NotFound,
+            Some(key.to_owned()),
+            "File not found, or the link has expired",
+        ))
+    };
+    let until: i64 = expires.parse().map_err(|_| not_found())?;
+    let expected = sign(&secret(db)?, &format!("{key}\n{expires}"));
+    let valid: bool =
+        subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), signature.as_bytes()).into();
+    if !valid || until < time::now().unix_seconds() {
+        return Err(not_found());
+    }
+    let file = db
+        .query_row(
+            "SELECT name, content_type FROM files WHERE file_key = ?",
+            &[key.into()],
+        )?
+        .ok_or_else(not_found)?;
+    Ok(Download {
+        name: file.string(0)?,
+        content_type: file.string(1)?,
+        data: read(db, key)?,
+    })
 }
 
 /// A stored file ready to send.

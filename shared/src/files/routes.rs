@@ -86,10 +86,20 @@ fn key_of(c: &Ctx<'_>) -> Result<String> {
         .map_err(|_| Error::RouteNotFound)
 }
 
-/// `GET /attaches/...`: a stored file with its type, length and name.
+/// `GET /attaches/...`: a stored file with its type, length and name, with
+/// a token, or through a signed link ([`files::signed_link`]).
 pub fn download(c: &Ctx<'_>) -> Result<Response> {
     if c.req.method != "GET" {
         return Err(Error::MethodNotAllowed);
+    }
+    let q = c.req.query();
+    if let (Some(expires), Some(signature)) = (q.get("expires"), q.get("signature")) {
+        return Ok(send(files::download_signed(
+            c.db,
+            &key_of(c)?,
+            expires,
+            signature,
+        )?));
     }
     let p = c.auth(Some("files:read"))?;
     Ok(send(files::download(c.db, &p, &key_of(c)?)?))

@@ -67,6 +67,10 @@ pub enum ErrorCode {
     MaxLength,
     /// A date range that is reversed or too large.
     InvalidDateRange,
+    /// A webhook URL that is not an `http(s)` URL.
+    InvalidWebhookUrl,
+    /// An export's archive is not there (not ready, or failed).
+    ExportFileNotFound,
     /// Internal failure.
     Unhandled,
 }
@@ -102,6 +106,8 @@ impl ErrorCode {
             ErrorCode::MinLength => "min_length",
             ErrorCode::MaxLength => "max_length",
             ErrorCode::InvalidDateRange => "invalid_date_range",
+            ErrorCode::InvalidWebhookUrl => "invalid_webhook_url",
+            ErrorCode::ExportFileNotFound => "export_file_not_found",
             ErrorCode::Unhandled => "unhandled",
         }
     }

@@ -84,6 +84,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0012_audit",
         sql: include_str!("../../../migrations/0012_audit.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_chat_exports",
+        sql: include_str!("../../../migrations/0013_chat_exports.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.
