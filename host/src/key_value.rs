@@ -71,6 +71,11 @@ impl SqliteKeyValue {
                 }
                 let conn = rusqlite::Connection::open(path)?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
+                // In WAL mode NORMAL survives a crash of the host and
+                // syncs at checkpoints rather than on every set: a set per
+                // request (the app's rate-limit counters) then costs no
+                // fsync. A power cut may lose the last sets.
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 conn
             }

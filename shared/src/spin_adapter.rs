@@ -21,7 +21,7 @@ use wasi::io::streams::InputStream;
 use crate::auth::context::{Config, Handler};
 use crate::platform::db::SpinDb;
 use crate::platform::http::{Request, Response};
-use crate::platform::outbox;
+use crate::platform::{outbox, rate_limit};
 use crate::webhooks::delivery::{self, Attempt, Outcome, OutgoingWebhook, Transport};
 use crate::Error;
 
@@ -81,9 +81,11 @@ pub async fn serve(
             .filter(|d| *d > 0),
     };
     let db = SpinDb::open_default();
-    let resp = match &db {
-        Ok(db) => handler(db, &cfg, &api_req),
-        Err(e) => {
+    let limited = rate_limited(&api_req);
+    let resp = match (&db, limited) {
+        (_, Some(e)) => Response::error(&e),
+        (Ok(db), None) => handler(db, &cfg, &api_req),
+        (Err(e), None) => {
             eprintln!(
                 "{} {}: opening the database: {e}",
                 api_req.method, api_req.path
@@ -118,6 +120,44 @@ pub async fn serve(
         work(db, &mut flush);
     }
     flush(db);
+}
+
+/// The key-value store as [`rate_limit::Counters`]; a failed read counts as
+/// none and a failed write is dropped (a limit is no reason to refuse).
+struct KeyValueCounters(spin_sdk::key_value::Store);
+
+impl rate_limit::Counters for KeyValueCounters {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0
+            .get(key)
+            .ok()
+            .flatten()
+            .and_then(|v| String::from_utf8(v).ok())
+    }
+
+    fn set(&self, key: &str, value: &str) {
+        let _ = self.0.set(key, value.as_bytes());
+    }
+}
+
+/// The 429 for a request over its token's limit (the `rate_limit`
+/// variable; see [`rate_limit`]), counted in the `default` key-value
+/// store. `None` for requests without a bearer token, when the limit is
+/// off, or when the component has no store.
+fn rate_limited(req: &Request) -> Option<Error> {
+    let token = req.header("authorization").and_then(|h| {
+        h.strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+    })?;
+    let per_second = variable("rate_limit")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(rate_limit::DEFAULT_PER_SECOND);
+    if per_second == 0 {
+        return None;
+    }
+    let store = spin_sdk::key_value::Store::open_default().ok()?;
+    let second = crate::platform::time::now().unix_seconds();
+    rate_limit::hit(&KeyValueCounters(store), token.trim(), second, per_second).err()
 }
 
 /// [`Transport`] over `wasi:http/outgoing-handler`: every request is started

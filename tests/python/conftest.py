@@ -42,6 +42,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server() -> Server:
+    yield from _host(os.environ.get("RATE_LIMIT", "1000000"))
+
+
+@pytest.fixture(scope="module")
+def limited_server() -> Server:
+    """A host of its own whose tokens may make 3 requests a second."""
+    yield from _host("3")
+
+
+def _host(rate_limit: str):
     binary = Path(os.environ.get("SPIN_HOST_BIN", ROOT / "target/release/spin-host"))
     if not binary.exists():
         pytest.fail(f"{binary} is missing: run scripts/test (it builds the host first)")
@@ -51,7 +61,8 @@ def server() -> Server:
     # Webhook tests deliver to receivers on loopback, which the app refuses
     # unless told otherwise.
     env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=ADMIN_TOKEN,
-               SPIN_VARIABLE_WEBHOOK_ALLOW_PRIVATE="true")
+               SPIN_VARIABLE_WEBHOOK_ALLOW_PRIVATE="true",
+               SPIN_VARIABLE_RATE_LIMIT=rate_limit)
     env.pop("SPIN_HTTP_LISTEN_ADDR", None)
     proc = subprocess.Popen(
         [

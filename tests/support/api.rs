@@ -14,11 +14,15 @@ use crate::{send, Host, HostConfig, Reply};
 pub const API: &str = "/api/shared/v1";
 
 /// The real app, with `admin_token` set to `admin`; outgoing webhooks may
-/// reach loopback receivers (`webhook_allow_private`), as tests need.
+/// reach loopback receivers (`webhook_allow_private`), and the per-token
+/// rate limit is out of the way, as tests need.
 pub fn app(admin: &str) -> HostConfig {
     HostConfig::new("spin.toml")
         .env("SPIN_VARIABLE_ADMIN_TOKEN", admin)
         .env("SPIN_VARIABLE_WEBHOOK_ALLOW_PRIVATE", "true")
+        // Tests burst far past a client's limit with one token; the limit
+        // itself is tested with its own host.
+        .env("SPIN_VARIABLE_RATE_LIMIT", "1000000")
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -15,5 +15,6 @@ pub mod outbox;
 pub mod pagination;
 pub mod params;
 pub mod random;
+pub mod rate_limit;
 pub mod time;
 pub mod validate;
