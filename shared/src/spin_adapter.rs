@@ -79,6 +79,9 @@ pub async fn serve(
         audit_retention_days: variable("audit_retention_days")
             .and_then(|v| v.parse::<i64>().ok())
             .filter(|d| *d > 0),
+        max_file_bytes: variable("max_file_bytes")
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0),
     };
     let db = SpinDb::open_default();
     let limited = rate_limited(&api_req);

@@ -120,3 +120,19 @@ impl Db for RecordingDb<'_> {
         self.setup.get().or_else(|| self.inner.setup())
     }
 }
+
+/// The `(key, code)` of every item of an error's `ApiError` body, to assert
+/// a body rule's failures in order.
+pub fn error_items(e: &crate::platform::error::Error) -> Vec<(String, String)> {
+    e.body()["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["key"].as_str().unwrap_or_default().to_owned(),
+                i["code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}

@@ -27,6 +27,9 @@ pub struct Config {
     /// The `audit_retention_days` variable: how long audit records are
     /// kept (`None`: [`crate::platform::audit::RETENTION_DAYS`]).
     pub audit_retention_days: Option<i64>,
+    /// The `max_file_bytes` variable: the largest upload (`None`:
+    /// [`crate::files::MAX_FILE_BYTES`]).
+    pub max_file_bytes: Option<usize>,
 }
 
 /// One request being routed: the database, the configuration and the request.

@@ -14,18 +14,7 @@ use crate::reactions::ReactionInput;
 use crate::testutil::*;
 
 fn errors(body: Json) -> Vec<(String, String)> {
-    let e = broadcasts::parse(&json!({ "broadcast": body }), false).expect_err("invalid");
-    e.body()["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| {
-            (
-                i["key"].as_str().unwrap_or_default().to_owned(),
-                i["code"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    error_items(&broadcasts::parse(&json!({ "broadcast": body }), false).expect_err("invalid"))
 }
 
 fn send(db: &dyn Db, p: &Principal, body: Json) -> Broadcast {

@@ -10,18 +10,7 @@ use crate::platform::db::Db;
 use crate::testutil::*;
 
 fn errors(body: Json) -> Vec<(String, String)> {
-    let e = exports::parse(&body).expect_err("invalid");
-    e.body()["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| {
-            (
-                i["key"].as_str().unwrap_or_default().to_owned(),
-                i["code"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    error_items(&exports::parse(&body).expect_err("invalid"))
 }
 
 #[test]

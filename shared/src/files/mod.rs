@@ -43,7 +43,8 @@ use crate::platform::time::{self, Timestamp};
 
 /// How long an upload form is good for.
 pub const FORM_TTL_S: i64 = 3_600;
-/// The largest file accepted.
+/// The largest file accepted unless the `max_file_bytes` variable says
+/// otherwise (the form's signed policy carries the limit).
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 /// Bytes per stored chunk.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -84,20 +85,9 @@ fn amz_date(t: Timestamp) -> String {
 }
 
 /// The `POST /uploads` answer (`UploadParams`), valid for [`FORM_TTL_S`].
-pub fn upload_params(db: &dyn Db, p: &Principal, origin: &str) -> Result<Json> {
-    upload_params_at(db, p, origin, time::now())
-}
-
-fn upload_params_at(db: &dyn Db, p: &Principal, origin: &str, now: Timestamp) -> Result<Json> {
-    let id = hex::encode(random::bytes::<16>()?);
-    let uuid = format!(
-        "{}-{}-{}-{}-{}",
-        &id[..8],
-        &id[8..12],
-        &id[12..16],
-        &id[16..20],
-        &id[20..]
-    );
+pub fn upload_params(db: &dyn Db, p: &Principal, origin: &str, max_bytes: usize) -> Result<Json> {
+    let now = time::now();
+    let uuid = random::uuid()?;
     let prefix = format!("attaches/files/{}/{uuid}/", p.user_id);
     let date = amz_date(now);
     let credential = format!("{}_server/{}/local/s3/aws4_request", p.user_id, &date[..8]);
@@ -110,7 +100,7 @@ fn upload_params_at(db: &dyn Db, p: &Principal, origin: &str, now: Timestamp) ->
             {"x-amz-credential": credential},
             {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
             {"x-amz-date": date},
-            ["content-length-range", 0, MAX_FILE_BYTES],
+            ["content-length-range", 0, max_bytes],
         ],
     });
     let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
@@ -318,8 +308,8 @@ fn upload_at(db: &dyn Db, content_type: &str, body: &[u8], now: Timestamp) -> Re
     Ok(stored_key)
 }
 
-/// Stores a file's row and its bytes in chunks of [`CHUNK_BYTES`] (inside
-/// the caller's transaction).
+/// Stores a file's row and its bytes in chunks of [`CHUNK_BYTES`], and an
+/// image's width and height (inside the caller's transaction).
 pub fn store(
     db: &dyn Db,
     key: &str,
@@ -341,6 +331,17 @@ pub fn store(
             now.to_string().into(),
         ],
     )?;
+    // An image's pixel size, read from its header (PNG, JPEG, GIF, WebP
+    // and the other formats `imagesize` knows); nothing for other files.
+    if let Ok(size) = imagesize::blob_size(data) {
+        if let (Ok(w), Ok(h)) = (i64::try_from(size.width), i64::try_from(size.height)) {
+            db.execute(
+                "INSERT INTO file_images (file_key, width, height) VALUES (?, ?, ?) \
+                 ON CONFLICT (file_key) DO UPDATE SET width = excluded.width, height = excluded.height",
+                &[key.into(), w.into(), h.into()],
+            )?;
+        }
+    }
     for (seq, chunk) in data.chunks(CHUNK_BYTES).enumerate() {
         db.execute(
             "INSERT INTO file_chunks (file_key, seq, data) VALUES (?, ?, ?)",

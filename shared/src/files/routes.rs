@@ -17,7 +17,12 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             // The spec's 201 body is a bare `UploadParams`.
             Ok(Response::json(
                 201,
-                &files::upload_params(c.db, &p, &c.req.origin())?,
+                &files::upload_params(
+                    c.db,
+                    &p,
+                    &c.req.origin(),
+                    c.cfg.max_file_bytes.unwrap_or(files::MAX_FILE_BYTES),
+                )?,
             ))
         }
         (["direct_url"], "POST") => {

@@ -57,7 +57,7 @@ fn form(params: &Json, key: &str, filename: &str, data: &[u8]) -> (String, Vec<u
 fn a_signed_form_uploads_a_file_that_its_uploader_and_readers_download() {
     let db = test_db();
     let ann = principal(create_user(&db, "ann@example.com", "user"));
-    let params = upload_params(&db, &ann, "https://chat.test").expect("params");
+    let params = upload_params(&db, &ann, "https://chat.test", MAX_FILE_BYTES).expect("params");
     for field in [
         "Content-Disposition",
         "acl",
@@ -132,7 +132,7 @@ fn a_signed_form_uploads_a_file_that_its_uploader_and_readers_download() {
 fn forged_expired_and_stretched_forms_are_refused() {
     let db = test_db();
     let ann = principal(create_user(&db, "ann@example.com", "user"));
-    let params = upload_params(&db, &ann, "").expect("params");
+    let params = upload_params(&db, &ann, "", MAX_FILE_BYTES).expect("params");
     let key = params["key"].as_str().expect("key").to_owned();
 
     let mut forged = params.clone();
@@ -246,4 +246,68 @@ fn an_avatar_is_an_image_served_at_the_users_image_url_until_removed() {
         .expect("url")
         .trim_start_matches('/');
     assert_eq!(avatar(&db, key).expect_err("removed").status(), 404);
+}
+
+/// A 3×2 PNG: its signature and header chunk (the size is read from them).
+fn png_3x2() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    png.extend_from_slice(&3u32.to_be_bytes());
+    png.extend_from_slice(&2u32.to_be_bytes());
+    png.extend_from_slice(b"\x08\x06\x00\x00\x00\x00\x00\x00\x00");
+    png
+}
+
+#[test]
+fn an_uploaded_image_gives_its_width_and_height_to_the_messages_it_is_attached_to() {
+    let db = test_db();
+    let ann = principal(create_user(&db, "ann@example.com", "user"));
+    let params = upload_params(&db, &ann, "https://chat.test", MAX_FILE_BYTES).expect("params");
+    let key = params["key"].as_str().expect("key").to_owned();
+    let (ct, body) = form(&params, &key, "схема.png", &png_3x2());
+    let stored = upload(&db, &ct, &body).expect("uploaded");
+    let chat = create_chat(&db, "Схемы", &[ann.user_id]);
+    let post = |files: Json| {
+        let m = crate::messages::input::parse_create(
+            &json!({"message": {"entity_id": chat, "content": "Схема", "files": files}}),
+            false,
+        )
+        .expect("message");
+        crate::messages::create(&db, &ann, &m, "").expect("posted")
+    };
+    // The client sends no size: the stored image's is used.
+    let m = post(json!([{"key": stored, "name": "схема.png", "file_type": "image", "size": 40}]));
+    assert_eq!(
+        (
+            m["files"][0]["width"].clone(),
+            m["files"][0]["height"].clone()
+        ),
+        (json!(3), json!(2))
+    );
+    // A size the client sends is kept as sent.
+    let m = post(
+        json!([{"key": stored, "name": "схема.png", "file_type": "image", "size": 40,
+                         "width": 300, "height": 200}]),
+    );
+    assert_eq!(m["files"][0]["width"], 300);
+    // A file that is not an image has none.
+    let (ct, body) = form(&params, &key, "notes.txt", b"just text");
+    let text = upload(&db, &ct, &body).expect("uploaded");
+    let m = post(json!([{"key": text, "name": "notes.txt", "file_type": "file", "size": 9}]));
+    assert_eq!(m["files"][0]["width"], Json::Null);
+}
+
+#[test]
+fn the_operators_size_limit_is_signed_into_the_form() {
+    let db = test_db();
+    let ann = principal(create_user(&db, "ann@example.com", "user"));
+    let params = upload_params(&db, &ann, "https://chat.test", 16).expect("params");
+    let key = params["key"].as_str().expect("key").to_owned();
+    let (ct, body) = form(&params, &key, "big.pdf", &[7u8; 17]);
+    let e = upload(&db, &ct, &body).expect_err("over the limit");
+    assert_eq!(
+        (e.status(), e.body()["errors"][0]["code"].clone()),
+        (422, json!("too_long"))
+    );
+    let (ct, body) = form(&params, &key, "small.pdf", &[7u8; 16]);
+    upload(&db, &ct, &body).expect("at the limit");
 }

@@ -61,7 +61,9 @@ pub(super) fn insert_files(db: &dyn Db, message_id: i64, files: &[FileInput]) ->
 }
 
 /// Attaches the same `files` to each of `message_ids` (a broadcast's batch
-/// shares one upload), in one statement. Call inside a transaction.
+/// shares one upload), in one statement; an uploaded image's width and
+/// height are taken from its bytes when the client gave none. Call inside
+/// a transaction.
 pub fn attach_files(db: &dyn Db, message_ids: &[i64], files: &[FileInput]) -> Result<()> {
     if files.is_empty() || message_ids.is_empty() {
         return Ok(());
@@ -98,7 +100,10 @@ pub fn attach_files(db: &dyn Db, message_ids: &[i64], files: &[FileInput]) -> Re
     db.execute(
         &format!(
             "INSERT INTO message_files (message_id, file_key, name, file_type, size, width, height, duration_ms, waveform) \
-             SELECT message_id, file_key, name, file_type, size, width, height, duration_ms, waveform FROM {source} ORDER BY n"
+             SELECT message_id, file_key, name, file_type, size, \
+             coalesce(width, (SELECT i.width FROM file_images i WHERE i.file_key = x.file_key)), \
+             coalesce(height, (SELECT i.height FROM file_images i WHERE i.file_key = x.file_key)), \
+             duration_ms, waveform FROM {source} AS x ORDER BY n"
         ),
         &[Value::rows(rows)],
     )?;

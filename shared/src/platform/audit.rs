@@ -82,21 +82,6 @@ pub struct Record {
     pub details: Json,
 }
 
-fn uuid() -> Result<String> {
-    let mut b = random::bytes::<16>()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
-}
-
 /// Writes `records` (one statement), with the current request's source.
 /// Call in the action's transaction.
 pub fn record(db: &dyn Db, records: &[Record]) -> Result<()> {
@@ -109,7 +94,7 @@ pub fn record(db: &dyn Db, records: &[Record]) -> Result<()> {
     for (n, r) in records.iter().enumerate() {
         rows.push(json!([
             n,
-            uuid()?,
+            random::uuid()?,
             r.event_key,
             r.actor_id,
             r.entity_type,

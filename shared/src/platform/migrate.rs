@@ -89,6 +89,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0013_chat_exports",
         sql: include_str!("../../../migrations/0013_chat_exports.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_file_images",
+        sql: include_str!("../../../migrations/0014_file_images.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

@@ -19,18 +19,7 @@ fn input(body: Json, create: bool) -> TaskInput {
 }
 
 fn errors(body: Json, create: bool) -> Vec<(String, String)> {
-    let e = tasks::parse(&json!({ "task": body }), create).expect_err("invalid");
-    e.body()["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| {
-            (
-                i["key"].as_str().unwrap_or_default().to_owned(),
-                i["code"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    error_items(&tasks::parse(&json!({ "task": body }), create).expect_err("invalid"))
 }
 
 #[test]
