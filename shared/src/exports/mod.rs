@@ -111,6 +111,9 @@ pub fn parse(body: &Json) -> Result<ExportInput> {
             );
         }
     }
+    if obj.get("chat_ids").is_some_and(Json::is_null) {
+        f.fail("chat_ids", ErrorCode::Invalid, None, "must be an array");
+    }
     let mut chat_ids = f.int_array("chat_ids").unwrap_or_default();
     chat_ids.sort_unstable();
     chat_ids.dedup();

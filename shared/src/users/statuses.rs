@@ -79,6 +79,17 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
                 None
             }
         },
+        // An empty date-time is not a date-time (only `null` or no key
+        // means "does not expire").
+        Some(Some(_)) => {
+            f.fail(
+                "expires_at",
+                ErrorCode::Invalid,
+                Some(String::new()),
+                "must be an ISO 8601 date-time",
+            );
+            None
+        }
         _ => None,
     };
     let is_away = f.bool("is_away").unwrap_or(false);

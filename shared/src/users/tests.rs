@@ -893,6 +893,11 @@ fn statuses_profile_and_user() {
             "expires_at",
             "invalid",
         ),
+        (
+            json!({"emoji": "🎮", "title": "t", "expires_at": ""}),
+            "expires_at",
+            "invalid",
+        ),
     ] {
         let (s, b) = app.admin("PUT", "/profile/status", Some(json!({ "status": status })));
         assert_eq!(
