@@ -3,13 +3,17 @@ reference is beside the project) and over our extension OpenAPI, against the
 release host with the owner's token, with a fixed seed and a bounded number
 of examples per operation.
 
-The gate today is `not_a_server_error`: no generated request, however
-malformed, may get a 5xx. The stricter checks (response schemas, status
-codes, content types, rejection of schema-violating data) are run with
-CHECKS=all and reported; they become the gate once they pass.
+Our extension OpenAPI is held to every check (no server error, response
+schemas, status codes, content types, rejection of schema-violating data).
+The official spec is held to `not_a_server_error` until its last three
+undocumented statuses are settled; CHECKS=all runs every check on both.
+
+Where the official docs allow what the spec does not list, the schema is
+read as the docs say in one place: scripts/spec_hooks.py.
 
 Run by scripts/test; environment: EXAMPLES (15 per operation), SEED (7),
-CHECKS (not_a_server_error, or all).
+CHECKS (all, or a comma-separated list for both), FULL_OUTPUT (a path
+prefix to keep each run's whole report).
 """
 
 from __future__ import annotations
@@ -40,8 +44,14 @@ def free_port() -> int:
 
 
 def main() -> int:
-    checks = os.environ.get("CHECKS", "not_a_server_error")
-    checks = ALL if checks == "all" else checks
+    # Our OpenAPI passes every check; the official spec still has three
+    # undocumented statuses (see the note on issue 14), so its gate is
+    # server errors until they are settled. CHECKS=all runs every check on both.
+    wanted = os.environ.get("CHECKS")
+    gates = {
+        OFFICIAL: ALL if wanted == "all" else (wanted or "not_a_server_error"),
+        EXTENSIONS: ALL if wanted in (None, "all") else wanted,
+    }
     port = free_port()
     state = tempfile.mkdtemp(prefix="spec-fuzzing")
     env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=TOKEN, SPIN_VARIABLE_RATE_LIMIT="0",
@@ -66,15 +76,19 @@ def main() -> int:
             if not spec.exists():
                 print(f"skipping {spec}: not beside the project")
                 continue
+            checks = gates[spec]
             print(f"schemathesis over {spec.name} ({checks})", flush=True)
             run = subprocess.run(
                 [str(Path(sys.executable).parent / "schemathesis"), "run", str(spec),
                  "-u", f"http://127.0.0.1:{port}/api/shared/v1", "-H", f"Authorization: Bearer {TOKEN}",
                  "-c", checks, "-n", os.environ.get("EXAMPLES", "15"),
                  "--seed", os.environ.get("SEED", "7"), "--no-color"],
-                cwd=state, capture_output=True, text=True)
+                cwd=state, capture_output=True, text=True,
+                env=dict(os.environ, PYTHONPATH=str(ROOT / "scripts"), SCHEMATHESIS_HOOKS="spec_hooks"))
             summary = run.stdout[run.stdout.find("SUMMARY"):] if "SUMMARY" in run.stdout else run.stdout
             print(summary[-2500:], flush=True)
+            if os.environ.get("FULL_OUTPUT"):
+                Path(os.environ["FULL_OUTPUT"] + "." + spec.name + ".txt").write_text(run.stdout)
             failed |= run.returncode != 0
         return 1 if failed else 0
     finally:

@@ -963,7 +963,12 @@ fn search_filters_and_pages() {
     let mut seen = Vec::new();
     let mut cursor = String::new();
     for _ in 0..5 {
-        let (page, meta) = run(&format!("query=Разработка&limit=2&cursor={cursor}"));
+        let after = if cursor.is_empty() {
+            String::new()
+        } else {
+            format!("&cursor={cursor}")
+        };
+        let (page, meta) = run(&format!("query=Разработка&limit=2{after}"));
         assert_eq!(meta["total"], 5);
         if page.is_empty() {
             break;

@@ -544,7 +544,15 @@ pub fn set_avatar(
     body: &[u8],
     origin: &str,
 ) -> Result<Json> {
-    let parts = parse_multipart(content_type, body)?;
+    // The spec answers a missing or unreadable image with 422.
+    let parts = parse_multipart(content_type, body).map_err(|_| {
+        Error::invalid(
+            "image",
+            ErrorCode::Blank,
+            None,
+            "can't be blank: send the image as multipart/form-data",
+        )
+    })?;
     let image = parts
         .iter()
         .find(|p| p.name == "image")

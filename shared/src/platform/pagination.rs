@@ -85,9 +85,9 @@ impl Cursor {
 }
 
 /// Parses the `limit` query parameter: integer within `1..=max`, `default`
-/// when absent. Out of range or non-numeric → 400 on `limit`.
+/// when absent. Out of range, non-numeric or empty → 400 on `limit`.
 pub fn parse_limit(raw: Option<&str>, max: i64, default: i64) -> Result<i64> {
-    let Some(raw) = raw.filter(|s| !s.is_empty()) else {
+    let Some(raw) = raw else {
         return Ok(default);
     };
     match raw.parse::<i64>() {
@@ -101,11 +101,9 @@ pub fn parse_limit(raw: Option<&str>, max: i64, default: i64) -> Result<i64> {
     }
 }
 
-/// Parses an optional `cursor` query parameter.
+/// Parses an optional `cursor` query parameter (an empty one is a 400).
 pub fn parse_cursor(raw: Option<&str>) -> Result<Option<Cursor>> {
-    raw.filter(|s| !s.is_empty())
-        .map(Cursor::decode)
-        .transpose()
+    raw.map(Cursor::decode).transpose()
 }
 
 /// One page of ids plus the list-method `meta`.

@@ -35,9 +35,10 @@ pub fn query_bool(q: &Query, key: &str) -> Result<Option<bool>> {
     }
 }
 
-/// Optional date-time query parameter; unparsable values are a 400.
+/// Optional date-time query parameter; unparsable values, the empty one
+/// included, are a 400.
 pub fn query_time(q: &Query, key: &str) -> Result<Option<Timestamp>> {
-    match q.get(key).filter(|s| !s.is_empty()) {
+    match q.get(key) {
         None => Ok(None),
         Some(s) => Timestamp::parse(s)
             .map(Some)

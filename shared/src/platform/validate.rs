@@ -157,10 +157,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Optional boolean (null treated as absent).
+    /// Optional boolean; `null` is refused like any non-boolean (no
+    /// boolean of the spec's request bodies is nullable).
     pub fn bool(&mut self, k: &str) -> Option<bool> {
         match self.obj.get(k)? {
-            Json::Null => None,
             Json::Bool(b) => Some(*b),
             other => {
                 let v = show(other);
@@ -170,10 +170,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Optional integer (null treated as absent).
+    /// Optional integer; `null` is refused (no integer of the spec's
+    /// request bodies is nullable).
     pub fn i64(&mut self, k: &str) -> Option<i64> {
         match self.obj.get(k)? {
-            Json::Null => None,
             Json::Number(n) if n.is_i64() => n.as_i64(),
             other => {
                 let v = show(other);
@@ -183,10 +183,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Optional enum string; unknown values → `inclusion`.
+    /// Optional enum string; unknown values → `inclusion`, `null` →
+    /// `invalid` (no enum of the spec's request bodies is nullable).
     pub fn enumeration(&mut self, k: &str, allowed: &[&'static str]) -> Option<&'static str> {
         match self.obj.get(k)? {
-            Json::Null => None,
             Json::String(s) => match allowed.iter().find(|a| **a == s.as_str()) {
                 Some(a) => Some(*a),
                 None => {
@@ -207,10 +207,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Optional array (null treated as absent).
+    /// Optional array; `null` is refused (no array of the spec's request
+    /// bodies is nullable).
     pub fn array(&mut self, k: &str) -> Option<&'a Vec<Json>> {
         match self.obj.get(k)? {
-            Json::Null => None,
             Json::Array(a) => Some(a),
             other => {
                 let v = show(other);

@@ -187,7 +187,7 @@ pub fn parse_search_params(
         Some(other) => return Err(bad_param("order", ErrorCode::Inclusion, other)),
     };
     let date = |k: &str| -> Result<Option<Timestamp>> {
-        match q.get(k).filter(|s| !s.is_empty()) {
+        match q.get(k) {
             None => Ok(None),
             Some(s) => Timestamp::parse(s)
                 .map(Some)

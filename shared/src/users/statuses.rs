@@ -79,9 +79,9 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
                 None
             }
         },
-        // An empty date-time is not a date-time (only `null` or no key
-        // means "does not expire").
-        Some(Some(_)) => {
+        // An empty date-time, or `null`, is not a date-time: no key means
+        // "does not expire" (the request's `expires_at` is not nullable).
+        Some(_) => {
             f.fail(
                 "expires_at",
                 ErrorCode::Invalid,
