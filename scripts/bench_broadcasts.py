@@ -172,7 +172,6 @@ def main():
                 "content": "Важное объявление для всех", "audience": {"departments": ["Large"]}}})
 
         sender = threading.Thread(target=large)
-        started = time.monotonic()
         sender.start()
         time.sleep(0.2)
         during = wrk(read_url, 8, str(auth))
@@ -182,7 +181,6 @@ def main():
         print(f"100k: {LARGE} recipients delivered in {seconds:.1f} s "
               f"(server: {server_seconds(b):.1f} s)", flush=True)
         report(f"GET /messages?limit=50 while delivering, c={CONNECTIONS}", during)
-        _ = started
     finally:
         host.stop()
 

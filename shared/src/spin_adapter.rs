@@ -76,12 +76,7 @@ pub async fn serve(
         admin_token: variable("admin_token"),
         transport: Some(&WasiTransport),
         webhook_allow_private: allow_private,
-        audit_retention_days: variable("audit_retention_days")
-            .and_then(|v| v.parse::<i64>().ok())
-            .filter(|d| *d > 0),
-        max_file_bytes: variable("max_file_bytes")
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|n| *n > 0),
+        variable: Some(variable),
     };
     let db = SpinDb::open_default();
     let limited = rate_limited(&api_req);
@@ -229,12 +224,8 @@ fn start(hook: &OutgoingWebhook) -> Result<FutureIncomingResponse, String> {
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let mut list = vec![("content-type".to_owned(), b"application/json".to_vec())];
-    // Unsigned announcements (a chat export's) carry no signature header.
-    if !hook.signature.is_empty() {
-        list.push((
-            "pachca-signature".to_owned(),
-            hook.signature.as_bytes().to_vec(),
-        ));
+    if let Some(signature) = &hook.signature {
+        list.push(("pachca-signature".to_owned(), signature.as_bytes().to_vec()));
     }
     list.extend([
         (

@@ -20,7 +20,10 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             let filter = AuditFilter::parse(&q)?;
             let limit = parse_limit(q.get("limit"), PAGE_MAX, PAGE_MAX)?;
             let cursor = parse_cursor(q.get("cursor"))?;
-            let days = c.cfg.audit_retention_days.unwrap_or(RETENTION_DAYS);
+            let days = c
+                .cfg
+                .positive("audit_retention_days")
+                .unwrap_or(RETENTION_DAYS);
             let (data, meta) = audit::list(c.db, &p, &filter, limit, cursor.as_ref(), days)?;
             Ok(Response::list(data, meta))
         }

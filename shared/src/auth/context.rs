@@ -24,12 +24,22 @@ pub struct Config {
     /// The `webhook_allow_private` variable: webhooks may reach loopback
     /// and private addresses.
     pub webhook_allow_private: bool,
-    /// The `audit_retention_days` variable: how long audit records are
-    /// kept (`None`: [`crate::platform::audit::RETENTION_DAYS`]).
-    pub audit_retention_days: Option<i64>,
-    /// The `max_file_bytes` variable: the largest upload (`None`:
-    /// [`crate::files::MAX_FILE_BYTES`]).
-    pub max_file_bytes: Option<usize>,
+    /// Reads any other variable when a route needs it (`None` in native
+    /// tests): settings only a few routes use, such as
+    /// `audit_retention_days` and `max_file_bytes`, cost no host call on
+    /// every other request.
+    pub variable: Option<fn(&str) -> Option<String>>,
+}
+
+impl Config {
+    /// A variable that must be a positive integer; `None` when it is unset,
+    /// unreadable or not positive, so the caller's default applies.
+    pub fn positive(&self, name: &str) -> Option<i64> {
+        self.variable
+            .and_then(|read| read(name))
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|n| *n > 0)
+    }
 }
 
 /// One request being routed: the database, the configuration and the request.

@@ -320,19 +320,16 @@ fn recipient_row(r: &Row) -> Result<Recipient> {
     })
 }
 
-/// The recipients of broadcast `id` among `users` (all when `None`), by
-/// user id, with their reactions and presses.
-fn load_recipients(db: &dyn Db, id: i64, users: Option<&[i64]>) -> Result<Vec<Recipient>> {
-    let mut sql = String::from(
+/// The recipients of broadcast `id` that `cond` (SQL on `r`, with
+/// `params`) selects, by user id, with their reactions and presses.
+fn load_recipients(db: &dyn Db, id: i64, cond: &str, extra: Vec<Value>) -> Result<Vec<Recipient>> {
+    let mut sql = format!(
         "SELECT r.user_id, u.nickname, u.first_name, u.last_name, u.email, u.department, r.chat_id, \
          r.message_id, r.delivered_at, r.read_at, r.replied_at \
-         FROM broadcast_recipients r JOIN users u ON u.id = r.user_id WHERE r.broadcast_id = ?",
+         FROM broadcast_recipients r JOIN users u ON u.id = r.user_id WHERE r.broadcast_id = ? AND {cond}"
     );
     let mut params: Vec<Value> = vec![id.into()];
-    if let Some(users) = users {
-        sql.push_str(" AND r.user_id IN (SELECT value FROM json_each(?))");
-        params.push(Value::id_array(users));
-    }
+    params.extend(extra);
     sql.push_str(" ORDER BY r.user_id");
     let mut list = db
         .query(&sql, &params)?
@@ -397,7 +394,12 @@ pub fn recipients(
         limit,
         cursor,
     )?;
-    let list = load_recipients(db, b.id, Some(&page.ids))?;
+    let list = load_recipients(
+        db,
+        b.id,
+        "r.user_id IN (SELECT value FROM json_each(?))",
+        vec![Value::id_array(&page.ids)],
+    )?;
     Ok((list.iter().map(Recipient::to_json).collect(), page.meta()))
 }
 
@@ -405,24 +407,8 @@ pub fn recipients(
 /// selects, as UTF-8 CSV with a byte-order mark (so spreadsheets open
 /// Cyrillic names correctly) and a header row.
 pub fn csv(db: &dyn Db, b: &Broadcast, filter: &RecipientFilter) -> Result<Vec<u8>> {
-    let list = if *filter == RecipientFilter::All {
-        load_recipients(db, b.id, None)?
-    } else {
-        let (cond, extra) = filter.condition();
-        let mut params: Vec<Value> = vec![b.id.into()];
-        params.extend(extra);
-        let users: Vec<i64> = db
-            .query(
-                &format!(
-                    "SELECT r.user_id FROM broadcast_recipients r WHERE r.broadcast_id = ? AND {cond}"
-                ),
-                &params,
-            )?
-            .iter()
-            .map(|r| r.i64(0))
-            .collect::<Result<_, _>>()?;
-        load_recipients(db, b.id, Some(&users))?
-    };
+    let (cond, extra) = filter.condition();
+    let list = load_recipients(db, b.id, cond, extra)?;
     let mut out = Vec::from("\u{feff}".as_bytes());
     {
         let mut w = ::csv::Writer::from_writer(&mut out);

@@ -25,7 +25,7 @@ use crate::platform::random;
 use crate::platform::time::{self, Timestamp};
 use serde_json::json;
 
-use super::{load, Broadcast};
+use super::{broadcast_row, load, Broadcast, COLUMNS as BROADCAST_COLUMNS};
 
 /// Recipients (or recalled messages) per batch: big enough for a 10,000
 /// audience in a second, small enough that a batch holds the write lock
@@ -94,22 +94,32 @@ pub fn claim(db: &dyn Db, id: i64) -> Result<Option<String>> {
     })
 }
 
-/// The broadcast if `token` still holds it in `state`, renewing the lease.
-fn held(db: &dyn Db, id: i64, token: &str, state: &str) -> Result<Option<(Broadcast, i64)>> {
+/// The broadcast, sending or recalling, with its cursor, if `token` still
+/// holds it; renews the lease (one statement).
+fn held(db: &dyn Db, id: i64, token: &str) -> Result<Option<(Broadcast, i64)>> {
     let renewed = db.execute(
-        "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = ? \
-         RETURNING cursor_id",
-        &[
-            lease_until(time::now()).into(),
-            id.into(),
-            token.into(),
-            state.into(),
-        ],
+        &format!(
+            "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_token = ? \
+             AND state IN ('sending', 'recalling') RETURNING {BROADCAST_COLUMNS}, cursor_id"
+        ),
+        &[lease_until(time::now()).into(), id.into(), token.into()],
     )?;
-    let Some(cursor) = renewed.first().map(|r| r.i64(0)).transpose()? else {
-        return Ok(None);
-    };
-    Ok(load(db, id)?.map(|b| (b, cursor)))
+    renewed
+        .first()
+        .map(|r| Ok((broadcast_row(r)?, r.i64(20)?)))
+        .transpose()
+}
+
+/// The next batch of broadcast `id` under lease `token`: delivery while it
+/// is sending, deleting its messages while it is recalled; one transaction.
+pub fn batch(db: &dyn Db, id: i64, token: &str) -> Result<Step> {
+    transaction(db, |db| -> Result<Step> {
+        match held(db, id, token)? {
+            Some((b, cursor)) if b.state == "sending" => deliver(db, &b, cursor),
+            Some((b, cursor)) => recall(db, &b, cursor),
+            None => Ok(Step::Lost),
+        }
+    })
 }
 
 fn finish(db: &dyn Db, id: i64, state: &str) -> Result<()> {
@@ -120,133 +130,125 @@ fn finish(db: &dyn Db, id: i64, state: &str) -> Result<()> {
     Ok(())
 }
 
-/// Delivers the next batch of broadcast `id` under lease `token`.
-pub fn deliver_batch(db: &dyn Db, id: i64, token: &str) -> Result<Step> {
-    transaction(db, |db| -> Result<Step> {
-        let Some((b, cursor)) = held(db, id, token, "sending")? else {
-            return Ok(Step::Lost);
-        };
-        let pending = db.query(
-            "SELECT r.user_id, u.suspended = 0 AND u.deleted_at IS NULL FROM broadcast_recipients r \
-             JOIN users u ON u.id = r.user_id \
-             WHERE r.broadcast_id = ? AND r.user_id > ? AND r.message_id IS NULL ORDER BY r.user_id LIMIT ?",
-            &[id.into(), cursor.into(), BATCH.into()],
-        )?;
-        let Some(last) = pending.last().map(|r| r.i64(0)).transpose()? else {
-            finish(db, id, "sent")?;
-            return Ok(Step::Done);
-        };
-        // Who was suspended or deleted since the audience was frozen is
-        // passed over (and stays without a message).
-        let mut live = Vec::with_capacity(pending.len());
-        for r in &pending {
-            if r.bool(1)? {
-                live.push(r.i64(0)?);
-            }
+/// Delivers the batch of `b` after `cursor` (in [`batch`]'s transaction).
+fn deliver(db: &dyn Db, b: &Broadcast, cursor: i64) -> Result<Step> {
+    let id = b.id;
+    let pending = db.query(
+        "SELECT r.user_id, u.suspended = 0 AND u.deleted_at IS NULL FROM broadcast_recipients r \
+         JOIN users u ON u.id = r.user_id \
+         WHERE r.broadcast_id = ? AND r.user_id > ? AND r.message_id IS NULL ORDER BY r.user_id LIMIT ?",
+        &[id.into(), cursor.into(), BATCH.into()],
+    )?;
+    let Some(last) = pending.last().map(|r| r.i64(0)).transpose()? else {
+        finish(db, id, "sent")?;
+        return Ok(Step::Done);
+    };
+    // Who was suspended or deleted since the audience was frozen is
+    // passed over (and stays without a message).
+    let mut live = Vec::with_capacity(pending.len());
+    for r in &pending {
+        if r.bool(1)? {
+            live.push(r.i64(0)?);
         }
-        let chats = crate::chats::personal_chats_with(db, b.sender_id, &live)?;
-        let since = events::last_id(db)?;
-        let rows: Vec<Insert<'_>> = chats
-            .iter()
-            .map(|(user, chat)| Insert {
-                chat_id: *chat,
-                root_chat_id: *chat,
-                entity_type: "user",
-                entity_id: *user,
-                user_id: b.sender_id,
-                content: &b.content,
-                buttons: b.buttons_json.clone(),
-                parent_message_id: None,
-                display_name: b.display_name.clone(),
-                display_avatar_url: b.display_avatar_url.clone(),
-                link_preview: b.link_preview,
-                system: false,
-            })
-            .collect();
-        let messages = message_rows::insert_many(db, &rows)?;
-        let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-        crate::messages::attach_files(db, &ids, &b.files)?;
-        let delivered: Vec<serde_json::Value> = messages
-            .iter()
-            .map(|m| json!([m.entity_id, m.chat_id, m.id]))
-            .collect();
-        if !delivered.is_empty() {
-            // An upsert on the primary key: driven by the batch's rows, one
-            // index probe each (an UPDATE ... FROM would scan the table).
-            db.execute(
-                &format!(
-                    "INSERT INTO broadcast_recipients (broadcast_id, user_id, chat_id, message_id, delivered_at) \
-                     SELECT ?, user_id, chat_id, message_id, ? FROM {} AS x WHERE true \
-                     ON CONFLICT (broadcast_id, user_id) DO UPDATE SET chat_id = excluded.chat_id, \
-                     message_id = excluded.message_id, delivered_at = excluded.delivered_at",
-                    rows_source(&["user_id", "chat_id", "message_id"])
-                ),
-                &[
-                    id.into(),
-                    time::now().to_string().into(),
-                    Value::rows(delivered),
-                ],
-            )?;
-        }
+    }
+    let chats = crate::chats::personal_chats_with(db, b.sender_id, &live)?;
+    let since = events::last_id(db)?;
+    let rows: Vec<Insert<'_>> = chats
+        .iter()
+        .map(|(user, chat)| Insert {
+            chat_id: *chat,
+            root_chat_id: *chat,
+            entity_type: "user",
+            entity_id: *user,
+            user_id: b.sender_id,
+            content: &b.content,
+            buttons: b.buttons_json.clone(),
+            parent_message_id: None,
+            display_name: b.display_name.clone(),
+            display_avatar_url: b.display_avatar_url.clone(),
+            link_preview: b.link_preview,
+            system: false,
+        })
+        .collect();
+    let messages = message_rows::insert_many(db, &rows)?;
+    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    crate::messages::attach_files(db, &ids, &b.files)?;
+    let delivered: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| json!([m.entity_id, m.chat_id, m.id]))
+        .collect();
+    if !delivered.is_empty() {
+        // An upsert on the primary key: driven by the batch's rows, one
+        // index probe each (an UPDATE ... FROM would scan the table).
         db.execute(
-            "UPDATE broadcasts SET delivered_count = delivered_count + ?, cursor_id = ? WHERE id = ?",
-            &[(messages.len() as i64).into(), last.into(), id.into()],
+            &format!(
+                "INSERT INTO broadcast_recipients (broadcast_id, user_id, chat_id, message_id, delivered_at) \
+                 SELECT ?, user_id, chat_id, message_id, ? FROM {} AS x WHERE true \
+                 ON CONFLICT (broadcast_id, user_id) DO UPDATE SET chat_id = excluded.chat_id, \
+                 message_id = excluded.message_id, delivered_at = excluded.delivered_at",
+                rows_source(&["user_id", "chat_id", "message_id"])
+            ),
+            &[
+                id.into(),
+                time::now().to_string().into(),
+                Value::rows(delivered),
+            ],
         )?;
-        message_rows::announce_new_many(db, since, &messages)?;
-        Ok(Step::More)
-    })
+    }
+    db.execute(
+        "UPDATE broadcasts SET delivered_count = delivered_count + ?, cursor_id = ? WHERE id = ?",
+        &[(messages.len() as i64).into(), last.into(), id.into()],
+    )?;
+    message_rows::announce_new_many(db, since, &messages)?;
+    Ok(Step::More)
 }
 
-/// Deletes the next batch of recalled broadcast `id`'s messages under lease
-/// `token`.
-pub fn recall_batch(db: &dyn Db, id: i64, token: &str) -> Result<Step> {
-    transaction(db, |db| -> Result<Step> {
-        let Some((b, cursor)) = held(db, id, token, "recalling")? else {
-            return Ok(Step::Lost);
-        };
-        let ids: Vec<i64> = db
-            .query(
-                "SELECT message_id FROM broadcast_recipients WHERE broadcast_id = ? AND message_id > ? \
-                 ORDER BY message_id LIMIT ?",
-                &[id.into(), cursor.into(), BATCH.into()],
-            )?
-            .iter()
-            .map(|r| r.i64(0))
-            .collect::<Result<_, _>>()?;
-        let Some(last) = ids.last().copied() else {
-            finish(db, id, "recalled")?;
-            return Ok(Step::Done);
-        };
-        let now = time::now().to_string();
-        let list = Value::id_array(&ids);
-        let deleted = db.execute(
-            &format!(
-                "UPDATE messages SET deleted_at = ?, changed_at = ?, content = '', buttons_json = NULL, \
-                 pinned_at = NULL, pinned_by = NULL \
-                 WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL RETURNING {COLUMNS}"
-            ),
-            &[now.clone().into(), now.into(), list.clone()],
-        )?;
-        db.execute(
-            "DELETE FROM message_files WHERE message_id IN (SELECT value FROM json_each(?))",
-            &[list],
-        )?;
-        let mut rows = deleted
-            .iter()
-            .map(message_rows::message_row)
-            .collect::<Result<Vec<MessageRow>>>()?;
-        rows.sort_unstable_by_key(|m| m.id);
-        let list: Vec<_> = rows
-            .iter()
-            .map(|m| message_rows::message_event_of(b.sender_id, m, "delete"))
-            .collect();
-        events::record_many(db, &list)?;
-        db.execute(
-            "UPDATE broadcasts SET cursor_id = ? WHERE id = ?",
-            &[last.into(), id.into()],
-        )?;
-        Ok(Step::More)
-    })
+/// Deletes the batch of recalled `b`'s messages after `cursor` (in
+/// [`batch`]'s transaction).
+fn recall(db: &dyn Db, b: &Broadcast, cursor: i64) -> Result<Step> {
+    let id = b.id;
+    let ids: Vec<i64> = db
+        .query(
+            "SELECT message_id FROM broadcast_recipients WHERE broadcast_id = ? AND message_id > ? \
+             ORDER BY message_id LIMIT ?",
+            &[id.into(), cursor.into(), BATCH.into()],
+        )?
+        .iter()
+        .map(|r| r.i64(0))
+        .collect::<Result<_, _>>()?;
+    let Some(last) = ids.last().copied() else {
+        finish(db, id, "recalled")?;
+        return Ok(Step::Done);
+    };
+    let now = time::now().to_string();
+    let list = Value::id_array(&ids);
+    let deleted = db.execute(
+        &format!(
+            "UPDATE messages SET deleted_at = ?, changed_at = ?, content = '', buttons_json = NULL, \
+             pinned_at = NULL, pinned_by = NULL \
+             WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL RETURNING {COLUMNS}"
+        ),
+        &[now.clone().into(), now.into(), list.clone()],
+    )?;
+    db.execute(
+        "DELETE FROM message_files WHERE message_id IN (SELECT value FROM json_each(?))",
+        &[list],
+    )?;
+    let mut rows = deleted
+        .iter()
+        .map(message_rows::message_row)
+        .collect::<Result<Vec<MessageRow>>>()?;
+    rows.sort_unstable_by_key(|m| m.id);
+    let list: Vec<_> = rows
+        .iter()
+        .map(|m| message_rows::message_event_of(b.sender_id, m, "delete"))
+        .collect();
+    events::record_many(db, &list)?;
+    db.execute(
+        "UPDATE broadcasts SET cursor_id = ? WHERE id = ?",
+        &[last.into(), id.into()],
+    )?;
+    Ok(Step::More)
 }
 
 /// Works broadcast `id` under lease `token` until it is done or lost: the
@@ -254,12 +256,7 @@ pub fn recall_batch(db: &dyn Db, id: i64, token: &str) -> Result<Step> {
 /// that the webhooks a batch scheduled are sent while their leases hold.
 pub fn work(db: &dyn Db, id: i64, token: &str, flush: &mut dyn FnMut(&dyn Db)) -> Result<()> {
     loop {
-        let state = load(db, id)?.map(|b| b.state);
-        let step = match state.as_deref() {
-            Some("sending") => deliver_batch(db, id, token)?,
-            Some("recalling") => recall_batch(db, id, token)?,
-            _ => Step::Lost,
-        };
+        let step = batch(db, id, token)?;
         flush(db);
         if step != Step::More {
             return Ok(());

@@ -38,6 +38,17 @@ fn ids(db: &dyn Db, sql: &str, id: i64) -> Vec<i64> {
         .collect()
 }
 
+/// `column` (`chat_id` or `message_id`) of `user`'s row in broadcast `id`.
+fn recipient(db: &dyn Db, id: i64, user: i64, column: &str) -> i64 {
+    ids(
+        db,
+        &format!(
+            "SELECT {column} FROM broadcast_recipients WHERE broadcast_id = ? AND user_id = {user}"
+        ),
+        id,
+    )[0]
+}
+
 fn set(db: &dyn Db, sql: &str) {
     db.execute(sql, &[]).expect("fixture");
 }
@@ -138,7 +149,6 @@ fn the_audience_is_a_union_minus_exclusions_and_never_bots_suspended_deleted_or_
     assert_eq!(got, vec![sales1, sales2, tagged, admin]);
     assert_eq!(b.recipients_count, 4);
     assert_eq!(b.state, "queued");
-    let _ = guest;
     let everyone = send(
         &db,
         &owner_principal(),
@@ -221,7 +231,7 @@ fn delivery_runs_in_batches_and_a_lost_worker_is_resumed_without_duplicates() {
         "held by the first worker"
     );
     assert_eq!(
-        delivery::deliver_batch(&db, b.id, &token).expect("batch"),
+        delivery::batch(&db, b.id, &token).expect("batch"),
         Step::More
     );
     assert_eq!(
@@ -239,7 +249,7 @@ fn delivery_runs_in_batches_and_a_lost_worker_is_resumed_without_duplicates() {
     assert_eq!(delivery::due(&db).expect("due"), vec![b.id]);
     work(&db, b.id);
     assert_eq!(
-        delivery::deliver_batch(&db, b.id, &token).expect("old worker"),
+        delivery::batch(&db, b.id, &token).expect("old worker"),
         Step::Lost,
         "the first worker's lease is gone"
     );
@@ -262,15 +272,7 @@ fn delivery_runs_in_batches_and_a_lost_worker_is_resumed_without_duplicates() {
         0,
     );
     assert_eq!(stored, vec![1_200]);
-    let chat_of_3 = ids(
-        &db,
-        &format!(
-            "SELECT chat_id FROM broadcast_recipients WHERE broadcast_id = ? AND user_id = {}",
-            people[3]
-        ),
-        b.id,
-    );
-    assert_eq!(chat_of_3, vec![existing]);
+    assert_eq!(recipient(&db, b.id, people[3], "chat_id"), existing);
     // The messages are ordinary: searchable, listed, read by their author.
     let hits = ids(
         &db,
@@ -279,14 +281,7 @@ fn delivery_runs_in_batches_and_a_lost_worker_is_resumed_without_duplicates() {
     );
     assert_eq!(hits, vec![1_200]);
     let p = user_principal(people[10], false);
-    let chat = ids(
-        &db,
-        &format!(
-            "SELECT chat_id FROM broadcast_recipients WHERE broadcast_id = ? AND user_id = {}",
-            people[10]
-        ),
-        b.id,
-    )[0];
+    let chat = recipient(&db, b.id, people[10], "chat_id");
     let lp = crate::messages::ListParams {
         chat_id: chat,
         ascending: false,
@@ -373,22 +368,8 @@ fn analytics_count_reads_reactions_clicks_and_replies_by_their_definitions() {
                "audience": {"user_ids": [a, b_, c, d]}}),
     );
     work(&db, b.id);
-    let message_of = |u: i64| {
-        ids(
-            &db,
-            &format!("SELECT message_id FROM broadcast_recipients WHERE broadcast_id = ? AND user_id = {u}"),
-            b.id,
-        )[0]
-    };
-    let chat_of = |u: i64| {
-        ids(
-            &db,
-            &format!(
-                "SELECT chat_id FROM broadcast_recipients WHERE broadcast_id = ? AND user_id = {u}"
-            ),
-            b.id,
-        )[0]
-    };
+    let message_of = |u: i64| recipient(&db, b.id, u, "message_id");
+    let chat_of = |u: i64| recipient(&db, b.id, u, "chat_id");
     // a reads and votes yes twice (counted once), and reacts twice.
     let pa = user_principal(a, false);
     crate::messages::read_state::mark(&db, &pa, chat_of(a), message_of(a)).expect("read");
@@ -501,13 +482,13 @@ fn cancel_stops_delivery_and_recall_deletes_every_message_as_delete_does() {
     );
     let token = delivery::claim(&db, b.id).expect("claim").expect("work");
     assert_eq!(
-        delivery::deliver_batch(&db, b.id, &token).expect("batch"),
+        delivery::batch(&db, b.id, &token).expect("batch"),
         Step::More
     );
     let cancelled = broadcasts::cancel(&db, &owner_principal(), b.id).expect("cancel");
     assert_eq!(cancelled.state, "cancelled");
     assert_eq!(
-        delivery::deliver_batch(&db, b.id, &token).expect("batch"),
+        delivery::batch(&db, b.id, &token).expect("batch"),
         Step::Lost
     );
     assert_eq!(
@@ -544,7 +525,6 @@ fn cancel_stops_delivery_and_recall_deletes_every_message_as_delete_does() {
         0,
     );
     assert_eq!(fts, vec![0]);
-    let _ = people;
     // Only its creator, its sender and managers see it.
     let stranger = user_principal(people[0], false);
     assert_eq!(

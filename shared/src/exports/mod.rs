@@ -201,6 +201,21 @@ pub fn request(db: &dyn Db, p: &Principal, input: &ExportInput) -> Result<i64> {
     })
 }
 
+/// The rows of `sql` grouped by their first column (an id), each read by
+/// `item`, in the query's order.
+fn grouped<T>(
+    db: &dyn Db,
+    sql: &str,
+    params: &[Value],
+    item: impl Fn(&Row) -> Result<T>,
+) -> Result<HashMap<i64, Vec<T>>> {
+    let mut out: HashMap<i64, Vec<T>> = HashMap::new();
+    for r in db.query(sql, params)? {
+        out.entry(r.i64(0)?).or_default().push(item(&r)?);
+    }
+    Ok(out)
+}
+
 /// A person as the archive shows them.
 fn person(r: &Row, tags: &HashMap<i64, Vec<String>>) -> Result<(i64, Json)> {
     let id = r.i64(0)?;
@@ -267,19 +282,15 @@ pub fn files(db: &dyn Db, id: i64) -> Result<Vec<(String, Vec<u8>)>> {
         ),
         &range,
     )?;
-    let mut reactions: HashMap<i64, Vec<Json>> = HashMap::new();
-    for r in db.query(
+    let mut reactions = grouped(
+        db,
         &format!(
             "SELECT x.message_id, x.user_id, x.created_at, x.code FROM reactions x JOIN messages m ON m.id = x.message_id \
              WHERE m.system = 0 AND m.created_at >= ? AND m.created_at < ?{scope} ORDER BY x.id"
         ),
         &range,
-    )? {
-        reactions
-            .entry(r.i64(0)?)
-            .or_default()
-            .push(json!({"user_id": r.i64(1)?, "created_at": r.string(2)?, "code": r.string(3)?}));
-    }
+        |r| Ok(json!({"user_id": r.i64(1)?, "created_at": r.string(2)?, "code": r.string(3)?})),
+    )?;
     let mut chat_ids: Vec<i64> = messages
         .iter()
         .map(|m| m.i64(5))
@@ -293,14 +304,13 @@ pub fn files(db: &dyn Db, id: i64) -> Result<Vec<(String, Vec<u8>)>> {
          WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
         std::slice::from_ref(&chat_list),
     )?;
-    let mut chat_tags: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in db.query(
+    let chat_tags = grouped(
+        db,
         "SELECT ct.chat_id, g.name FROM chat_group_tags ct JOIN group_tags g ON g.id = ct.group_tag_id \
          WHERE ct.chat_id IN (SELECT value FROM json_each(?)) ORDER BY g.name",
         std::slice::from_ref(&chat_list),
-    )? {
-        chat_tags.entry(r.i64(0)?).or_default().push(r.string(1)?);
-    }
+        |r| Ok(r.string(1)?),
+    )?;
     let mut user_ids: Vec<i64> = messages
         .iter()
         .map(|m| m.i64(4))
@@ -311,14 +321,13 @@ pub fn files(db: &dyn Db, id: i64) -> Result<Vec<(String, Vec<u8>)>> {
     user_ids.sort_unstable();
     user_ids.dedup();
     let user_list = Value::id_array(&user_ids);
-    let mut user_tags: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in db.query(
+    let user_tags = grouped(
+        db,
         "SELECT gu.user_id, g.name FROM group_tag_users gu JOIN group_tags g ON g.id = gu.group_tag_id \
          WHERE gu.user_id IN (SELECT value FROM json_each(?)) ORDER BY g.name",
         std::slice::from_ref(&user_list),
-    )? {
-        user_tags.entry(r.i64(0)?).or_default().push(r.string(1)?);
-    }
+        |r| Ok(r.string(1)?),
+    )?;
     let mut people: HashMap<i64, Json> = HashMap::new();
     for r in db.query(
         "SELECT id, first_name, last_name, email, bot FROM users WHERE id IN (SELECT value FROM json_each(?))",
@@ -390,17 +399,13 @@ pub fn files(db: &dyn Db, id: i64) -> Result<Vec<(String, Vec<u8>)>> {
         .map(|(name, list)| (name, Json::from(list).to_string().into_bytes()))
         .collect();
     if !skip_chats_file {
-        let mut members: HashMap<i64, Vec<Json>> = HashMap::new();
-        for r in db.query(
+        let mut members = grouped(
+            db,
             "SELECT chat_id, user_id, role FROM chat_members WHERE chat_id IN (SELECT value FROM json_each(?)) \
              ORDER BY chat_id, user_id",
             &[chat_list],
-        )? {
-            members
-                .entry(r.i64(0)?)
-                .or_default()
-                .push(json!({"id": r.i64(1)?, "role": r.string(2)?}));
-        }
+            |r| Ok(json!({"id": r.i64(1)?, "role": r.string(2)?})),
+        )?;
         let list: Vec<Json> = chats
             .iter()
             .map(|c| {
@@ -496,7 +501,7 @@ pub fn build(
                 bot_id: 0,
                 url,
                 body,
-                signature: String::new(),
+                signature: None,
                 failures: 0,
                 created: now,
                 timeout_ms: delivery::TIMEOUT_MS,

@@ -21,7 +21,10 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
                     c.db,
                     &p,
                     &c.req.origin(),
-                    c.cfg.max_file_bytes.unwrap_or(files::MAX_FILE_BYTES),
+                    c.cfg
+                        .positive("max_file_bytes")
+                        .and_then(|n| usize::try_from(n).ok())
+                        .unwrap_or(files::MAX_FILE_BYTES),
                 )?,
             ))
         }

@@ -35,20 +35,24 @@ fn multipart(fields: &[(&str, &str)], file: (&str, &str, &str, &[u8])) -> (Strin
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// The signed fields of an upload form (`UploadParams` less `key` and
+/// `direct_url`), which the SDK sends back.
+const FORM_FIELDS: [&str; 7] = [
+    "Content-Disposition",
+    "acl",
+    "policy",
+    "x-amz-credential",
+    "x-amz-algorithm",
+    "x-amz-date",
+    "x-amz-signature",
+];
+
 /// The form of `params` with `key` and a file, as the SDK sends it.
 fn form(params: &Json, key: &str, filename: &str, data: &[u8]) -> (String, Vec<u8>) {
-    let mut fields: Vec<(&str, &str)> = [
-        "Content-Disposition",
-        "acl",
-        "policy",
-        "x-amz-credential",
-        "x-amz-algorithm",
-        "x-amz-date",
-        "x-amz-signature",
-    ]
-    .iter()
-    .map(|name| (*name, params[*name].as_str().unwrap_or_default()))
-    .collect();
+    let mut fields: Vec<(&str, &str)> = FORM_FIELDS
+        .iter()
+        .map(|name| (*name, params[*name].as_str().unwrap_or_default()))
+        .collect();
     fields.push(("key", key));
     multipart(&fields, ("file", filename, "application/pdf", data))
 }
@@ -58,17 +62,7 @@ fn a_signed_form_uploads_a_file_that_its_uploader_and_readers_download() {
     let db = test_db();
     let ann = principal(create_user(&db, "ann@example.com", "user"));
     let params = upload_params(&db, &ann, "https://chat.test", MAX_FILE_BYTES).expect("params");
-    for field in [
-        "Content-Disposition",
-        "acl",
-        "policy",
-        "x-amz-credential",
-        "x-amz-algorithm",
-        "x-amz-date",
-        "x-amz-signature",
-        "key",
-        "direct_url",
-    ] {
+    for field in FORM_FIELDS.iter().chain(&["key", "direct_url"]) {
         assert!(params[field].is_string(), "{field} in {params}");
     }
     assert_eq!(

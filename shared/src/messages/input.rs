@@ -216,15 +216,10 @@ pub struct MessageContent {
     pub display_avatar_url: Option<String>,
 }
 
-/// Reads a new message's content fields from `obj` into `f` (every problem
-/// recorded there): text or files are required, buttons follow
-/// `guides/buttons.md`, display fields are for bots only.
-pub fn parse_content(
-    f: &mut Fields<'_>,
-    obj: &serde_json::Map<String, Json>,
-    bot: bool,
-) -> MessageContent {
-    let content = match obj.get("content") {
+/// `content`: a string, or nothing when absent or `null` (a message's text
+/// may be left out when it carries files); anything else is `invalid`.
+fn content_field(f: &mut Fields<'_>, obj: &serde_json::Map<String, Json>) -> Option<String> {
+    match obj.get("content") {
         Some(Json::String(s)) => Some(s.clone()),
         None | Some(Json::Null) => None,
         Some(other) => {
@@ -236,7 +231,18 @@ pub fn parse_content(
             );
             None
         }
-    };
+    }
+}
+
+/// Reads a new message's content fields from `obj` into `f` (every problem
+/// recorded there): text or files are required, buttons follow
+/// `guides/buttons.md`, display fields are for bots only.
+pub fn parse_content(
+    f: &mut Fields<'_>,
+    obj: &serde_json::Map<String, Json>,
+    bot: bool,
+) -> MessageContent {
+    let content = content_field(f, obj);
     let files = parse_files(f, true).unwrap_or_default();
     let buttons = match obj.get("buttons") {
         None | Some(Json::Null) => None,
@@ -314,19 +320,7 @@ pub fn parse_create(body: &Json, bot: bool) -> Result<NewMessage> {
 pub fn parse_update(body: &Json, bot: bool) -> Result<MessageUpdate> {
     let obj = validate::wrapper(body, "message")?;
     let mut f = Fields::new(obj, "");
-    let content = match obj.get("content") {
-        Some(Json::String(s)) => Some(s.trim().to_owned()),
-        None | Some(Json::Null) => None,
-        Some(other) => {
-            f.fail(
-                "content",
-                ErrorCode::Invalid,
-                show(other),
-                "must be a string",
-            );
-            None
-        }
-    };
+    let content = content_field(&mut f, obj).map(|c| c.trim().to_owned());
     let files = if f.present("files") {
         parse_files(&mut f, false)
             .or_else(|| obj.get("files").filter(|v| v.is_null()).map(|_| Vec::new()))

@@ -70,8 +70,9 @@ pub struct OutgoingWebhook {
     pub url: String,
     /// JSON body, `webhook_timestamp` included.
     pub body: String,
-    /// Hex HMAC-SHA256 of `body` (the `Pachca-Signature` header).
-    pub signature: String,
+    /// Hex HMAC-SHA256 of `body` (the `Pachca-Signature` header); `None`
+    /// for an unsigned announcement (a chat export's).
+    pub signature: Option<String>,
     /// Failed attempts so far (the retry schedule's position).
     pub failures: u32,
     /// When the event happened (the retry window starts there).
@@ -259,7 +260,7 @@ fn to_send(r: &Row, now: Timestamp) -> Result<OutgoingWebhook> {
         delivery_id: r.i64(0)?,
         bot_id: r.i64(1)?,
         url: r.string(2)?,
-        signature: sign(&secret, &body),
+        signature: Some(sign(&secret, &body)),
         body,
         failures: u32::try_from(r.i64(4)?).unwrap_or(u32::MAX),
         created: Timestamp::parse(&r.string(5)?).unwrap_or(now),
@@ -469,7 +470,7 @@ mod tests {
         let hooks = leased(&db, &ids, time::now()).expect("leased");
         assert_eq!(hooks.len(), 2);
         for (hook, secret) in hooks.iter().zip(["secret-a", "secret-b"]) {
-            assert_eq!(hook.signature, sign(secret, &hook.body));
+            assert_eq!(hook.signature, Some(sign(secret, &hook.body)));
             assert!(hook.body.contains("\"webhook_timestamp\":"));
         }
         // One succeeds, one fails: delivered, and pending again with a delay.

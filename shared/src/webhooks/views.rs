@@ -770,7 +770,7 @@ pub fn submit(
     let hook = OutgoingWebhook {
         delivery_id: 0,
         bot_id: view.bot_id,
-        signature: delivery::sign(&secret, &payload),
+        signature: Some(delivery::sign(&secret, &payload)),
         url,
         body: payload,
         failures: 0,
@@ -1130,7 +1130,10 @@ mod tests {
         assert_eq!(payload["user_id"], user);
         assert!(payload["chat_id"].is_i64() && payload["webhook_timestamp"].is_i64());
         assert_eq!(payload["data"]["newsletters"], json!(["new_tasks"]));
-        assert_eq!(sent.signature, delivery::sign("form-secret", &sent.body));
+        assert_eq!(
+            sent.signature,
+            Some(delivery::sign("form-secret", &sent.body))
+        );
         assert_eq!(
             (sent.url.as_str(), sent.timeout_ms),
             ("http://bot.example/hook", ANSWER_TIMEOUT_MS)
