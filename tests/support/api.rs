@@ -80,6 +80,34 @@ pub fn call(host: &Host, token: &str, method: &str, path: &str, body: Option<Val
     raw(host, Some(token), method, path, bytes.as_deref())
 }
 
+/// Calls as the official SDK's transport does (`pachca.utils.RetryTransport`):
+/// a 503, which this server answers when the write lock stayed busy and
+/// nothing was written, is sent again after its `Retry-After`, at most 3
+/// times. For tests of what concurrent callers end up storing, where a
+/// burst larger than the machine can serve within the lock wait is normal.
+/// Returns the last reply and how many times it was retried.
+pub fn call_retrying(
+    host: &Host,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (Reply, u32) {
+    let mut retries = 0;
+    loop {
+        let reply = call(host, token, method, path, body.clone());
+        if reply.status != 503 || retries == 3 {
+            return (reply, retries);
+        }
+        let after = reply
+            .header("retry-after")
+            .and_then(|s| s.parse::<u64>().ok())
+            .expect("a 503 carries Retry-After in seconds");
+        std::thread::sleep(std::time::Duration::from_secs(after));
+        retries += 1;
+    }
+}
+
 /// Asserts the status and returns the JSON body (`Null` for a 204, which
 /// must have no body).
 pub fn expect(reply: &Reply, status: u16) -> Value {

@@ -149,80 +149,62 @@ fn reaction_event(
 /// `POST /messages/{id}/reactions`: adds the reaction (or returns the
 /// existing one) as the spec's `Reaction`; 422 `user_limit`, `unique_limit`
 /// or `general_limit` at the limits, 404 for invisible or deleted messages.
+///
+/// Access and an existing reaction are read before the write lock; inside
+/// it, one `INSERT ... SELECT` checks the three limits and inserts, so the
+/// lock is held for that statement, the event and `COMMIT` (on real Spin
+/// each statement is a round trip that waits for a CPU under load). Only
+/// when it inserts nothing are the limits read again, to say which one.
 pub fn add(db: &dyn Db, p: &Principal, message_id: i64, input: &ReactionInput) -> Result<Json> {
     let name = input.name.clone().unwrap_or_default();
+    let m = messages::readable(db, p, message_id)?;
+    if m.deleted_at.is_some() {
+        return Err(Error::not_found("id", message_id));
+    }
+    if let Some(existing) = find(db, p, message_id, &input.code, &name)? {
+        return Ok(existing);
+    }
+    let now = time::now().to_string();
+    let mut params: Vec<crate::platform::db::Value> = vec![
+        message_id.into(),
+        p.user_id.into(),
+        input.code.as_str().into(),
+        name.as_str().into(),
+    ];
+    params.push(now.as_str().into());
+    params.extend([
+        message_id.into(),
+        message_id.into(),
+        p.user_id.into(),
+        USER_UNIQUE_MAX.into(),
+        message_id.into(),
+        MESSAGE_TOTAL_MAX.into(),
+        message_id.into(),
+        input.code.as_str().into(),
+        name.as_str().into(),
+        message_id.into(),
+        MESSAGE_UNIQUE_MAX.into(),
+    ]);
     transaction(db, |db| -> Result<Json> {
-        let m = messages::readable(db, p, message_id)?;
-        if m.deleted_at.is_some() {
-            return Err(Error::not_found("id", message_id));
-        }
-        let key = [
-            message_id.into(),
-            p.user_id.into(),
-            input.code.as_str().into(),
-            name.as_str().into(),
-        ];
-        let select = "SELECT user_id, created_at, code, name FROM reactions \
-                      WHERE message_id = ? AND user_id = ? AND code = ? AND name = ?";
-        if let Some(r) = db.query_row(select, &key)? {
-            return render(&r);
-        }
-        let mine = count(
-            db,
-            "SELECT COUNT(*) FROM reactions WHERE message_id = ? AND user_id = ?",
-            &[message_id.into(), p.user_id.into()],
+        let inserted = db.execute(
+            "INSERT INTO reactions (message_id, user_id, code, name, created_at) \
+             SELECT ?, ?, ?, ?, ? \
+             WHERE EXISTS (SELECT 1 FROM messages WHERE id = ? AND deleted_at IS NULL) \
+               AND (SELECT COUNT(*) FROM reactions WHERE message_id = ? AND user_id = ?) < ? \
+               AND (SELECT COUNT(*) FROM reactions WHERE message_id = ?) < ? \
+               AND (EXISTS (SELECT 1 FROM reactions WHERE message_id = ? AND code = ? AND name = ?) \
+                    OR (SELECT COUNT(*) FROM (SELECT DISTINCT code, name FROM reactions \
+                                              WHERE message_id = ?) u) < ?) \
+             ON CONFLICT DO NOTHING \
+             RETURNING id",
+            &params,
         )?;
-        if mine >= USER_UNIQUE_MAX {
-            return Err(limit_error(
-                ErrorCode::UserLimit,
-                "You cannot add more than 20 unique reactions to a message",
-            ));
+        if inserted.is_empty() {
+            return match find(db, p, message_id, &input.code, &name)? {
+                Some(existing) => Ok(existing),
+                None => Err(refusal(db, p, message_id, &input.code, &name)?),
+            };
         }
-        let exists_on_message = db
-            .query_row(
-                "SELECT 1 FROM reactions WHERE message_id = ? AND code = ? AND name = ? LIMIT 1",
-                &[
-                    message_id.into(),
-                    input.code.as_str().into(),
-                    name.as_str().into(),
-                ],
-            )?
-            .is_some();
-        if !exists_on_message {
-            let unique = count(
-                db,
-                "SELECT COUNT(*) FROM (SELECT DISTINCT code, name FROM reactions WHERE message_id = ?)",
-                &[message_id.into()],
-            )?;
-            if unique >= MESSAGE_UNIQUE_MAX {
-                return Err(limit_error(
-                    ErrorCode::UniqueLimit,
-                    "A message cannot have more than 30 unique reactions",
-                ));
-            }
-        }
-        let total = count(
-            db,
-            "SELECT COUNT(*) FROM reactions WHERE message_id = ?",
-            &[message_id.into()],
-        )?;
-        if total >= MESSAGE_TOTAL_MAX {
-            return Err(limit_error(
-                ErrorCode::GeneralLimit,
-                "A message cannot have more than 1000 reactions",
-            ));
-        }
-        let now = time::now().to_string();
-        db.execute(
-            "INSERT INTO reactions (message_id, user_id, code, name, created_at) VALUES (?, ?, ?, ?, ?)",
-            &[
-                message_id.into(),
-                p.user_id.into(),
-                input.code.as_str().into(),
-                name.as_str().into(),
-                now.clone().into(),
-            ],
-        )?;
         reaction_event(db, p, &m, input, "new", &now)?;
         Ok(json!({
             "user_id": p.user_id,
@@ -233,11 +215,82 @@ pub fn add(db: &dyn Db, p: &Principal, message_id: i64, input: &ReactionInput) -
     })
 }
 
+/// The caller's reaction `code`/`name` on the message, rendered.
+fn find(
+    db: &dyn Db,
+    p: &Principal,
+    message_id: i64,
+    code: &str,
+    name: &str,
+) -> Result<Option<Json>> {
+    db.query_row(
+        "SELECT user_id, created_at, code, name FROM reactions \
+         WHERE message_id = ? AND user_id = ? AND code = ? AND name = ?",
+        &[
+            message_id.into(),
+            p.user_id.into(),
+            code.into(),
+            name.into(),
+        ],
+    )?
+    .map(|r| render(&r))
+    .transpose()
+}
+
+/// Why a reaction that does not exist was not inserted: the message was
+/// deleted meanwhile, or which limit it would pass, checked in the order
+/// Pachka reports them.
+fn refusal(db: &dyn Db, p: &Principal, message_id: i64, code: &str, name: &str) -> Result<Error> {
+    let live = db
+        .query_row(
+            "SELECT 1 FROM messages WHERE id = ? AND deleted_at IS NULL",
+            &[message_id.into()],
+        )?
+        .is_some();
+    if !live {
+        return Ok(Error::not_found("id", message_id));
+    }
+    let mine = count(
+        db,
+        "SELECT COUNT(*) FROM reactions WHERE message_id = ? AND user_id = ?",
+        &[message_id.into(), p.user_id.into()],
+    )?;
+    if mine >= USER_UNIQUE_MAX {
+        return Ok(limit_error(
+            ErrorCode::UserLimit,
+            "You cannot add more than 20 unique reactions to a message",
+        ));
+    }
+    let exists_on_message = db
+        .query_row(
+            "SELECT 1 FROM reactions WHERE message_id = ? AND code = ? AND name = ? LIMIT 1",
+            &[message_id.into(), code.into(), name.into()],
+        )?
+        .is_some();
+    if !exists_on_message {
+        let unique = count(
+            db,
+            "SELECT COUNT(*) FROM (SELECT DISTINCT code, name FROM reactions WHERE message_id = ?) u",
+            &[message_id.into()],
+        )?;
+        if unique >= MESSAGE_UNIQUE_MAX {
+            return Ok(limit_error(
+                ErrorCode::UniqueLimit,
+                "A message cannot have more than 30 unique reactions",
+            ));
+        }
+    }
+    Ok(limit_error(
+        ErrorCode::GeneralLimit,
+        "A message cannot have more than 1000 reactions",
+    ))
+}
+
 /// `DELETE /messages/{id}/reactions?code=&name=`: removes the caller's own
 /// reaction with that code (and name, when given). 404 when there is none.
 pub fn remove(db: &dyn Db, p: &Principal, message_id: i64, input: &ReactionInput) -> Result<()> {
+    let m = messages::readable(db, p, message_id)?;
     transaction(db, |db| -> Result<()> {
-        let m = messages::readable(db, p, message_id)?;
         let rows = match &input.name {
             Some(n) => db.execute(
                 "DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND code = ? AND name = ? \
