@@ -176,6 +176,15 @@ fn message_lifecycle_follows_the_schema() {
         404,
         "not_found",
     );
+    // The spec documents no 404 for POST /messages: a chat, user or thread
+    // that does not exist is a validation error of entity_id.
+    for entity_type in ["discussion", "user", "thread"] {
+        let missing =
+            json!({"message": {"entity_type": entity_type, "entity_id": 999999, "content": "x"}});
+        let reply = admin(&host, "POST", "/messages", Some(missing));
+        assert_api_error(&reply, 422, "not_found");
+        assert_eq!(reply.json()["errors"][0]["key"], "entity_id");
+    }
     assert_api_error(&admin(&host, "GET", "/messages", None), 400, "required");
     // Personal message by user id.
     let dm = json!({"message": {"entity_type": "user", "entity_id": bob, "content": "лично"}});

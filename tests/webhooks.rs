@@ -712,7 +712,7 @@ fn an_unfurl_bot_gets_links_on_its_domains_in_chats_it_can_see_and_attaches_prev
     let bad = json!({"webhook": {"name": "Bad", "nickname": "bad_bot",
         "unfurl_domains": ["https://example.com", "10.0.0.1", "example.com:8080"]}});
     let reply = ws.owner("POST", "/bots", Some(bad));
-    assert_api_error(&reply, 422, "unfurl_domains.0", "invalid");
+    assert_api_error(&reply, 400, "unfurl_domains.0", "invalid");
 }
 
 /// Forms (`guides/forms-*.md`): a press gives the bot a `trigger_id`; the

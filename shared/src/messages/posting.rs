@@ -157,8 +157,10 @@ pub(super) fn forbid(message: &str) -> Error {
 }
 
 /// `POST /messages`: posts into a chat, a thread or a personal chat (created
-/// on first use). 404 when the target is invisible, 403 when the caller may
-/// not post there (channel subscribers, non-members, archived chats).
+/// on first use). `NotFound` on `entity_id` when the target does not exist
+/// or is invisible (the route answers it as 422, the status the spec
+/// documents), 403 when the caller may not post there (channel
+/// subscribers, non-members, archived chats).
 pub fn create(db: &dyn Db, p: &Principal, input: &NewMessage, origin: &str) -> Result<Json> {
     let target = resolve_target(db, p, input)?;
     let a = &target.access;

@@ -22,7 +22,11 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
         (["messages"], "POST") => {
             let p = c.auth(Some("messages:create"))?;
             let input = input::parse_create(&c.body()?, p.bot)?;
-            Ok(Response::data(201, messages::create(db, &p, &input, &o)?))
+            // The spec documents no 404 here: a chat, user or thread that
+            // does not exist (or is invisible) is a 422 `not_found`.
+            let created = messages::create(db, &p, &input, &o)
+                .map_err(|e| e.documented_as(&[400, 401, 402, 403, 422]))?;
+            Ok(Response::data(201, created))
         }
         (["messages"], "GET") => {
             let p = c.auth(Some("messages:read"))?;

@@ -248,6 +248,26 @@ impl Error {
         Error::Forbidden(FieldError::new(key, code, None, message))
     }
 
+    /// The same error in a status the operation documents, for operations
+    /// whose `openapi.yaml` entry lists fewer client errors than
+    /// `api/errors.md` (`POST /messages` has no 404, `POST /bots` no 422):
+    /// an object that does not exist becomes a validation error (422), and
+    /// a validation error a malformed request (400), as far as `statuses`
+    /// requires. Other errors are returned as they are.
+    pub fn documented_as(self, statuses: &[u16]) -> Self {
+        let mut e = self;
+        loop {
+            if statuses.contains(&e.status()) {
+                return e;
+            }
+            e = match e {
+                Error::NotFound(item) => Error::Unprocessable(vec![item]),
+                Error::Unprocessable(items) => Error::BadRequest(items),
+                other => return other,
+            };
+        }
+    }
+
     /// HTTP status code of the rendered response.
     pub fn status(&self) -> u16 {
         match self {
@@ -329,6 +349,21 @@ mod tests {
         assert_eq!(item["code"], "taken");
         assert!(item["message"].is_string());
         assert!(item.get("payload").is_some_and(Json::is_null));
+    }
+
+    #[test]
+    fn errors_move_to_the_statuses_an_operation_documents() {
+        let missing = || Error::not_found("entity_id", 7);
+        let e = missing().documented_as(&[400, 403, 422]);
+        assert_eq!(e.status(), 422);
+        assert_eq!(e.body()["errors"][0]["key"], "entity_id");
+        assert_eq!(e.body()["errors"][0]["code"], "not_found");
+        assert_eq!(missing().documented_as(&[400, 403]).status(), 400);
+        assert_eq!(missing().documented_as(&[404]).status(), 404);
+        let rule = Error::invalid("nickname", ErrorCode::Invalid, None, "must end in _bot");
+        assert_eq!(rule.documented_as(&[400, 401, 402, 403]).status(), 400);
+        let busy = Error::forbidden("chat", ErrorCode::Forbidden, "no");
+        assert_eq!(busy.documented_as(&[400]).status(), 403);
     }
 
     #[test]

@@ -21,8 +21,11 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
         (["bots"], "POST") => {
             let p = c.auth(Some("bots:write"))?;
             let body = c.body()?;
-            let input = settings::parse(&settings::webhook_object(&body)?, true)?;
-            Ok(Response::data(201, bots::create(db, &p, &input)?))
+            // The spec documents a rejected bot as 400 only.
+            let created = settings::parse(&settings::webhook_object(&body)?, true)
+                .and_then(|input| bots::create(db, &p, &input))
+                .map_err(|e| e.documented_as(&[400, 401, 402, 403]))?;
+            Ok(Response::data(201, created))
         }
         (["bots"], "GET") => {
             let p = c.auth(Some("bots:read"))?;
