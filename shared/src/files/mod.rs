@@ -10,7 +10,9 @@
 //! 2. `POST /direct_url` takes the `multipart/form-data` form with no token:
 //!    the signature must match (403 otherwise: a forged or altered form),
 //!    the policy must not have expired (403), the key must keep the
-//!    policy's prefix and the file must fit the limit (422). The file is
+//!    policy's prefix (403, a condition of the signed policy, as S3 answers
+//!    it) and the file must be there and fit the limit (400: the statuses
+//!    the spec and `api/file-uploads.md` document for it). The file is
 //!    stored under the key with `${filename}` replaced by the uploaded
 //!    file's name, in chunks of [`CHUNK_BYTES`] in one transaction; 204.
 //! 3. The key is attached to a message as the guide shows; the message's
@@ -256,19 +258,17 @@ fn upload_at(db: &dyn Db, content_type: &str, body: &[u8], now: Timestamp) -> Re
         .unwrap_or(MAX_FILE_BYTES);
     let key = field(&parts, "key").unwrap_or_default();
     if prefix.is_empty() || !key.starts_with(&prefix) {
-        return Err(Error::invalid(
+        return Err(refused(
             "key",
-            ErrorCode::Invalid,
-            Some(key.to_owned()),
             "The key must keep the prefix the form was signed for",
         ));
     }
     let file = parts
         .iter()
         .rfind(|p| p.name == "file")
-        .ok_or_else(|| Error::invalid("file", ErrorCode::Blank, None, "can't be blank"))?;
+        .ok_or_else(|| Error::bad_request("file", ErrorCode::Blank, None, "can't be blank"))?;
     if file.data.len() > max {
-        return Err(Error::invalid(
+        return Err(Error::bad_request(
             "file",
             ErrorCode::TooLong,
             None,
@@ -279,7 +279,7 @@ fn upload_at(db: &dyn Db, content_type: &str, body: &[u8], now: Timestamp) -> Re
         .filename
         .clone()
         .filter(|n| !n.is_empty() && !n.contains('/'))
-        .ok_or_else(|| Error::invalid("file", ErrorCode::Invalid, None, "has no file name"))?;
+        .ok_or_else(|| Error::bad_request("file", ErrorCode::Invalid, None, "has no file name"))?;
     let stored_key = key.replace(FILENAME, &filename);
     let user_id: i64 = prefix
         .split('/')

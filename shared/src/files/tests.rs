@@ -144,7 +144,7 @@ fn forged_expired_and_stretched_forms_are_refused() {
         upload(&db, &ct, &body)
             .expect_err("another prefix")
             .status(),
-        422
+        403
     );
 
     // An hour and a second later the form is dead.
@@ -300,7 +300,7 @@ fn the_operators_size_limit_is_signed_into_the_form() {
     let e = upload(&db, &ct, &body).expect_err("over the limit");
     assert_eq!(
         (e.status(), e.body()["errors"][0]["code"].clone()),
-        (422, json!("too_long"))
+        (400, json!("too_long"))
     );
     let (ct, body) = form(&params, &key, "small.pdf", &[7u8; 16]);
     upload(&db, &ct, &body).expect("at the limit");
