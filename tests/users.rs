@@ -329,13 +329,23 @@ fn put_user_changes_only_the_fields_sent() {
     assert_eq!(user["last_name"], "B");
     assert_eq!(user["nickname"], "pb");
     assert_eq!(user["email"], "p2@example.com");
-    // An explicit null clears a nullable field.
+    // No string of UserUpdateRequest is nullable: null is refused and
+    // changes nothing; an empty string clears the field.
+    let reply = admin(
+        &host,
+        "PUT",
+        &format!("/users/{id}"),
+        Some(json!({"user": {"title": null}})),
+    );
+    assert_api_error(&reply, 422, "title", "invalid");
+    let user = expect(&admin(&host, "GET", &format!("/users/{id}"), None), 200)["data"].clone();
+    assert_eq!(user["title"], "Dev");
     let user = expect(
         &admin(
             &host,
             "PUT",
             &format!("/users/{id}"),
-            Some(json!({"user": {"title": null}})),
+            Some(json!({"user": {"title": ""}})),
         ),
         200,
     )["data"]
@@ -1746,13 +1756,14 @@ fn bots_are_created_with_the_official_body_and_their_own_token_and_validated() {
     assert!(scopes.contains("messages:create"), "{info}");
     assert!(!scopes.contains("bots:write") && !scopes.contains("users:create"));
 
-    // Validation: blank name, bad nickname, taken nickname.
+    // Validation: blank name, bad nickname, taken nickname, each a 400 (the
+    // only client error the spec documents for POST /bots).
     let reply = admin(&host, "POST", "/bots", Some(body(" ", "x_bot")));
-    assert_api_error(&reply, 422, "name", "blank");
+    assert_api_error(&reply, 400, "name", "blank");
     let reply = admin(&host, "POST", "/bots", Some(body("X", "helper")));
-    assert_api_error(&reply, 422, "nickname", "invalid");
+    assert_api_error(&reply, 400, "nickname", "invalid");
     let reply = admin(&host, "POST", "/bots", Some(body("X", "HELPER_bot")));
-    assert_api_error(&reply, 422, "nickname", "taken");
+    assert_api_error(&reply, 400, "nickname", "taken");
 
     // An employee holding `bots:write` creates bots (`guides/bots-setup.md`);
     // a token without the scope gets 403 OAuthError, and so does the bot.

@@ -90,10 +90,7 @@ pub fn parse_issue(body: &Json) -> Result<IssueRequest> {
     let mut f = Fields::new(obj, "");
     let req = IssueRequest {
         user_id: f.i64("user_id"),
-        name: f
-            .string("name", Some(NAME_MAX))
-            .flatten()
-            .filter(|s| !s.is_empty()),
+        name: f.string("name", Some(NAME_MAX)).filter(|s| !s.is_empty()),
         scopes: f.string_array("scopes", None),
     };
     f.finish()?;

@@ -99,10 +99,9 @@ pub fn parse_buttons(f: &mut Fields<'_>, raw: &Json) -> Option<Json> {
 fn parse_button(obj: &Map<String, Json>, prefix: &str) -> Result<Json> {
     let mut g = Fields::new(obj, prefix);
     let text = g.required_string("text", Some(BUTTON_FIELD_MAX));
-    let url = g.string("url", None).flatten().filter(|s| !s.is_empty());
+    let url = g.string("url", None).filter(|s| !s.is_empty());
     let data = g
         .string("data", Some(BUTTON_FIELD_MAX))
-        .flatten()
         .filter(|s| !s.is_empty());
     if let Some(u) = &url {
         let lower = u.to_ascii_lowercase();

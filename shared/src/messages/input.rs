@@ -126,7 +126,7 @@ fn parse_file(f: &mut Fields<'_>, i: usize, item: &Json, create: bool) -> Option
             "must be >= 1",
         );
     }
-    let waveform = g.string("waveform", Some(WAVEFORM_MAX)).flatten();
+    let waveform = g.string("waveform", Some(WAVEFORM_MAX));
     if file_type == Some("voice") {
         if duration_ms.is_none() && !g.present("duration_ms") {
             g.fail("duration_ms", ErrorCode::Blank, None, "required for voice");
@@ -185,17 +185,17 @@ fn display_fields(
     let avatar = f.string("display_avatar_url", Some(DISPLAY_MAX));
     if !bot {
         for (k, v) in [("display_name", &name), ("display_avatar_url", &avatar)] {
-            if matches!(v, Some(Some(_))) {
+            if v.is_some() {
                 f.fail(
                     k,
                     ErrorCode::NotApplicable,
-                    v.clone().flatten(),
+                    v.clone(),
                     "Only a bot's access token may set this field",
                 );
             }
         }
     }
-    let clean = |v: Option<Option<String>>| v.map(|o| o.filter(|s| !s.is_empty()));
+    let clean = |v: Option<String>| v.map(|s| Some(s).filter(|s| !s.is_empty()));
     (clean(name), clean(avatar))
 }
 

@@ -112,9 +112,22 @@ impl<'a> Fields<'a> {
         self.obj.contains_key(k)
     }
 
-    /// Optional string: `None` absent, `Some(None)` explicit null, `Some(Some(s))`
-    /// a trimmed string within `max` characters.
-    pub fn string(&mut self, k: &str, max: Option<usize>) -> Option<Option<String>> {
+    /// Optional string: `None` when absent (or refused), else the trimmed
+    /// string within `max` characters. `null` is refused like any
+    /// non-string: no string of a request schema in the spec is nullable,
+    /// and `""` is how a client clears one.
+    pub fn string(&mut self, k: &str, max: Option<usize>) -> Option<String> {
+        match self.string_or_null(k, max)? {
+            Some(s) => Some(s),
+            None => {
+                self.fail(k, ErrorCode::Invalid, None, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// [`Fields::string`] that reads `null` as `Some(None)`.
+    fn string_or_null(&mut self, k: &str, max: Option<usize>) -> Option<Option<String>> {
         match self.obj.get(k)? {
             Json::Null => Some(None),
             Json::String(s) => {
@@ -143,7 +156,7 @@ impl<'a> Fields<'a> {
     /// Required non-blank string (missing, null or blank → `blank`).
     pub fn required_string(&mut self, k: &str, max: Option<usize>) -> Option<String> {
         let present = self.present(k);
-        match self.string(k, max) {
+        match self.string_or_null(k, max) {
             Some(Some(s)) if !s.is_empty() => Some(s),
             Some(_) => {
                 self.fail(k, ErrorCode::Blank, None, "can't be blank");
@@ -320,6 +333,25 @@ mod tests {
         assert_eq!(
             wrapper(&json!({"user": 5}), "user").unwrap_err().status(),
             400
+        );
+    }
+
+    #[test]
+    fn a_null_string_is_refused_and_a_required_one_is_blank() {
+        let v = json!({"title": null, "name": null, "empty": ""});
+        let mut f = Fields::new(v.as_object().expect("object"), "");
+        assert_eq!(f.string("title", None), None);
+        assert_eq!(f.string("empty", None), Some(String::new()));
+        assert_eq!(f.required_string("name", None), None);
+        let e = f.finish().expect_err("two errors");
+        let items = &e.body()["errors"];
+        assert_eq!(
+            (items[0]["key"].clone(), items[0]["code"].clone()),
+            (json!("title"), json!("invalid"))
+        );
+        assert_eq!(
+            (items[1]["key"].clone(), items[1]["code"].clone()),
+            (json!("name"), json!("blank"))
         );
     }
 

@@ -63,10 +63,7 @@ pub fn parse(body: &Json) -> Result<ReactionInput> {
     let mut f = Fields::new(obj, "");
     let code = f.required_string("code", None);
     check_code(&mut f, code.as_deref());
-    let name = f
-        .string("name", Some(NAME_MAX))
-        .flatten()
-        .filter(|s| !s.is_empty());
+    let name = f.string("name", Some(NAME_MAX)).filter(|s| !s.is_empty());
     f.finish()?;
     Ok(ReactionInput {
         code: code.unwrap_or_default(),

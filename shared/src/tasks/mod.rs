@@ -109,9 +109,9 @@ pub fn parse(body: &Json, create: bool) -> Result<TaskInput> {
     if create && input.kind.is_none() && !f.present("kind") {
         f.fail("kind", ErrorCode::Blank, None, "can't be blank");
     }
-    input.content = f.string("content", Some(CONTENT_MAX)).flatten();
+    input.content = f.string("content", Some(CONTENT_MAX));
     if let Some(raw) = f.string("due_at", None) {
-        match raw.as_deref().filter(|s| !s.is_empty()) {
+        match Some(raw.as_str()).filter(|s| !s.is_empty()) {
             None => input.due_at = Some(None),
             Some(s) => match Timestamp::parse(s) {
                 Some(t) if s.len() > 10 => {
@@ -155,7 +155,7 @@ pub fn parse(body: &Json, create: bool) -> Result<TaskInput> {
         input.chat_id = f.i64("chat_id");
     } else {
         input.status = f.enumeration("status", &["done", "undone"]);
-        if let Some(raw) = f.string("done_at", None).flatten() {
+        if let Some(raw) = f.string("done_at", None) {
             match Timestamp::parse(&raw) {
                 Some(t) => input.done_at = Some(t),
                 None => f.fail(

@@ -214,7 +214,7 @@ pub fn parse_values(f: &mut Fields<'_>) -> Option<Vec<(i64, String)>> {
                 None
             };
             let value = match cf.string("value", Some(VALUE_MAX)) {
-                Some(v) => Some(v.unwrap_or_default()),
+                Some(v) => Some(v),
                 None if !cf.present("value") => {
                     cf.fail("value", ErrorCode::Blank, None, "can't be blank");
                     None

@@ -53,11 +53,11 @@ pub fn parse_input(body: &Json, create: bool) -> Result<UserInput> {
     let obj = validate::wrapper(body, "user")?;
     let mut f = Fields::new(obj, "");
     let mut input = UserInput {
-        first_name: f.string("first_name", Some(NAME_MAX)),
-        last_name: f.string("last_name", Some(NAME_MAX)),
-        phone_number: f.string("phone_number", Some(NAME_MAX)),
-        department: f.string("department", Some(NAME_MAX)),
-        title: f.string("title", Some(NAME_MAX)),
+        first_name: f.string("first_name", Some(NAME_MAX)).map(Some),
+        last_name: f.string("last_name", Some(NAME_MAX)).map(Some),
+        phone_number: f.string("phone_number", Some(NAME_MAX)).map(Some),
+        department: f.string("department", Some(NAME_MAX)).map(Some),
+        title: f.string("title", Some(NAME_MAX)).map(Some),
         suspended: f.bool("suspended"),
         list_tags: f.string_array("list_tags", Some(group_tags::NAME_MAX)),
         ..UserInput::default()

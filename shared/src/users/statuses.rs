@@ -58,7 +58,7 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
     }
     let title = f.required_string("title", Some(TITLE_MAX));
     let expires_at = match f.string("expires_at", None) {
-        Some(Some(s)) if !s.is_empty() => match Timestamp::parse(&s) {
+        Some(s) if !s.is_empty() => match Timestamp::parse(&s) {
             Some(t) if t > time::now() => Some(t),
             Some(_) => {
                 f.fail(
@@ -95,7 +95,6 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
     let is_away = f.bool("is_away").unwrap_or(false);
     let away_message = f
         .string("away_message", Some(AWAY_MAX))
-        .flatten()
         .filter(|s| !s.is_empty());
     f.finish()?;
     match (emoji, title) {

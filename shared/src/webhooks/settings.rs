@@ -281,7 +281,7 @@ pub fn unfurl_domain(d: &str) -> Option<String> {
 }
 
 fn optional_text(f: &mut Fields<'_>, k: &str) -> Option<Option<String>> {
-    f.string(k, None).map(|v| v.filter(|s| !s.is_empty()))
+    f.string(k, None).map(|v| Some(v).filter(|s| !s.is_empty()))
 }
 
 /// Parses a `webhook` object (422 with every field error; 400 for a scope
@@ -293,7 +293,7 @@ pub fn parse(obj: &Map<String, Json>, create: bool) -> Result<SettingsInput> {
             f.required_string("name", Some(NAME_MAX))
         } else {
             match f.string("name", Some(NAME_MAX)) {
-                Some(Some(n)) if !n.is_empty() => Some(n),
+                Some(n) if !n.is_empty() => Some(n),
                 Some(_) => {
                     f.fail("name", ErrorCode::Blank, None, "can't be blank");
                     None
@@ -304,27 +304,25 @@ pub fn parse(obj: &Map<String, Json>, create: bool) -> Result<SettingsInput> {
         ..SettingsInput::default()
     };
     match f.string("nickname", Some(NAME_MAX)) {
-        Some(Some(n)) if nickname_ok(&n) => input.nickname = Some(n),
-        Some(Some(n)) if n.is_empty() && create => {}
-        Some(Some(n)) => f.fail(
+        Some(n) if nickname_ok(&n) => input.nickname = Some(n),
+        Some(n) if n.is_empty() && create => {}
+        Some(n) => f.fail(
             "nickname",
             ErrorCode::Invalid,
             Some(n),
             "may contain only latin letters, digits and '_' and must end with '_bot'",
         ),
-        Some(None) if !create => f.fail("nickname", ErrorCode::Blank, None, "can't be blank"),
-        _ => {}
+        None => {}
     }
     match f.string("outgoing_url", None) {
-        Some(Some(u)) if u.is_empty() => input.outgoing_url = Some(None),
-        Some(Some(u)) if url_ok(&u) => input.outgoing_url = Some(Some(u)),
-        Some(Some(u)) => f.fail(
+        Some(u) if u.is_empty() => input.outgoing_url = Some(None),
+        Some(u) if url_ok(&u) => input.outgoing_url = Some(Some(u)),
+        Some(u) => f.fail(
             "outgoing_url",
             ErrorCode::Invalid,
             Some(u),
             "must be an http or https URL",
         ),
-        Some(None) => input.outgoing_url = Some(None),
         None => {}
     }
     input.events = string_list(&mut f, "events", Some(EVENT_NAMES));
@@ -362,7 +360,7 @@ pub fn parse(obj: &Map<String, Json>, create: bool) -> Result<SettingsInput> {
         .map(str::to_owned);
     input.challenge_key = f
         .string("challenge_key", Some(NAME_MAX))
-        .map(|v| v.filter(|s| !s.is_empty()));
+        .map(|v| Some(v).filter(|s| !s.is_empty()));
     input.link_preview_enabled = f.bool("link_preview_enabled");
     input.ignore_self_messages = f.bool("ignore_self_messages");
     input.events_history_enabled = f.bool("events_history_enabled");

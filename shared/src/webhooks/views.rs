@@ -110,7 +110,7 @@ fn options(f: &mut Fields<'_>, kind: &str, max: usize) -> Vec<Json> {
         let description = if kind == "select" {
             None
         } else {
-            o.string("description", Some(75)).flatten()
+            o.string("description", Some(75))
         };
         // The spec names the flag `checked` for checkboxes and `selected`
         // otherwise; the official SDK sends `checked` for radio options too.
@@ -163,18 +163,18 @@ fn block(f: &mut Fields<'_>) -> Option<Json> {
             b["name"] = json!(f.required_string("name", Some(255))?);
             b["label"] = json!(f.required_string("label", Some(150))?);
             b["required"] = json!(f.bool("required").unwrap_or(false));
-            if let Some(hint) = f.string("hint", Some(2_000)).flatten() {
+            if let Some(hint) = f.string("hint", Some(2_000)) {
                 b["hint"] = json!(hint);
             }
         }
     }
     match kind {
         "input" => {
-            if let Some(p) = f.string("placeholder", Some(150)).flatten() {
+            if let Some(p) = f.string("placeholder", Some(150)) {
                 b["placeholder"] = json!(p);
             }
             b["multiline"] = json!(f.bool("multiline").unwrap_or(false));
-            if let Some(v) = f.string("initial_value", Some(3_000)).flatten() {
+            if let Some(v) = f.string("initial_value", Some(3_000)) {
                 b["initial_value"] = json!(v);
             }
             let min = f.i64("min_length");
@@ -201,7 +201,7 @@ fn block(f: &mut Fields<'_>) -> Option<Json> {
         "select" => b["options"] = json!(options(f, kind, 100)),
         "radio" | "checkbox" => b["options"] = json!(options(f, kind, 10)),
         "date" => {
-            if let Some(d) = f.string("initial_date", None).flatten() {
+            if let Some(d) = f.string("initial_date", None) {
                 if !is_date(&d) {
                     f.fail(
                         "initial_date",
@@ -215,7 +215,7 @@ fn block(f: &mut Fields<'_>) -> Option<Json> {
             }
         }
         "time" => {
-            if let Some(t) = f.string("initial_time", None).flatten() {
+            if let Some(t) = f.string("initial_time", None) {
                 if !is_time(&t) {
                     f.fail("initial_time", ErrorCode::Invalid, Some(t), "must be HH:mm");
                     return None;
@@ -273,8 +273,8 @@ pub fn parse_open(body: &Json) -> Result<OpenView> {
         f.fail("type", ErrorCode::Blank, None, "can't be blank");
     }
     let trigger_id = f.required_string("trigger_id", Some(255));
-    let private_metadata = f.string("private_metadata", Some(3_000)).flatten();
-    let callback_id = f.string("callback_id", Some(255)).flatten();
+    let private_metadata = f.string("private_metadata", Some(3_000));
+    let callback_id = f.string("callback_id", Some(255));
     let view = match obj.get("view") {
         Some(Json::Object(view)) => Some(view),
         Some(Json::Null) | None => {
@@ -295,8 +295,8 @@ pub fn parse_open(body: &Json) -> Result<OpenView> {
     if let Some(view) = view {
         let mut v = Fields::new(view, "view");
         let title = v.required_string("title", Some(24));
-        let close_text = v.string("close_text", Some(24)).flatten();
-        let submit_text = v.string("submit_text", Some(24)).flatten();
+        let close_text = v.string("close_text", Some(24));
+        let submit_text = v.string("submit_text", Some(24));
         let mut blocks = Vec::new();
         match v.array("blocks") {
             None if !v.present("blocks") || view.get("blocks").is_some_and(Json::is_null) => {
