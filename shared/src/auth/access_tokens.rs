@@ -3,7 +3,9 @@
 //!
 //! Tokens are 256-bit random values (base64url), shown once at creation and
 //! stored only as SHA-256. Rules:
-//! * owner/admin may issue for any live non-bot user, others only for themselves;
+//! * owner/admin may issue for any live non-bot user, list and revoke anyone's
+//!   tokens, with a token holding `users:update`; others (and narrower
+//!   tokens) only their own;
 //! * guests and multi-guests cannot own tokens (403);
 //! * requested scopes must be ones the target's role may hold (422) and ones
 //!   the issuing token holds itself (403), so a token can never mint a more
@@ -121,7 +123,7 @@ fn token_holder(db: &dyn Db, user_id: i64) -> Result<TokenHolder> {
 /// Issues a token.
 pub fn issue(db: &dyn Db, actor: &Principal, req: IssueRequest) -> Result<Issued> {
     let user_id = req.user_id.unwrap_or(actor.user_id);
-    if user_id != actor.user_id && !actor.is_manager() {
+    if user_id != actor.user_id && !actor.manages_tokens() {
         return Err(Error::forbidden(
             "user_id",
             ErrorCode::Forbidden,
@@ -267,7 +269,7 @@ fn token_event(db: &dyn Db, actor: &Principal, id: i64, user_id: i64, event: &st
 /// Active tokens of a user (the caller by default; others need owner/admin), without secrets.
 pub fn list(db: &dyn Db, actor: &Principal, user_id: Option<i64>) -> Result<Vec<Json>> {
     let user_id = user_id.unwrap_or(actor.user_id);
-    if user_id != actor.user_id && !actor.is_manager() {
+    if user_id != actor.user_id && !actor.manages_tokens() {
         return Err(Error::forbidden(
             "user_id",
             ErrorCode::Forbidden,
@@ -305,7 +307,7 @@ pub fn revoke(db: &dyn Db, actor: &Principal, id: i64) -> Result<()> {
             )?
             .ok_or_else(|| Error::not_found("id", id))?;
         let owner = row.i64(0)?;
-        if owner != actor.user_id && !actor.is_manager() {
+        if owner != actor.user_id && !actor.manages_tokens() {
             return Err(Error::not_found("id", id));
         }
         db.execute(

@@ -7,7 +7,8 @@
 //!
 //! Two kinds of credentials exist:
 //! * the bootstrap `admin_token` Spin variable, which acts as the workspace
-//!   owner (user 1) with every scope;
+//!   owner (user 1) with every scope the owner may hold (not a bot's
+//!   `bot_self:*`);
 //! * personal access tokens (see [`crate::auth::access_tokens`]), stored only as a
 //!   SHA-256 hash. The effective scopes of a token are its granted scopes
 //!   intersected with what the user's *current* role may hold, so a demoted
@@ -82,6 +83,13 @@ impl Principal {
         !self.bot && self.role.is_manager()
     }
 
+    /// Whether the principal may manage other users' access tokens: an
+    /// owner or admin whose token holds `users:update`, so that a narrow
+    /// token given to an integration cannot list or revoke anyone else's.
+    pub fn manages_tokens(&self) -> bool {
+        self.is_manager() && self.scopes.contains(&"users:update")
+    }
+
     /// Fails with a 403 `ApiError` (`forbidden` on `key`, with `message`)
     /// unless the principal is an owner or admin.
     pub fn require_manager(&self, key: &str, message: &str) -> Result<()> {
@@ -142,7 +150,7 @@ pub fn authenticate(
                 user_id: OWNER_ID,
                 role: Role::Owner,
                 bot: false,
-                scopes: scopes::all(),
+                scopes: scopes::allowed_for(Role::Owner, false),
                 credential: Credential::AdminToken,
             });
         }
@@ -219,12 +227,13 @@ mod tests {
     use crate::testutil::*;
 
     #[test]
-    fn admin_token_is_owner_with_every_scope() {
+    fn admin_token_is_owner_with_every_owner_scope() {
         let db = test_db();
         let p = authenticate(&db, Some(ADMIN), Some("Bearer admin-secret")).unwrap();
         assert_eq!(p.user_id, 1);
         assert_eq!(p.role, Role::Owner);
-        assert_eq!(p.scopes.len(), scopes::CATALOGUE.len());
+        assert_eq!(p.scopes, scopes::allowed_for(Role::Owner, false));
+        assert!(p.scopes.contains(&"audit_events:read") && !p.scopes.contains(&"bot_self:write"));
         let e = authenticate(&db, Some(ADMIN), Some("Bearer admin-secreT")).unwrap_err();
         assert_eq!(e.status(), 401);
         // An unset admin token never matches an empty bearer.
@@ -296,6 +305,41 @@ mod tests {
                 .status(),
             401
         );
+    }
+
+    #[test]
+    fn a_narrow_admin_token_manages_only_its_users_own_tokens() {
+        let db = test_db();
+        let owner = owner_principal();
+        let issue = |user_id: i64, scopes: &[&str]| {
+            access_tokens::issue(
+                &db,
+                &owner,
+                IssueRequest {
+                    user_id: Some(user_id),
+                    name: None,
+                    scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+                },
+            )
+            .expect("issued")
+        };
+        let other = create_user(&db, "other@example.com", "user");
+        let theirs = issue(other, &["users:read"]);
+        let narrow = issue(1, &["search:users"]);
+        let header = format!("Bearer {}", narrow.token);
+        let p = authenticate(&db, Some(ADMIN), Some(&header)).expect("narrow");
+        assert!(p.is_manager() && !p.manages_tokens());
+        let e = access_tokens::revoke(&db, &p, theirs.id).expect_err("not theirs to revoke");
+        assert_eq!(e.status(), 404);
+        assert_eq!(
+            access_tokens::list(&db, &p, Some(other))
+                .expect_err("nor to list")
+                .status(),
+            403
+        );
+        assert_eq!(access_tokens::list(&db, &p, None).expect("own").len(), 1);
+        // With users:update the same owner manages everyone's tokens.
+        access_tokens::revoke(&db, &owner, theirs.id).expect("revoked");
     }
 
     #[test]
