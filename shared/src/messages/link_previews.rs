@@ -16,7 +16,12 @@ pub fn parse_link_previews(body: &Json) -> Result<Map<String, Json>> {
     let map = crate::platform::validate::wrapper(body, "link_previews")?;
     let mut f = crate::platform::validate::Fields::new(map, "link_previews");
     if map.is_empty() {
-        f.fail("", ErrorCode::Blank, None, "can't be blank");
+        f.push(crate::platform::error::FieldError::new(
+            "link_previews",
+            ErrorCode::Blank,
+            None,
+            "can't be blank",
+        ));
     }
     for (url, preview) in map {
         let Some(obj) = preview.as_object() else {
@@ -111,9 +116,10 @@ fn unfurl_domains(db: &dyn Db, bot_id: i64) -> Result<Vec<String>> {
 }
 
 /// `POST /messages/{id}/link_previews`: bot tokens only (403 otherwise);
-/// every URL must occur in the message's text and, for a bot with
-/// `unfurl_domains`, be on one of them (`guides/link-previews.md`), else
-/// nothing is stored (422).
+/// a bot with `unfurl_domains` may preview links on them in any chat, any
+/// other bot only in messages it reads (404 otherwise). Every URL must be
+/// on the bot's domains, if it has any, and occur in the message's text
+/// (`guides/link-previews.md`), else nothing is stored (422).
 pub fn add_link_previews(
     db: &dyn Db,
     p: &Principal,
@@ -129,19 +135,22 @@ pub fn add_link_previews(
     }
     transaction(db, |db| -> Result<()> {
         let m = load(db, id)?.ok_or_else(|| Error::not_found("id", id))?;
+        let domains = unfurl_domains(db, p.user_id)?;
+        // An unfurl bot watches its domains in every chat
+        // (`guides/link-previews.md`); any other bot only the messages it
+        // reads, and nothing tells it that any other message exists.
+        let reads = match readable(db, p, id) {
+            Ok(_) => true,
+            Err(Error::NotFound(_)) => false,
+            Err(e) => return Err(e),
+        };
+        if !reads && domains.is_empty() {
+            return Err(Error::not_found("id", id));
+        }
         if m.deleted_at.is_some() {
             return Err(message_deleted(id));
         }
-        let domains = unfurl_domains(db, p.user_id)?;
         for url in previews.keys() {
-            if !m.content.contains(url.as_str()) {
-                return Err(Error::invalid(
-                    &format!("link_previews.{url}"),
-                    ErrorCode::NotFound,
-                    Some(url.clone()),
-                    "The URL does not occur in the message",
-                ));
-            }
             let host = link_host(url).unwrap_or_default();
             let watched = domains.iter().any(|d| on_domain(&host, d));
             if !domains.is_empty() && !watched {
@@ -150,6 +159,14 @@ pub fn add_link_previews(
                     ErrorCode::Invalid,
                     Some(url.clone()),
                     "The URL's domain is not one of the bot's unfurl_domains",
+                ));
+            }
+            if !m.content.contains(url.as_str()) {
+                return Err(Error::invalid(
+                    &format!("link_previews.{url}"),
+                    ErrorCode::NotFound,
+                    Some(url.clone()),
+                    "The URL does not occur in the message",
                 ));
             }
         }

@@ -800,11 +800,20 @@ fn link_previews_for_bots_only_and_urls_from_the_text() {
     db.execute("UPDATE users SET bot = 1 WHERE id = ?", &[bot_id.into()])
         .unwrap();
     let pbot = principal(&db, bot_id);
-    let c = chat(&db, &pa, false, false, &[]);
+    let c = chat(&db, &pa, false, false, &[bot_id]);
     let m = id(&post(&db, &pa, c, "see https://site.test/a"));
     let body =
         json!({"link_previews": {"https://site.test/a": {"title": "T", "description": "D"}}});
     let previews = messages::parse_link_previews(&body).unwrap();
+    // A bot without unfurl_domains previews only what it reads: elsewhere
+    // the message does not exist for it, whatever its text.
+    let elsewhere = chat(&db, &pa, false, false, &[]);
+    let hidden = id(&post(&db, &pa, elsewhere, "see https://site.test/a"));
+    let e = messages::add_link_previews(&db, &pbot, hidden, &previews).unwrap_err();
+    assert_eq!(
+        (e.status(), e.body()["errors"][0]["key"].clone()),
+        (404, json!("id"))
+    );
     assert_eq!(
         messages::add_link_previews(&db, &pa, m, &previews)
             .unwrap_err()
@@ -828,6 +837,14 @@ fn link_previews_for_bots_only_and_urls_from_the_text() {
     )
     .unwrap_err();
     assert_eq!(e.body()["errors"][0]["key"], "link_previews.u.image.name");
+    let e = messages::parse_link_previews(&json!({"link_previews": {}})).unwrap_err();
+    assert_eq!(
+        (
+            e.body()["errors"][0]["key"].clone(),
+            e.body()["errors"][0]["code"].clone()
+        ),
+        (json!("link_previews"), json!("blank"))
+    );
 }
 
 #[test]
