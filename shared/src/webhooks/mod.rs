@@ -15,6 +15,7 @@ pub mod delivery_log;
 pub mod fanout;
 pub mod history;
 pub mod incoming;
+pub mod mustache;
 pub mod routes;
 pub mod settings;
 pub mod templates;

@@ -1,8 +1,9 @@
 //! Message templates of incoming webhooks (`guides/incoming-webhooks.md`):
 //! the JSON an external service posts is rendered with the bot's `template`
 //! in its `template_engine`, Liquid (the `liquid` crate, with its standard
-//! filters: strings, numbers, arrays and `date`) or Mustache (the `mustache`
-//! crate: variables, sections, inverted sections and dotted names).
+//! filters: strings, numbers, arrays and `date`) or Mustache
+//! ([`super::mustache`]: variables, sections, inverted sections, dotted
+//! names).
 //!
 //! The JSON's top-level fields are the template's variables; a body that is
 //! not an object gives the template no variables. As in Shopify's Liquid,
@@ -186,6 +187,53 @@ impl ObjectView for LaxObject<'_> {
 #[error("{0}")]
 pub struct TemplateError(pub String);
 
+/// Refuses an integer literal in a Liquid tag that does not fit 64 bits:
+/// liquid-core 0.26 panics on one (`expect` in its literal parser, found by
+/// `fuzz/fuzz_targets/message_content.rs`), which would abort the component
+/// on every call of the webhook. Digits anywhere between `{{`/`{%` and the
+/// tag's end are read as a literal, so a long number inside a quoted string
+/// there is refused too; a float (`1e999`) is not a problem.
+fn integers_fit(template: &str) -> Result<(), TemplateError> {
+    let mut rest = template;
+    while let Some(at) = rest.find('{') {
+        let open = &rest[at..];
+        let closing = match open.as_bytes().get(1) {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            _ => {
+                rest = &open[1..];
+                continue;
+            }
+        };
+        let end = open.find(closing).unwrap_or(open.len());
+        let tag = &open[..end];
+        let bytes = tag.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = if i > 0 && bytes[i - 1] == b'-' {
+                i - 1
+            } else {
+                i
+            };
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            if tag[start..i].parse::<i64>().is_err() {
+                return Err(TemplateError(format!(
+                    "the number {} does not fit 64 bits",
+                    &tag[start..i]
+                )));
+            }
+        }
+        rest = &open[end.max(1)..];
+    }
+    Ok(())
+}
+
 /// The template languages a bot may choose (`BotTemplateEngine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -224,6 +272,7 @@ pub fn render(engine: Engine, template: &str, data: &Json) -> Result<String, Tem
     };
     match engine {
         Engine::Liquid => {
+            integers_fit(template)?;
             let parser = liquid::ParserBuilder::with_stdlib()
                 .filter(IsoDate)
                 .build()
@@ -237,13 +286,7 @@ pub fn render(engine: Engine, template: &str, data: &Json) -> Result<String, Tem
                 .render(&LaxObject::new(&globals))
                 .map_err(|e| TemplateError(one_line(&e.to_string())))
         }
-        Engine::Mustache => {
-            let parsed = mustache::compile_str(template)
-                .map_err(|e| TemplateError(one_line(&e.to_string())))?;
-            parsed
-                .render_to_string(&fields)
-                .map_err(|e| TemplateError(one_line(&e.to_string())))
-        }
+        Engine::Mustache => super::mustache::render(template, &fields).map_err(TemplateError),
     }
 }
 
@@ -358,6 +401,28 @@ mod tests {
             )
             .unwrap(),
             "[]"
+        );
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_refused_not_a_panic() {
+        // Found by fuzzing: liquid-core panics parsing such a literal.
+        let e = render(Engine::Liquid, "{{ 44444444444444444444 }}", &order()).unwrap_err();
+        assert!(e.0.contains("44444444444444444444"), "{e:?}");
+        let e = render(
+            Engine::Liquid,
+            "{% if amount > 99999999999999999999 %}x{% endif %}",
+            &order(),
+        );
+        assert!(e.is_err());
+        assert_eq!(
+            render(
+                Engine::Liquid,
+                "{{ -9223372036854775808 }} {{ 9223372036854775807 }} 99999999999999999999",
+                &order()
+            )
+            .unwrap(),
+            "-9223372036854775808 9223372036854775807 99999999999999999999"
         );
     }
 
