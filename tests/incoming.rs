@@ -180,6 +180,31 @@ fn mustache_templates_plain_messages_and_the_guides_limits() {
     );
     assert_api_error(&hook(&ws, &plain, "not json"), 400, "body", "invalid");
     assert_eq!(contents(&ws, chat).len(), 3);
+
+    // A variable may name any JSON the service posts: a boolean, a list or
+    // an object renders as text (the mustache crate used to abort here).
+    let (typed_bot, typed) = bot(
+        &ws,
+        json!({"name": "Typed", "nickname": "typed_bot", "template_engine": "mustache",
+               "template": "{{ paid }} {{{ tags }}} {{{ customer }}}{{#tags}} #{{.}}{{/tags}}{{^gift}} no gift{{/gift}}"}),
+    );
+    expect(
+        &ws.owner(
+            "POST",
+            &format!("/chats/{chat}/members"),
+            Some(json!({"member_ids": [typed_bot]})),
+        ),
+        204,
+    );
+    let typed_order =
+        json!({"paid": true, "tags": ["vip", "new"], "customer": {"id": 7}, "gift": false});
+    expect(&hook(&ws, &typed, &typed_order.to_string()), 200);
+    let texts = contents(&ws, chat);
+    assert_eq!(
+        texts.last().map(String::as_str),
+        Some(r#"true ["vip","new"] {"id":7} #vip #new no gift"#),
+        "{texts:?}"
+    );
 }
 
 #[test]
