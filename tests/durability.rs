@@ -2,14 +2,15 @@
 //! release host; the host is killed with `kill -9` in the middle; after a
 //! restart on the same state every message that was answered 201 is there
 //! with its content, none is duplicated or half-written, and the full-text
-//! index agrees with the messages table.
+//! index agrees with the messages table. The same for bulk additions of
+//! members: each is whole or absent after the kill.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e_tests::api::{app, expect, API};
-use e2e_tests::setup::{create_chat, id_of, Workspace};
+use e2e_tests::setup::{create_chat, create_user, id_of, Workspace};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "durability-e2e-admin-token";
@@ -158,5 +159,115 @@ fn every_acknowledged_message_survives_a_kill_and_none_is_doubled() {
         search["meta"]["total"],
         json!(total),
         "the search index agrees"
+    );
+}
+
+/// Adds `members` to a new chat after another until the host is gone; the
+/// chats created, each with whether its addition was answered 204.
+fn add_until_gone(base: &str, members: &[i64], stop: &AtomicBool) -> Vec<(i64, bool)> {
+    let send = |path: &str, body: Value| {
+        ureq::post(&format!("{base}{API}{path}"))
+            .set("Authorization", &format!("Bearer {ADMIN}"))
+            .set("Content-Type", "application/json")
+            .timeout(Duration::from_secs(10))
+            .send_string(&body.to_string())
+    };
+    let mut chats = Vec::new();
+    for n in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let chat = match send("/chats", json!({"chat": {"name": format!("bulk {n}")}})) {
+            Ok(r) if r.status() == 201 => {
+                let v: Value = serde_json::from_str(&r.into_string().expect("body")).expect("json");
+                id_of(&v["data"])
+            }
+            Ok(_) | Err(ureq::Error::Status(..)) => continue,
+            Err(_) => break,
+        };
+        match send(
+            &format!("/chats/{chat}/members"),
+            json!({"member_ids": members}),
+        ) {
+            Ok(r) => chats.push((chat, r.status() == 204)),
+            Err(ureq::Error::Status(..)) => chats.push((chat, false)),
+            Err(_) => {
+                chats.push((chat, false));
+                break;
+            }
+        }
+    }
+    chats
+}
+
+/// The same for a bulk addition: 8 clients each add 500 users to one new
+/// chat after another, the host is killed, and after the restart every
+/// chat has all 500 or none of them, with the system message that announces
+/// the addition exactly when they are there; every addition answered 204
+/// is whole.
+#[test]
+fn a_bulk_member_addition_is_whole_or_absent_after_a_kill() {
+    let mut ws = Workspace::start(ADMIN);
+    let members: Vec<i64> = (0..500)
+        .map(|i| {
+            id_of(&create_user(
+                &ws.host,
+                ADMIN,
+                json!({"email": format!("bulk{i}@example.com")}),
+            ))
+        })
+        .collect();
+    let base = ws.host.url("");
+    let base = base.trim_end_matches('/').to_owned();
+    let stop = AtomicBool::new(false);
+    let chats: Vec<(i64, bool)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (base, stop, members) = (base.clone(), &stop, &members);
+                s.spawn(move || add_until_gone(&base, members, stop))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(2000));
+        assert!(!ws.host.kill().success(), "killed");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && workers.iter().any(|w| !w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Relaxed);
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    let answered = chats.iter().filter(|(_, ok)| *ok).count();
+    assert!(answered >= 8, "only {answered} additions before the kill");
+
+    ws.host.restart(app(ADMIN));
+    let mut whole = 0;
+    for (chat, ok) in &chats {
+        let got = expect(&ws.owner("GET", &format!("/chats/{chat}"), None), 200);
+        let count = got["data"]["member_ids"].as_array().map_or(0, Vec::len);
+        assert!(
+            count == 1 || count == 501,
+            "chat {chat} has {count} members: half an addition"
+        );
+        if *ok {
+            assert_eq!(count, 501, "the addition to chat {chat} was answered 204");
+        }
+        let announced = all_messages(&ws, *chat).len();
+        assert_eq!(
+            announced > 0,
+            count == 501,
+            "chat {chat}: {count} members, {announced} messages"
+        );
+        whole += usize::from(count == 501);
+    }
+    eprintln!(
+        "{} chats: {answered} additions answered, {whole} whole after the restart",
+        chats.len()
+    );
+    assert!(
+        (answered..=answered + 8).contains(&whole),
+        "{whole} whole, {answered} answered"
     );
 }
