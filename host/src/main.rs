@@ -2,24 +2,8 @@
 //!
 //! `spin-host up` reads a Spin manifest v2 and serves its HTTP triggers the
 //! way `spin up` does, so the same `spin.toml` and components run unchanged
-//! here and under real Spin.
-
-mod app;
-mod clock;
-mod engine;
-mod ids;
-mod key_value;
-mod manifest;
-mod outbound;
-mod outbound_client;
-mod routing;
-mod runtime_config;
-mod scheduler;
-mod server;
-mod sqlite;
-mod state;
-mod template;
-mod variables;
+//! here and under real Spin. The command line is here; the host is the
+//! `spin_host` library.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -29,8 +13,9 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::app::{App, UpOptions};
-use crate::engine::EngineOptions;
+use spin_host::app::{App, UpOptions};
+use spin_host::engine::EngineOptions;
+use spin_host::{scheduler, server, sqlite};
 
 #[derive(Parser)]
 #[command(
