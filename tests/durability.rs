@@ -165,12 +165,20 @@ fn every_acknowledged_message_survives_a_kill_and_none_is_doubled() {
 /// Adds `members` to a new chat after another until the host is gone; the
 /// chats created, each with whether its addition was answered 204.
 fn add_until_gone(base: &str, members: &[i64], stop: &AtomicBool) -> Vec<(i64, bool)> {
-    let send = |path: &str, body: Value| {
-        ureq::post(&format!("{base}{API}{path}"))
+    // The status and body of the answer; `None` once the host is gone.
+    let send = |path: &str, body: Value| -> Option<(u16, String)> {
+        let reply = ureq::post(&format!("{base}{API}{path}"))
             .set("Authorization", &format!("Bearer {ADMIN}"))
             .set("Content-Type", "application/json")
             .timeout(Duration::from_secs(10))
-            .send_string(&body.to_string())
+            .send_string(&body.to_string());
+        match reply {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                let status = r.status();
+                Some((status, r.into_string().unwrap_or_default()))
+            }
+            Err(_) => None,
+        }
     };
     let mut chats = Vec::new();
     for n in 0.. {
@@ -178,23 +186,20 @@ fn add_until_gone(base: &str, members: &[i64], stop: &AtomicBool) -> Vec<(i64, b
             break;
         }
         let chat = match send("/chats", json!({"chat": {"name": format!("bulk {n}")}})) {
-            Ok(r) if r.status() == 201 => {
-                let v: Value = serde_json::from_str(&r.into_string().expect("body")).expect("json");
+            Some((201, body)) => {
+                let v: Value = serde_json::from_str(&body).expect("json");
                 id_of(&v["data"])
             }
-            Ok(_) | Err(ureq::Error::Status(..)) => continue,
-            Err(_) => break,
+            Some(_) => continue,
+            None => break,
         };
-        match send(
+        let added = send(
             &format!("/chats/{chat}/members"),
             json!({"member_ids": members}),
-        ) {
-            Ok(r) => chats.push((chat, r.status() == 204)),
-            Err(ureq::Error::Status(..)) => chats.push((chat, false)),
-            Err(_) => {
-                chats.push((chat, false));
-                break;
-            }
+        );
+        chats.push((chat, matches!(added, Some((204, _)))));
+        if added.is_none() {
+            break;
         }
     }
     chats
