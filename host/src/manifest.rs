@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ids;
-use crate::outbound::AllowedHostsConfig;
+use crate::outbound_rules::AllowedHostsConfig;
 use crate::routing::RoutePattern;
 use crate::template::Template;
-use crate::variables::AppVariable;
 
 /// Why a manifest could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +281,16 @@ pub struct HttpTrigger {
     pub route: Option<RoutePattern>,
     /// What handles requests on the route.
     pub target: TriggerTarget,
+}
+
+/// An application variable declared under `[variables]`.
+#[derive(Debug, Clone)]
+pub struct AppVariable {
+    /// The default value; `None` means the variable is required.
+    pub default: Option<String>,
+    /// Whether the value is a secret (informational only, as in Spin).
+    #[allow(dead_code)]
+    pub secret: bool,
 }
 
 /// A loaded and validated application.

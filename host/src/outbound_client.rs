@@ -34,10 +34,11 @@ use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
+
+pub use crate::outbound_rules::BlockedNetworks;
 
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(30);
@@ -52,69 +53,6 @@ pub type Sent = (
     http::Response<WasiBody>,
     Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
 );
-
-/// Networks outbound requests may not reach (Spin's `block_networks`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BlockedNetworks {
-    /// Explicit CIDRs.
-    pub nets: Vec<IpNet>,
-    /// Whether `"private"` was listed.
-    pub private: bool,
-}
-
-impl BlockedNetworks {
-    /// Parses `block_networks` entries: CIDRs, single addresses, `"private"`.
-    pub fn parse(entries: &[String]) -> Result<Self, String> {
-        let mut out = Self::default();
-        for e in entries {
-            if e == "private" {
-                out.private = true;
-            } else if let Ok(net) = e.parse::<IpNet>() {
-                out.nets.push(net);
-            } else if let Ok(ip) = e.parse::<IpAddr>() {
-                out.nets.push(IpNet::from(ip));
-            } else {
-                return Err(format!(
-                    "block_networks entry {e:?} is not a CIDR, an address or \"private\""
-                ));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Whether `ip` may not be connected to.
-    pub fn blocks(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        if self.nets.iter().any(|n| n.contains(&ip)) {
-            return true;
-        }
-        self.private
-            && match ip {
-                IpAddr::V4(v4) => {
-                    let [a, b, ..] = v4.octets();
-                    v4.is_private()
-                        || v4.is_loopback()
-                        || v4.is_link_local()
-                        || v4.is_unspecified()
-                        || (a == 100 && (64..128).contains(&b))
-                }
-                IpAddr::V6(v6) => {
-                    let first = v6.segments()[0];
-                    v6.is_loopback()
-                        || v6.is_unspecified()
-                        || (first & 0xfe00) == 0xfc00
-                        || (first & 0xffc0) == 0xfe80
-                }
-            }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.nets.is_empty() && !self.private
-    }
-}
 
 /// What the resolver fails with when every address of a name is blocked.
 #[derive(Debug, thiserror::Error)]

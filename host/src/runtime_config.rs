@@ -2,7 +2,7 @@
 //! format: state directory, key-value stores, SQLite databases and variable
 //! providers. Unknown top-level keys are rejected as Spin rejects them.
 
-use crate::outbound_client::BlockedNetworks;
+use crate::outbound_rules::BlockedNetworks;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 use crate::ids;
+pub use crate::manifest::AppVariable;
 use crate::template::Template;
 use bindings::fermyon::spin::variables::{self as wit, Error};
 
@@ -27,16 +28,6 @@ mod bindings {
         world: "spin-host:platform/variables",
         require_store_data_send: true,
     });
-}
-
-/// An application variable declared under `[variables]`.
-#[derive(Debug, Clone)]
-pub struct AppVariable {
-    /// The default value; `None` means the variable is required.
-    pub default: Option<String>,
-    /// Whether the value is a secret (informational only, as in Spin).
-    #[allow(dead_code)]
-    pub secret: bool,
 }
 
 /// Where a variable value may come from, other than the manifest default.
