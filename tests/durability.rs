@@ -68,6 +68,40 @@ fn all_messages(ws: &Workspace, chat: i64) -> Vec<Value> {
     }
 }
 
+/// Runs `clients` threads of `work(client, base_url, stop)` against the
+/// host, kills it with `kill -9` after `after`, waits for the clients to
+/// notice (5 s at most, then tells them to stop) and returns what they
+/// collected, in client order.
+fn kill_under_load<T: Send>(
+    ws: &mut Workspace,
+    clients: usize,
+    after: Duration,
+    work: impl Fn(usize, &str, &AtomicBool) -> Vec<T> + Sync,
+) -> Vec<T> {
+    let base = ws.host.url("");
+    let base = base.trim_end_matches('/').to_owned();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..clients)
+            .map(|client| {
+                let (base, stop, work) = (&base, &stop, &work);
+                s.spawn(move || work(client, base, stop))
+            })
+            .collect();
+        std::thread::sleep(after);
+        assert!(!ws.host.kill().success(), "killed");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && workers.iter().any(|w| !w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Relaxed);
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
+    })
+}
+
 #[test]
 fn every_acknowledged_message_survives_a_kill_and_none_is_doubled() {
     let mut ws = Workspace::start(ADMIN);
@@ -80,35 +114,18 @@ fn every_acknowledged_message_survives_a_kill_and_none_is_doubled() {
             ))
         })
         .collect();
-    let base = ws.host.url("");
-    let base = base.trim_end_matches('/').to_owned();
-    let stop = AtomicBool::new(false);
-    let acked: Vec<(i64, i64, String)> = std::thread::scope(|s| {
-        let workers: Vec<_> = chats
-            .iter()
-            .enumerate()
-            .map(|(client, chat)| {
-                let (base, stop) = (base.clone(), &stop);
-                s.spawn(move || {
-                    post_until_gone(&base, *chat, client, stop)
-                        .into_iter()
-                        .map(|(id, content)| (*chat, id, content))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(1500));
-        assert!(!ws.host.kill().success(), "killed");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && workers.iter().any(|w| !w.is_finished()) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        stop.store(true, Ordering::Relaxed);
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("worker"))
-            .collect()
-    });
+    let acked: Vec<(i64, i64, String)> = kill_under_load(
+        &mut ws,
+        chats.len(),
+        Duration::from_millis(1500),
+        |client, base, stop| {
+            let chat = chats[client];
+            post_until_gone(base, chat, client, stop)
+                .into_iter()
+                .map(|(id, content)| (chat, id, content))
+                .collect()
+        },
+    );
     assert!(
         acked.len() > 100,
         "only {} messages before the kill",
@@ -222,28 +239,10 @@ fn a_bulk_member_addition_is_whole_or_absent_after_a_kill() {
             ))
         })
         .collect();
-    let base = ws.host.url("");
-    let base = base.trim_end_matches('/').to_owned();
-    let stop = AtomicBool::new(false);
-    let chats: Vec<(i64, bool)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..8)
-            .map(|_| {
-                let (base, stop, members) = (base.clone(), &stop, &members);
-                s.spawn(move || add_until_gone(&base, members, stop))
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(2000));
-        assert!(!ws.host.kill().success(), "killed");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && workers.iter().any(|w| !w.is_finished()) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        stop.store(true, Ordering::Relaxed);
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("worker"))
-            .collect()
-    });
+    let chats: Vec<(i64, bool)> =
+        kill_under_load(&mut ws, 8, Duration::from_millis(2000), |_, base, stop| {
+            add_until_gone(base, &members, stop)
+        });
     let answered = chats.iter().filter(|(_, ok)| *ok).count();
     assert!(answered >= 8, "only {answered} additions before the kill");
 
