@@ -162,14 +162,13 @@ pub fn add(db: &dyn Db, p: &Principal, message_id: i64, input: &ReactionInput) -
         return Ok(existing);
     }
     let now = time::now().to_string();
-    let mut params: Vec<crate::platform::db::Value> = vec![
+    // The row, then each condition's parameters in the order of the SQL.
+    let params: Vec<crate::platform::db::Value> = vec![
         message_id.into(),
         p.user_id.into(),
         input.code.as_str().into(),
         name.as_str().into(),
-    ];
-    params.push(now.as_str().into());
-    params.extend([
+        now.as_str().into(),
         message_id.into(),
         message_id.into(),
         p.user_id.into(),
@@ -181,7 +180,7 @@ pub fn add(db: &dyn Db, p: &Principal, message_id: i64, input: &ReactionInput) -
         name.as_str().into(),
         message_id.into(),
         MESSAGE_UNIQUE_MAX.into(),
-    ]);
+    ];
     transaction(db, |db| -> Result<Json> {
         let inserted = db.execute(
             "INSERT INTO reactions (message_id, user_id, code, name, created_at) \
