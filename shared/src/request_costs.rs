@@ -1,6 +1,6 @@
 //! What the hot requests cost in SQL, on a fresh connection as every request
-//! gets one on Spin: the statements `POST /messages`, `GET /messages` (50)
-//! and `GET /profile` run, from the connection pragmas to the response, and
+//! gets one on Spin: the statements `POST /messages`, `GET /messages` (50),
+//! `GET /profile` and `POST /messages/{id}/reactions` run, from the connection pragmas to the response, and
 //! how many of them run while the write lock is held (between `BEGIN
 //! IMMEDIATE` and `COMMIT`). On Spin every statement is a trip to a blocking
 //! thread and a fresh prepare, and writers queue for the lock, so these
@@ -56,7 +56,7 @@ fn workspace(name: &str) -> Workspace {
         chat_id: chat,
     };
     for i in 0..60 {
-        let (status, _) = ws.request(
+        let (status, _, _) = ws.request(
             crate::components::messages,
             "POST",
             "/messages",
@@ -68,14 +68,15 @@ fn workspace(name: &str) -> Workspace {
 }
 
 impl Workspace {
-    /// Runs one request on a fresh connection: its status and statements.
+    /// Runs one request on a fresh connection: its status, statements and
+    /// JSON answer (`Null` when there is none).
     fn request(
         &mut self,
         handler: Handler,
         method: &str,
         path: &str,
         body: Option<serde_json::Value>,
-    ) -> (u16, Vec<String>) {
+    ) -> (u16, Vec<String>, serde_json::Value) {
         let conn = NativeDb::open_bare(&self.path).expect("open");
         let db = RecordingDb::new(&conn);
         db.read_setup().expect("setup");
@@ -90,7 +91,8 @@ impl Workspace {
             ..Config::default()
         };
         let resp = handler(&db, &cfg, &req);
-        (resp.status, db.statements())
+        let answer = serde_json::from_slice(&resp.body).unwrap_or_default();
+        (resp.status, db.statements(), answer)
     }
 }
 
@@ -131,7 +133,7 @@ fn assert_budget(what: &str, statements: &[String], total: usize, locked: usize)
 fn posting_a_message_stays_within_its_statement_budget() {
     let mut ws = workspace("post");
     let chat = ws.chat_id;
-    let (status, statements) = ws.request(
+    let (status, statements, _) = ws.request(
         crate::components::messages,
         "POST",
         "/messages",
@@ -145,7 +147,7 @@ fn posting_a_message_stays_within_its_statement_budget() {
 fn reading_fifty_messages_stays_within_its_statement_budget() {
     let mut ws = workspace("list");
     let chat = ws.chat_id;
-    let (status, statements) = ws.request(
+    let (status, statements, _) = ws.request(
         crate::components::messages,
         "GET",
         &format!("/messages?chat_id={chat}&limit=50"),
@@ -158,7 +160,29 @@ fn reading_fifty_messages_stays_within_its_statement_budget() {
 #[test]
 fn reading_the_profile_stays_within_its_statement_budget() {
     let mut ws = workspace("profile");
-    let (status, statements) = ws.request(crate::components::users, "GET", "/profile", None);
+    let (status, statements, _) = ws.request(crate::components::users, "GET", "/profile", None);
     assert_eq!(status, 200);
     assert_budget("GET /profile", &statements, 6, 0);
+}
+
+#[test]
+fn adding_a_reaction_stays_within_its_statement_budget() {
+    let mut ws = workspace("react");
+    let chat = ws.chat_id;
+    let (status, _, posted) = ws.request(
+        crate::components::messages,
+        "POST",
+        "/messages",
+        Some(json!({"message": {"entity_id": chat, "content": "react to me"}})),
+    );
+    assert_eq!(status, 201);
+    let id = posted["data"]["id"].as_i64().expect("message id");
+    let (status, statements, _) = ws.request(
+        crate::components::reactions,
+        "POST",
+        &format!("/messages/{id}/reactions"),
+        Some(json!({"code": "👍"})),
+    );
+    assert_eq!(status, 201);
+    assert_budget("POST /messages/{id}/reactions", &statements, 13, 5);
 }
