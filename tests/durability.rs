@@ -15,8 +15,32 @@ use serde_json::{json, Value};
 
 const ADMIN: &str = "durability-e2e-admin-token";
 
+/// POSTs `body` to the API path as the owner: the status and body of the
+/// answer, or `None` once the host is gone.
+fn post(base: &str, path: &str, body: &Value) -> Option<(u16, String)> {
+    let reply = ureq::post(&format!("{base}{API}{path}"))
+        .set("Authorization", &format!("Bearer {ADMIN}"))
+        .set("Content-Type", "application/json")
+        .timeout(Duration::from_secs(10))
+        .send_string(&body.to_string());
+    match reply {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => {
+            let status = r.status();
+            Some((status, r.into_string().unwrap_or_default()))
+        }
+        Err(_) => None,
+    }
+}
+
+/// The `data.id` of an answer's body.
+fn id_in(body: &str) -> i64 {
+    let v: Value = serde_json::from_str(body).expect("json");
+    id_of(&v["data"])
+}
+
 /// Posts into `chat` until told to stop or the host is gone; the
-/// `(id, content)` of every message answered 201.
+/// `(id, content)` of every message answered 201 (a 503, the lock stayed
+/// taken, is no acknowledgement).
 fn post_until_gone(base: &str, chat: i64, client: usize, stop: &AtomicBool) -> Vec<(i64, String)> {
     let mut acked = Vec::new();
     for n in 0.. {
@@ -24,21 +48,11 @@ fn post_until_gone(base: &str, chat: i64, client: usize, stop: &AtomicBool) -> V
             break;
         }
         let content = format!("durable c{client} n{n}");
-        let body = json!({"message": {"entity_id": chat, "content": content}}).to_string();
-        let reply = ureq::post(&format!("{base}{API}/messages"))
-            .set("Authorization", &format!("Bearer {ADMIN}"))
-            .set("Content-Type", "application/json")
-            .timeout(Duration::from_secs(10))
-            .send_string(&body);
-        match reply {
-            Ok(r) if r.status() == 201 => {
-                let text = r.into_string().expect("body");
-                let v: Value = serde_json::from_str(&text).expect("json");
-                acked.push((id_of(&v["data"]), content));
-            }
-            // A 503 (the lock stayed taken) is not an acknowledgement.
-            Ok(_) | Err(ureq::Error::Status(..)) => {}
-            Err(_) => break,
+        let body = json!({"message": {"entity_id": chat, "content": content}});
+        match post(base, "/messages", &body) {
+            Some((201, answer)) => acked.push((id_in(&answer), content)),
+            Some(_) => {}
+            None => break,
         }
     }
     acked
@@ -182,37 +196,24 @@ fn every_acknowledged_message_survives_a_kill_and_none_is_doubled() {
 /// Adds `members` to a new chat after another until the host is gone; the
 /// chats created, each with whether its addition was answered 204.
 fn add_until_gone(base: &str, members: &[i64], stop: &AtomicBool) -> Vec<(i64, bool)> {
-    // The status and body of the answer; `None` once the host is gone.
-    let send = |path: &str, body: Value| -> Option<(u16, String)> {
-        let reply = ureq::post(&format!("{base}{API}{path}"))
-            .set("Authorization", &format!("Bearer {ADMIN}"))
-            .set("Content-Type", "application/json")
-            .timeout(Duration::from_secs(10))
-            .send_string(&body.to_string());
-        match reply {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => {
-                let status = r.status();
-                Some((status, r.into_string().unwrap_or_default()))
-            }
-            Err(_) => None,
-        }
-    };
     let mut chats = Vec::new();
     for n in 0.. {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let chat = match send("/chats", json!({"chat": {"name": format!("bulk {n}")}})) {
-            Some((201, body)) => {
-                let v: Value = serde_json::from_str(&body).expect("json");
-                id_of(&v["data"])
-            }
+        let chat = match post(
+            base,
+            "/chats",
+            &json!({"chat": {"name": format!("bulk {n}")}}),
+        ) {
+            Some((201, answer)) => id_in(&answer),
             Some(_) => continue,
             None => break,
         };
-        let added = send(
+        let added = post(
+            base,
             &format!("/chats/{chat}/members"),
-            json!({"member_ids": members}),
+            &json!({"member_ids": members}),
         );
         chats.push((chat, matches!(added, Some((204, _)))));
         if added.is_none() {
