@@ -129,25 +129,25 @@ class Sdk:
         await self.client.close()
 
 
+def raw_request(url: str, method: str, token: str | None, body: bytes | None = None) -> tuple[int, bytes]:
+    """One JSON request with `Bearer token` (no `Authorization` when `None`):
+    the status and the raw answer, whatever the status."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
 def http(server, method: str, path: str, body: dict | None = None, token: str | None = None):
     """Plain HTTP for our extensions, which the SDK does not know."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        f"{server.base_url}{path}",
-        data=data,
-        method=method,
-        headers={
-            "Authorization": f"Bearer {token or server.admin_token}",
-            "Content-Type": "application/json",
-        },
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, (json.loads(raw) if raw else None)
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        return e.code, (json.loads(raw) if raw else None)
+    status, raw = raw_request(f"{server.base_url}{path}", method, token or server.admin_token, data)
+    return status, (json.loads(raw) if raw else None)
 
 
 async def create(client: PachcaClient, **fields) -> User:

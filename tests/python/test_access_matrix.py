@@ -42,14 +42,12 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import http, issue_token, unique
+from helpers import http, issue_token, raw_request, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT.parent / "shared/reference/pachca-api/openapi.yaml"
@@ -194,21 +192,13 @@ def scope_roles() -> dict[str, set[str]]:
 
 
 def send(server, method: str, path: str, token: str | None, body: bytes | None = None):
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+    """`raw_request` to an API path (or a whole URL), the answer parsed."""
     url = path if path.startswith("http") else server.base_url + path
-    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    status, raw = raw_request(url, method, token, body)
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            status, raw = r.status, r.read()
-    except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
-    try:
-        parsed = json.loads(raw) if raw else None
+        return status, (json.loads(raw) if raw else None)
     except ValueError:
-        parsed = None
-    return status, parsed
+        return status, None
 
 
 @pytest.fixture(scope="module")

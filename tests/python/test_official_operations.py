@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+
+from helpers import raw_request
 
 SPEC = Path(__file__).resolve().parents[3] / "shared/reference/pachca-api/openapi.yaml"
 
@@ -33,14 +33,7 @@ def test_every_official_operation_is_served_but_the_listed_ones(server):
             operations += 1
             url = server.base_url + re.sub(r"\{[^}]+\}", "1", path)
             body = b"{}" if method in ("post", "put", "patch") else None
-            req = urllib.request.Request(url, data=body, method=method.upper(), headers={
-                "Authorization": f"Bearer {server.admin_token}",
-                "Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(req, timeout=30) as r:
-                    status, raw = r.status, r.read()
-            except urllib.error.HTTPError as e:
-                status, raw = e.code, e.read()
+            status, raw = raw_request(url, method.upper(), server.admin_token, body)
             try:
                 keys = [e.get("key") for e in json.loads(raw).get("errors", [])]
             except (ValueError, AttributeError):
