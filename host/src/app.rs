@@ -16,8 +16,9 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::engine::{build_engine, ComponentCache, EngineOptions};
 use crate::key_value::{KeyValueAccess, KeyValueStores, RedisKeyValue, SqliteKeyValue};
 use crate::manifest::{AppManifest, ComponentSpec, FileMount, StaticResponse, TriggerTarget};
-use crate::outbound::{AllowedHostsConfig, OutboundPolicy};
+use crate::outbound::OutboundPolicy;
 use crate::outbound_client::OutboundClient;
+use crate::outbound_rules::AllowedHostsConfig;
 use crate::routing::Router;
 use crate::runtime_config::{
     KeyValueStoreConfig, RuntimeConfig, SqliteDatabaseConfig, VariablesProviderConfig,

@@ -38,7 +38,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
-pub use crate::outbound_rules::BlockedNetworks;
+use crate::outbound_rules::BlockedNetworks;
 
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(30);

@@ -337,3 +337,67 @@ impl BlockedNetworks {
         self.nets.is_empty() && !self.private
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(entries: &[&str]) -> AllowedHostsConfig {
+        let entries: Vec<String> = entries.iter().map(|s| s.to_string()).collect();
+        AllowedHostsConfig::resolve(&entries, |_| Err("no vars".into())).expect("valid")
+    }
+
+    #[test]
+    fn grammar_rejections() {
+        for bad in [
+            "insecure:allow-all",
+            "*",
+            "example.com",
+            "{http,https}://example.com",
+            "https://example.com/path",
+            "https://ex*ample.com",
+            "https://{a,b}.com",
+            "https://example.com:80,81",
+            "foo://example.com",
+            "*://example.com",
+            "https://example.com:9..3",
+        ] {
+            assert!(AllowedHost::parse(bad).is_err(), "{bad} accepted");
+        }
+        for good in [
+            "https://*:*",
+            "*://*:*",
+            "http://localhost:3000",
+            "https://example.com/",
+            "*://*.example.com:443",
+            "http://self",
+            "tcp://10.0.0.0/8:5432",
+            "http://127.0.0.1:1000..2000",
+            "http://[::1]:8080",
+        ] {
+            assert!(AllowedHost::parse(good).is_ok(), "{good} rejected");
+        }
+    }
+
+    #[test]
+    fn matching() {
+        let c = config(&[
+            "http://localhost:3000",
+            "https://*.example.com",
+            "http://127.0.0.1:1000..2000",
+            "tcp://10.0.0.0/8:5432",
+        ]);
+        assert!(c.allows("http", "localhost", 3000));
+        assert!(!c.allows("http", "localhost", 80));
+        assert!(!c.allows("https", "localhost", 3000));
+        assert!(c.allows("https", "api.example.com", 443));
+        assert!(!c.allows("https", "example.com", 443));
+        assert!(c.allows("http", "127.0.0.1", 1999));
+        assert!(!c.allows("http", "127.0.0.1", 2000));
+        assert!(c.allows("tcp", "10.1.2.3", 5432));
+        assert!(!c.allows_self());
+        assert!(config(&["https://*:*"]).allows_self());
+        assert!(config(&["http://self"]).allows_self());
+        assert!(!config(&["http://self"]).allows("http", "self", 80));
+    }
+}
