@@ -133,43 +133,44 @@ pub fn add_link_previews(
             "Only bots can unfurl links",
         ));
     }
+    // Reads and checks before the write lock; inside it, only the writes.
+    let m = load(db, id)?.ok_or_else(|| Error::not_found("id", id))?;
+    let domains = unfurl_domains(db, p.user_id)?;
+    // An unfurl bot watches its domains in every chat
+    // (`guides/link-previews.md`); any other bot only the messages it
+    // reads, and nothing tells it that any other message exists.
+    let reads = match readable(db, p, id) {
+        Ok(_) => true,
+        Err(Error::NotFound(_)) => false,
+        Err(e) => return Err(e),
+    };
+    if !reads && domains.is_empty() {
+        return Err(Error::not_found("id", id));
+    }
+    if m.deleted_at.is_some() {
+        return Err(message_deleted(id));
+    }
+    for url in previews.keys() {
+        let host = link_host(url).unwrap_or_default();
+        let watched = domains.iter().any(|d| on_domain(&host, d));
+        if !domains.is_empty() && !watched {
+            return Err(Error::invalid(
+                &format!("link_previews.{url}"),
+                ErrorCode::Invalid,
+                Some(url.clone()),
+                "The URL's domain is not one of the bot's unfurl_domains",
+            ));
+        }
+        if !m.content.contains(url.as_str()) {
+            return Err(Error::invalid(
+                &format!("link_previews.{url}"),
+                ErrorCode::NotFound,
+                Some(url.clone()),
+                "The URL does not occur in the message",
+            ));
+        }
+    }
     transaction(db, |db| -> Result<()> {
-        let m = load(db, id)?.ok_or_else(|| Error::not_found("id", id))?;
-        let domains = unfurl_domains(db, p.user_id)?;
-        // An unfurl bot watches its domains in every chat
-        // (`guides/link-previews.md`); any other bot only the messages it
-        // reads, and nothing tells it that any other message exists.
-        let reads = match readable(db, p, id) {
-            Ok(_) => true,
-            Err(Error::NotFound(_)) => false,
-            Err(e) => return Err(e),
-        };
-        if !reads && domains.is_empty() {
-            return Err(Error::not_found("id", id));
-        }
-        if m.deleted_at.is_some() {
-            return Err(message_deleted(id));
-        }
-        for url in previews.keys() {
-            let host = link_host(url).unwrap_or_default();
-            let watched = domains.iter().any(|d| on_domain(&host, d));
-            if !domains.is_empty() && !watched {
-                return Err(Error::invalid(
-                    &format!("link_previews.{url}"),
-                    ErrorCode::Invalid,
-                    Some(url.clone()),
-                    "The URL's domain is not one of the bot's unfurl_domains",
-                ));
-            }
-            if !m.content.contains(url.as_str()) {
-                return Err(Error::invalid(
-                    &format!("link_previews.{url}"),
-                    ErrorCode::NotFound,
-                    Some(url.clone()),
-                    "The URL does not occur in the message",
-                ));
-            }
-        }
         let now = time::now().to_string();
         for (url, preview) in previews {
             db.execute(
