@@ -14,8 +14,8 @@ use crate::platform::db::Db;
 use crate::platform::http::{Request, Response};
 use crate::platform::{audit, outbox};
 use crate::{
-    audit as audit_area, broadcasts, chats, exports, files, messages, reactions, tasks, users,
-    webhooks,
+    analytics, audit as audit_area, broadcasts, chats, exports, files, messages, reactions, tasks,
+    users, webhooks,
 };
 
 /// Prepares a request: the fan-out installed, the outbox emptied, the
@@ -93,6 +93,13 @@ pub fn tasks(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
 pub fn broadcasts(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
     begin(req);
     serve(db, cfg, req, broadcasts::routes::route)
+}
+
+/// The `analytics` component (our extension): communication analytics
+/// over the rollups the other areas' writes keep.
+pub fn analytics(db: &dyn Db, cfg: &Config, req: &Request) -> Response {
+    begin(req);
+    serve(db, cfg, req, analytics::routes::route)
 }
 
 /// The `webhooks` component: the official bots API, the event history for

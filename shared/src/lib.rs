@@ -12,6 +12,9 @@
 //! messages/   messages, input parsing, threads, read state, search
 //! reactions/  reactions
 //! webhooks/   bots, outgoing webhooks, event history
+//! broadcasts/, exports/, audit/, analytics/
+//!             features over every area above: broadcasts, chat exports,
+//!             the audit log, communication analytics
 //! components  which area routers each Spin component serves
 //! ```
 //!
@@ -24,6 +27,7 @@
 
 #![deny(missing_docs)]
 
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod broadcasts;

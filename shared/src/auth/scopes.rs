@@ -126,13 +126,20 @@ pub const CATALOGUE: &[(&str, &[&str])] = &[
     // Our extensions (not in the spec's `OAuthScope`): see [`EXTENSIONS`].
     ("broadcasts:read", &[O, A, B]),
     ("broadcasts:write", &[O, A, B]),
+    ("analytics:read", MANAGERS),
+    ("analytics:write", MANAGERS),
 ];
 
 /// The catalogue's scopes of our own, for our extension routes. The owner's
 /// and admins' tokens hold them by default; a bot only when its `scopes`
 /// name them; official answers (`GET /oauth/token/info`) leave them out,
 /// since clients built from the spec know only `OAuthScope`.
-pub const EXTENSIONS: &[&str] = &["broadcasts:read", "broadcasts:write"];
+pub const EXTENSIONS: &[&str] = &[
+    "broadcasts:read",
+    "broadcasts:write",
+    "analytics:read",
+    "analytics:write",
+];
 
 /// Whether `scope` is one of the spec's (`OAuthScope`), not ours.
 pub fn is_official(scope: &str) -> bool {
@@ -195,7 +202,10 @@ mod tests {
         assert!(!allowed(Role::Owner, false, "bot_self:write"));
         assert!(allowed_for(Role::Guest, false).is_empty());
         assert!(!allowed(Role::User, false, "no:such"));
-        assert_eq!(CATALOGUE.len(), 55);
+        assert_eq!(CATALOGUE.len(), 57);
+        assert!(allowed(Role::Admin, false, "analytics:read"));
+        assert!(!allowed(Role::User, false, "analytics:read"));
+        assert!(!allowed(Role::User, true, "analytics:read"));
         assert!(allowed(Role::Admin, false, "broadcasts:write"));
         assert!(!allowed(Role::User, false, "broadcasts:read"));
         assert!(!is_official("broadcasts:read") && is_official("users:read"));

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::platform::db::{Db, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::pagination::{id_page, Cursor};
+use crate::platform::report::{csv_document, percent, percentile};
 use crate::platform::time::Timestamp;
 use serde_json::{json, Value as Json};
 
@@ -101,12 +102,7 @@ impl RecipientFilter {
 }
 
 fn count_and_percent(count: i64, of: i64) -> Json {
-    let percent = if of > 0 {
-        (count as f64 * 1000.0 / of as f64).round() / 10.0
-    } else {
-        0.0
-    };
-    json!({"count": count, "percent": percent})
+    json!({"count": count, "percent": percent(count, of)})
 }
 
 fn one_i64(db: &dyn Db, sql: &str, id: i64) -> Result<i64> {
@@ -115,15 +111,6 @@ fn one_i64(db: &dyn Db, sql: &str, id: i64) -> Result<i64> {
         .map(|r| r.i64(0))
         .transpose()?
         .unwrap_or(0))
-}
-
-/// Nearest-rank percentile of sorted `v`.
-fn percentile(v: &[i64], p: usize) -> Option<i64> {
-    if v.is_empty() {
-        return None;
-    }
-    let rank = (p * v.len()).div_ceil(100).max(1);
-    v.get(rank - 1).copied()
 }
 
 /// The data buttons of a broadcast's message, in order: `(data, text)`.
@@ -409,11 +396,9 @@ pub fn recipients(
 pub fn csv(db: &dyn Db, b: &Broadcast, filter: &RecipientFilter) -> Result<Vec<u8>> {
     let (cond, extra) = filter.condition();
     let list = load_recipients(db, b.id, cond, extra)?;
-    let mut out = Vec::from("\u{feff}".as_bytes());
-    {
-        let mut w = ::csv::Writer::from_writer(&mut out);
-        let fail = |e: ::csv::Error| Error::Internal(format!("csv: {e}"));
-        w.write_record([
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    csv_document(
+        &[
             "user_id",
             "nickname",
             "first_name",
@@ -426,11 +411,9 @@ pub fn csv(db: &dyn Db, b: &Broadcast, filter: &RecipientFilter) -> Result<Vec<u
             "replied_at",
             "reactions",
             "clicked",
-        ])
-        .map_err(fail)?;
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        for r in &list {
-            w.write_record([
+        ],
+        list.iter().map(|r| {
+            [
                 r.user_id.to_string(),
                 r.nickname.clone(),
                 text(&r.first_name),
@@ -443,11 +426,7 @@ pub fn csv(db: &dyn Db, b: &Broadcast, filter: &RecipientFilter) -> Result<Vec<u
                 text(&r.replied_at),
                 r.reactions.join(" "),
                 r.clicked.join(" "),
-            ])
-            .map_err(fail)?;
-        }
-        w.flush()
-            .map_err(|e| Error::Internal(format!("csv: {e}")))?;
-    }
-    Ok(out)
+            ]
+        }),
+    )
 }

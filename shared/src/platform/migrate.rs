@@ -94,6 +94,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_file_images",
         sql: include_str!("../../../migrations/0014_file_images.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_analytics",
+        sql: include_str!("../../../migrations/0015_analytics.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

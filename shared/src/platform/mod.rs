@@ -16,5 +16,6 @@ pub mod pagination;
 pub mod params;
 pub mod random;
 pub mod rate_limit;
+pub mod report;
 pub mod time;
 pub mod validate;

@@ -1,0 +1,292 @@
+-- 0015: communication analytics (our extension, shared/src/analytics).
+--
+-- Rollups kept by triggers in the same transaction as the change they
+-- count, so the analytics routes read O(buckets x chats) rows, never the
+-- messages. Every figure is defined in shared/openapi/extensions.json and
+-- the README ("Communication analytics"); in short:
+-- * counted: messages that are not system messages and not deleted, and
+--   reactions, by people (not bots), in shared chats (group chats and
+--   channels, with their threads; never personal chats);
+-- * a thread's messages and reactions count for the chat of its root
+--   message (messages.root_chat_id), flagged as thread activity;
+-- * days are local dates in the workspace's analytics time zone
+--   (analytics_settings), whose UTC offsets analytics_zone_offsets lists
+--   (written by the app from the time-zone database when the zone is set).
+--
+-- analytics_activity is the base fact: one row per chat, local day and
+-- member who wrote or reacted there that day. Every other rollup follows
+-- from its changes. The rebuild (POST /analytics/rebuild) empties the
+-- rollups and inserts analytics_activity again from the raw rows; the
+-- same triggers then fill the rest.
+
+CREATE TABLE IF NOT EXISTS analytics_settings (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    time_zone  TEXT NOT NULL,
+    -- NULL until the rollups have been built from the raw rows (the first
+    -- analytics request builds them).
+    rebuilt_at TEXT
+);
+INSERT INTO analytics_settings (id, time_zone) VALUES (1, 'UTC') ON CONFLICT DO NOTHING;
+
+-- From starts_at (UTC, the API's format) on, local time = UTC + offset_seconds.
+CREATE TABLE IF NOT EXISTS analytics_zone_offsets (
+    starts_at      TEXT    PRIMARY KEY,
+    offset_seconds INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO analytics_zone_offsets (starts_at, offset_seconds)
+VALUES ('0000-01-01T00:00:00.000Z', 0) ON CONFLICT DO NOTHING;
+
+CREATE TABLE IF NOT EXISTS analytics_activity (
+    chat_id          INTEGER NOT NULL,
+    day              TEXT    NOT NULL,
+    user_id          INTEGER NOT NULL,
+    messages         INTEGER NOT NULL DEFAULT 0,
+    thread_messages  INTEGER NOT NULL DEFAULT 0,
+    reactions        INTEGER NOT NULL DEFAULT 0,
+    thread_reactions INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (chat_id, day, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS analytics_activity_day ON analytics_activity (day, chat_id, user_id);
+
+-- Per chat and local day: the sums of analytics_activity, and the
+-- membership changes of analytics_membership_changes.
+CREATE TABLE IF NOT EXISTS analytics_chat_days (
+    chat_id          INTEGER NOT NULL,
+    day              TEXT    NOT NULL,
+    messages         INTEGER NOT NULL DEFAULT 0,
+    thread_messages  INTEGER NOT NULL DEFAULT 0,
+    reactions        INTEGER NOT NULL DEFAULT 0,
+    thread_reactions INTEGER NOT NULL DEFAULT 0,
+    joins            INTEGER NOT NULL DEFAULT 0,
+    self_joins       INTEGER NOT NULL DEFAULT 0,
+    leaves           INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (chat_id, day)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS analytics_chat_days_day ON analytics_chat_days (day, chat_id);
+
+-- Who was active in each day, week (starting Monday) and month, with the
+-- number of analytics_activity rows behind it (deleted at 0).
+CREATE TABLE IF NOT EXISTS analytics_member_periods (
+    kind    TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
+    start   TEXT    NOT NULL,
+    user_id INTEGER NOT NULL,
+    facts   INTEGER NOT NULL,
+    PRIMARY KEY (kind, start, user_id)
+) WITHOUT ROWID;
+
+-- Workspace counters per period: active_members for every kind; messages,
+-- reactions and active_chats (chats with a counted message) for days.
+CREATE TABLE IF NOT EXISTS analytics_periods (
+    kind           TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
+    start          TEXT    NOT NULL,
+    messages       INTEGER NOT NULL DEFAULT 0,
+    reactions      INTEGER NOT NULL DEFAULT 0,
+    active_members INTEGER NOT NULL DEFAULT 0,
+    active_chats   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, start)
+) WITHOUT ROWID;
+
+-- Raw record of people joining and leaving shared chats, from the
+-- chat_member add/remove events (which name who made the change): a join
+-- is self-initiated when the person added themselves.
+CREATE TABLE IF NOT EXISTS analytics_membership_changes (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id        INTEGER NOT NULL,
+    user_id        INTEGER NOT NULL,
+    change         TEXT    NOT NULL CHECK (change IN ('join', 'leave')),
+    self_initiated INTEGER NOT NULL CHECK (self_initiated IN (0, 1)),
+    created_at     TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS analytics_membership_changes_chat
+    ON analytics_membership_changes (chat_id, created_at);
+
+INSERT INTO analytics_membership_changes (chat_id, user_id, change, self_initiated, created_at)
+SELECT e.entity_id, j.value, CASE e.event WHEN 'add' THEN 'join' ELSE 'leave' END,
+       coalesce(j.value = e.actor_user_id, 0), e.created_at
+FROM events e, json_each(e.payload_json, '$.user_ids') j
+WHERE e.type = 'chat_member' AND e.event IN ('add', 'remove')
+  AND EXISTS (SELECT 1 FROM chats c WHERE c.id = e.entity_id AND c.personal = 0)
+  AND EXISTS (SELECT 1 FROM users u WHERE u.id = j.value AND u.bot = 0)
+  AND NOT EXISTS (SELECT 1 FROM analytics_membership_changes);
+
+-- Messages: written, deleted.
+CREATE TRIGGER IF NOT EXISTS analytics_message_new AFTER INSERT ON messages
+WHEN NEW.system = 0 AND NEW.deleted_at IS NULL AND NEW.entity_type <> 'user'
+BEGIN
+  INSERT INTO analytics_activity (chat_id, day, user_id, messages, thread_messages)
+  SELECT NEW.root_chat_id,
+         date(NEW.created_at, (SELECT o.offset_seconds FROM analytics_zone_offsets o
+                               WHERE o.starts_at <= NEW.created_at ORDER BY o.starts_at DESC LIMIT 1) || ' seconds'),
+         NEW.user_id, NEW.entity_type = 'discussion', NEW.entity_type = 'thread'
+  WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = NEW.user_id AND u.bot = 0)
+    AND EXISTS (SELECT 1 FROM chats c WHERE c.id = NEW.root_chat_id AND c.personal = 0)
+  ON CONFLICT (chat_id, day, user_id) DO UPDATE SET
+    messages = messages + excluded.messages,
+    thread_messages = thread_messages + excluded.thread_messages;
+END;
+
+CREATE TRIGGER IF NOT EXISTS analytics_message_deleted AFTER UPDATE OF deleted_at ON messages
+WHEN OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL AND NEW.system = 0 AND NEW.entity_type <> 'user'
+BEGIN
+  UPDATE analytics_activity SET
+    messages = messages - (NEW.entity_type = 'discussion'),
+    thread_messages = thread_messages - (NEW.entity_type = 'thread')
+  WHERE chat_id = NEW.root_chat_id AND user_id = NEW.user_id
+    AND day = date(NEW.created_at, (SELECT o.offset_seconds FROM analytics_zone_offsets o
+                                    WHERE o.starts_at <= NEW.created_at ORDER BY o.starts_at DESC LIMIT 1) || ' seconds');
+  DELETE FROM analytics_activity
+  WHERE chat_id = NEW.root_chat_id AND user_id = NEW.user_id
+    AND day = date(NEW.created_at, (SELECT o.offset_seconds FROM analytics_zone_offsets o
+                                    WHERE o.starts_at <= NEW.created_at ORDER BY o.starts_at DESC LIMIT 1) || ' seconds')
+    AND messages = 0 AND thread_messages = 0 AND reactions = 0 AND thread_reactions = 0;
+END;
+
+-- Reactions: added, removed (counted on the day they were added).
+CREATE TRIGGER IF NOT EXISTS analytics_reaction_new AFTER INSERT ON reactions
+BEGIN
+  INSERT INTO analytics_activity (chat_id, day, user_id, reactions, thread_reactions)
+  SELECT m.root_chat_id,
+         date(NEW.created_at, (SELECT o.offset_seconds FROM analytics_zone_offsets o
+                               WHERE o.starts_at <= NEW.created_at ORDER BY o.starts_at DESC LIMIT 1) || ' seconds'),
+         NEW.user_id, m.entity_type = 'discussion', m.entity_type = 'thread'
+  FROM messages m
+  WHERE m.id = NEW.message_id AND m.entity_type <> 'user'
+    AND EXISTS (SELECT 1 FROM users u WHERE u.id = NEW.user_id AND u.bot = 0)
+    AND EXISTS (SELECT 1 FROM chats c WHERE c.id = m.root_chat_id AND c.personal = 0)
+  ON CONFLICT (chat_id, day, user_id) DO UPDATE SET
+    reactions = reactions + excluded.reactions,
+    thread_reactions = thread_reactions + excluded.thread_reactions;
+END;
+
+CREATE TRIGGER IF NOT EXISTS analytics_reaction_removed AFTER DELETE ON reactions
+BEGIN
+  UPDATE analytics_activity SET
+    reactions = reactions - (SELECT m.entity_type = 'discussion' FROM messages m WHERE m.id = OLD.message_id),
+    thread_reactions = thread_reactions - (SELECT m.entity_type = 'thread' FROM messages m WHERE m.id = OLD.message_id)
+  WHERE chat_id = (SELECT m.root_chat_id FROM messages m WHERE m.id = OLD.message_id AND m.entity_type <> 'user')
+    AND user_id = OLD.user_id
+    AND day = date(OLD.created_at, (SELECT o.offset_seconds FROM analytics_zone_offsets o
+                                    WHERE o.starts_at <= OLD.created_at ORDER BY o.starts_at DESC LIMIT 1) || ' seconds');
+  DELETE FROM analytics_activity
+  WHERE chat_id = (SELECT m.root_chat_id FROM messages m WHERE m.id = OLD.message_id)
+    AND user_id = OLD.user_id
+    AND day = date(OLD.created_at, (SELECT o.offset_seconds FROM analytics_zone_offsets o
+                                    WHERE o.starts_at <= OLD.created_at ORDER BY o.starts_at DESC LIMIT 1) || ' seconds')
+    AND messages = 0 AND thread_messages = 0 AND reactions = 0 AND thread_reactions = 0;
+END;
+
+-- Membership: the log, from the events that record every change.
+CREATE TRIGGER IF NOT EXISTS analytics_membership_event AFTER INSERT ON events
+WHEN NEW.type = 'chat_member' AND NEW.event IN ('add', 'remove')
+BEGIN
+  INSERT INTO analytics_membership_changes (chat_id, user_id, change, self_initiated, created_at)
+  SELECT NEW.entity_id, j.value, CASE NEW.event WHEN 'add' THEN 'join' ELSE 'leave' END,
+         coalesce(j.value = NEW.actor_user_id, 0), NEW.created_at
+  FROM json_each(NEW.payload_json, '$.user_ids') j
+  WHERE EXISTS (SELECT 1 FROM chats c WHERE c.id = NEW.entity_id AND c.personal = 0)
+    AND EXISTS (SELECT 1 FROM users u WHERE u.id = j.value AND u.bot = 0);
+END;
+
+CREATE TRIGGER IF NOT EXISTS analytics_membership_change AFTER INSERT ON analytics_membership_changes
+BEGIN
+  INSERT INTO analytics_chat_days (chat_id, day, joins, self_joins, leaves)
+  VALUES (NEW.chat_id,
+          date(NEW.created_at, (SELECT o.offset_seconds FROM analytics_zone_offsets o
+                                WHERE o.starts_at <= NEW.created_at ORDER BY o.starts_at DESC LIMIT 1) || ' seconds'),
+          NEW.change = 'join', NEW.change = 'join' AND NEW.self_initiated = 1, NEW.change = 'leave')
+  ON CONFLICT (chat_id, day) DO UPDATE SET
+    joins = joins + excluded.joins,
+    self_joins = self_joins + excluded.self_joins,
+    leaves = leaves + excluded.leaves;
+END;
+
+-- analytics_activity -> analytics_chat_days and analytics_member_periods.
+CREATE TRIGGER IF NOT EXISTS analytics_activity_new AFTER INSERT ON analytics_activity
+BEGIN
+  INSERT INTO analytics_chat_days (chat_id, day, messages, thread_messages, reactions, thread_reactions)
+  VALUES (NEW.chat_id, NEW.day, NEW.messages, NEW.thread_messages, NEW.reactions, NEW.thread_reactions)
+  ON CONFLICT (chat_id, day) DO UPDATE SET
+    messages = messages + excluded.messages,
+    thread_messages = thread_messages + excluded.thread_messages,
+    reactions = reactions + excluded.reactions,
+    thread_reactions = thread_reactions + excluded.thread_reactions;
+  INSERT INTO analytics_member_periods (kind, start, user_id, facts)
+  VALUES ('day', NEW.day, NEW.user_id, 1),
+         ('week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.user_id, 1),
+         ('month', strftime('%Y-%m-01', NEW.day), NEW.user_id, 1)
+  ON CONFLICT (kind, start, user_id) DO UPDATE SET facts = facts + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS analytics_activity_changed AFTER UPDATE ON analytics_activity
+BEGIN
+  UPDATE analytics_chat_days SET
+    messages = messages + NEW.messages - OLD.messages,
+    thread_messages = thread_messages + NEW.thread_messages - OLD.thread_messages,
+    reactions = reactions + NEW.reactions - OLD.reactions,
+    thread_reactions = thread_reactions + NEW.thread_reactions - OLD.thread_reactions
+  WHERE chat_id = NEW.chat_id AND day = NEW.day;
+END;
+
+-- Only rows emptied by a deletion or a removed reaction (their counts
+-- already left the chat's day through the update above); the rebuild's
+-- wholesale delete passes by.
+CREATE TRIGGER IF NOT EXISTS analytics_activity_gone AFTER DELETE ON analytics_activity
+WHEN OLD.messages = 0 AND OLD.thread_messages = 0 AND OLD.reactions = 0 AND OLD.thread_reactions = 0
+BEGIN
+  UPDATE analytics_member_periods SET facts = facts - 1
+  WHERE user_id = OLD.user_id
+    AND ((kind = 'day' AND start = OLD.day)
+      OR (kind = 'week' AND start = date(OLD.day, '-' || ((CAST(strftime('%w', OLD.day) AS INTEGER) + 6) % 7) || ' days'))
+      OR (kind = 'month' AND start = strftime('%Y-%m-01', OLD.day)));
+  DELETE FROM analytics_member_periods
+  WHERE user_id = OLD.user_id AND facts = 0
+    AND ((kind = 'day' AND start = OLD.day)
+      OR (kind = 'week' AND start = date(OLD.day, '-' || ((CAST(strftime('%w', OLD.day) AS INTEGER) + 6) % 7) || ' days'))
+      OR (kind = 'month' AND start = strftime('%Y-%m-01', OLD.day)));
+END;
+
+-- analytics_chat_days -> the workspace's days.
+CREATE TRIGGER IF NOT EXISTS analytics_chat_day_new AFTER INSERT ON analytics_chat_days
+WHEN NEW.messages + NEW.thread_messages + NEW.reactions + NEW.thread_reactions > 0
+BEGIN
+  INSERT INTO analytics_periods (kind, start, messages, reactions, active_chats)
+  VALUES ('day', NEW.day, NEW.messages + NEW.thread_messages, NEW.reactions + NEW.thread_reactions,
+          NEW.messages + NEW.thread_messages > 0)
+  ON CONFLICT (kind, start) DO UPDATE SET
+    messages = messages + excluded.messages,
+    reactions = reactions + excluded.reactions,
+    active_chats = active_chats + excluded.active_chats;
+END;
+
+CREATE TRIGGER IF NOT EXISTS analytics_chat_day_changed AFTER UPDATE ON analytics_chat_days
+WHEN NEW.messages + NEW.thread_messages <> OLD.messages + OLD.thread_messages
+  OR NEW.reactions + NEW.thread_reactions <> OLD.reactions + OLD.thread_reactions
+BEGIN
+  INSERT INTO analytics_periods (kind, start, messages, reactions, active_chats)
+  VALUES ('day', NEW.day,
+          NEW.messages + NEW.thread_messages - OLD.messages - OLD.thread_messages,
+          NEW.reactions + NEW.thread_reactions - OLD.reactions - OLD.thread_reactions,
+          (NEW.messages + NEW.thread_messages > 0) - (OLD.messages + OLD.thread_messages > 0))
+  ON CONFLICT (kind, start) DO UPDATE SET
+    messages = messages + excluded.messages,
+    reactions = reactions + excluded.reactions,
+    active_chats = active_chats + excluded.active_chats;
+END;
+
+-- analytics_member_periods -> the workspace's active members.
+CREATE TRIGGER IF NOT EXISTS analytics_member_period_new AFTER INSERT ON analytics_member_periods
+BEGIN
+  INSERT INTO analytics_periods (kind, start, active_members) VALUES (NEW.kind, NEW.start, 1)
+  ON CONFLICT (kind, start) DO UPDATE SET active_members = active_members + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS analytics_member_period_gone AFTER DELETE ON analytics_member_periods
+WHEN OLD.facts = 0
+BEGIN
+  UPDATE analytics_periods SET active_members = active_members - 1
+  WHERE kind = OLD.kind AND start = OLD.start;
+END;
+
+INSERT INTO schema_migrations (version, name, applied_at)
+VALUES (15, '0015_analytics', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+ON CONFLICT DO NOTHING;

@@ -1,0 +1,320 @@
+//! `GET /analytics/activity`: the workspace's series — messages,
+//! reactions, active members, active chats, new chats, members and the
+//! engagement rate per bucket — and, with `split=department`, the same per
+//! department (the department people have now).
+//!
+//! Messages, reactions and active chats of a day, and the active members
+//! of every day, week and month, are read from `analytics_periods`: one row
+//! per bucket. Active chats of a week or month are the distinct chats of
+//! its days in `analytics_chat_days` (at most chats × days rows).
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::analytics::local_day_sql;
+use crate::analytics::period::{bucket_index, Bucket, Period, Span};
+use crate::analytics::zone;
+use crate::platform::db::{rows_source, Db, Value};
+use crate::platform::error::{Error, Result};
+use crate::platform::report::percent;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde_json::{json, Value as Json};
+
+/// The figures of one bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Counted messages.
+    pub messages: i64,
+    /// Counted reactions.
+    pub reactions: i64,
+    /// People who wrote or reacted.
+    pub active_members: i64,
+    /// Chats with a counted message (workspace series only).
+    pub active_chats: i64,
+    /// Chats created (workspace series only).
+    pub new_chats: i64,
+    /// People whose account existed in the bucket.
+    pub members: i64,
+}
+
+impl Figures {
+    fn render(&self, span: &Span, workspace: bool) -> Json {
+        let mut v = span.render();
+        v["messages"] = json!(self.messages);
+        v["reactions"] = json!(self.reactions);
+        v["active_members"] = json!(self.active_members);
+        if workspace {
+            v["active_chats"] = json!(self.active_chats);
+            v["new_chats"] = json!(self.new_chats);
+        }
+        v["members"] = json!(self.members);
+        v["engagement_rate"] = json!(percent(self.active_members, self.members));
+        v
+    }
+}
+
+fn date(s: &str) -> Result<Date> {
+    s.parse::<Date>()
+        .map_err(|e| Error::Internal(format!("analytics date {s}: {e}")))
+}
+
+/// How many people's accounts were created and deleted on each local day,
+/// per department: members of a bucket are those created by its end and
+/// not deleted before its start.
+#[derive(Debug, Default)]
+struct Headcount {
+    /// (day, count) created, ascending.
+    created: Vec<(Date, i64)>,
+    /// (day, count) deleted, ascending.
+    deleted: Vec<(Date, i64)>,
+}
+
+impl Headcount {
+    fn members(&self, span: &Span) -> i64 {
+        let created: i64 = self
+            .created
+            .iter()
+            .take_while(|(d, _)| *d <= span.end)
+            .map(|(_, n)| n)
+            .sum();
+        let deleted: i64 = self
+            .deleted
+            .iter()
+            .take_while(|(d, _)| *d < span.start)
+            .map(|(_, n)| n)
+            .sum();
+        created - deleted
+    }
+}
+
+/// People's headcount by department (`None`: no department).
+fn headcounts(db: &dyn Db) -> Result<BTreeMap<Option<String>, Headcount>> {
+    let mut out: BTreeMap<Option<String>, Headcount> = BTreeMap::new();
+    for (column, deleted) in [("created_at", false), ("deleted_at", true)] {
+        let day = local_day_sql(column);
+        let rows = db.query(
+            &format!(
+                "SELECT department, {day} AS d, count(*) FROM users \
+                 WHERE bot = 0 AND {column} IS NOT NULL GROUP BY department, d ORDER BY d"
+            ),
+            &[],
+        )?;
+        for r in rows {
+            let h = out.entry(r.opt_string(0)?).or_default();
+            let item = (date(&r.string(1)?)?, r.i64(2)?);
+            if deleted {
+                h.deleted.push(item);
+            } else {
+                h.created.push(item);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The workspace's headcount: every department's together.
+fn total_headcount(by_department: &BTreeMap<Option<String>, Headcount>) -> Headcount {
+    let mut created: BTreeMap<Date, i64> = BTreeMap::new();
+    let mut deleted: BTreeMap<Date, i64> = BTreeMap::new();
+    for h in by_department.values() {
+        for (d, n) in &h.created {
+            *created.entry(*d).or_default() += n;
+        }
+        for (d, n) in &h.deleted {
+            *deleted.entry(*d).or_default() += n;
+        }
+    }
+    Headcount {
+        created: created.into_iter().collect(),
+        deleted: deleted.into_iter().collect(),
+    }
+}
+
+/// The series' buckets as the rows of a `json_each` source: `(i, s, e)`.
+fn spans_source(spans: &[Span]) -> Value {
+    Value::rows(
+        spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| json!([i, s.start.to_string(), s.end.to_string()]))
+            .collect(),
+    )
+}
+
+/// `GET /analytics/activity`: see the module doc. `period` is widened to
+/// whole buckets.
+pub fn series(
+    db: &dyn Db,
+    tz: &TimeZone,
+    period: Period,
+    bucket: Bucket,
+    by_department: bool,
+) -> Result<Json> {
+    let p = period.widened(bucket);
+    let spans = p.buckets(bucket)?;
+    let (from, to) = (p.from.to_string(), p.to.to_string());
+    let mut figures = vec![Figures::default(); spans.len()];
+
+    let days = db.query(
+        "SELECT start, messages, reactions, active_chats, active_members FROM analytics_periods \
+         WHERE kind = 'day' AND start BETWEEN ? AND ?",
+        &[from.as_str().into(), to.as_str().into()],
+    )?;
+    for r in days {
+        let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) else {
+            continue;
+        };
+        let f = &mut figures[i];
+        f.messages += r.i64(1)?;
+        f.reactions += r.i64(2)?;
+        if bucket == Bucket::Day {
+            f.active_chats = r.i64(3)?;
+            f.active_members = r.i64(4)?;
+        }
+    }
+    if bucket != Bucket::Day {
+        let members = db.query(
+            "SELECT start, active_members FROM analytics_periods \
+             WHERE kind = ? AND start BETWEEN ? AND ?",
+            &[
+                bucket.as_str().into(),
+                from.as_str().into(),
+                to.as_str().into(),
+            ],
+        )?;
+        for r in members {
+            if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+                figures[i].active_members = r.i64(1)?;
+            }
+        }
+        let source = rows_source(&["i", "s", "e"]);
+        let chats = db.query(
+            &format!(
+                "SELECT b.i, (SELECT count(DISTINCT d.chat_id) FROM analytics_chat_days d \
+                   WHERE d.day BETWEEN b.s AND b.e AND d.messages + d.thread_messages > 0) \
+                 FROM {source} b"
+            ),
+            &[spans_source(&spans)],
+        )?;
+        for r in chats {
+            if let Some(f) = usize::try_from(r.i64(0)?)
+                .ok()
+                .and_then(|i| figures.get_mut(i))
+            {
+                f.active_chats = r.i64(1)?;
+            }
+        }
+    }
+    let new_chats = db.query(
+        &format!(
+            "SELECT {} AS d, count(*) FROM chats c \
+             WHERE c.personal = 0 AND c.created_at >= ? \
+             AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id AND t.message_id IS NOT NULL) \
+             GROUP BY d",
+            local_day_sql("c.created_at")
+        ),
+        &[zone::start_of(tz, p.from)?.to_string().into()],
+    )?;
+    for r in new_chats {
+        if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+            figures[i].new_chats += r.i64(1)?;
+        }
+    }
+    let heads = headcounts(db)?;
+    let total = total_headcount(&heads);
+    for (f, span) in figures.iter_mut().zip(&spans) {
+        f.members = total.members(span);
+    }
+
+    let mut data = json!({
+        "bucket": bucket.as_str(),
+        "series": figures.iter().zip(&spans).map(|(f, s)| f.render(s, true)).collect::<Vec<_>>(),
+    });
+    if let (Some(obj), Some(extra)) = (data.as_object_mut(), p.render().as_object()) {
+        obj.extend(extra.clone());
+    }
+    if by_department {
+        data["departments"] = departments(db, &spans, &p, bucket, &heads)?;
+    }
+    Ok(data)
+}
+
+/// The per-department series of [`series`].
+fn departments(
+    db: &dyn Db,
+    spans: &[Span],
+    p: &Period,
+    bucket: Bucket,
+    heads: &BTreeMap<Option<String>, Headcount>,
+) -> Result<Json> {
+    let (from, to) = (p.from.to_string(), p.to.to_string());
+    let mut figures: HashMap<Option<String>, Vec<Figures>> = heads
+        .keys()
+        .map(|k| (k.clone(), vec![Figures::default(); spans.len()]))
+        .collect();
+    let blank = vec![Figures::default(); spans.len()];
+    let sums = db.query(
+        "SELECT a.day, u.department, sum(a.messages + a.thread_messages), sum(a.reactions + a.thread_reactions) \
+         FROM analytics_activity a JOIN users u ON u.id = a.user_id \
+         WHERE a.day BETWEEN ? AND ? GROUP BY a.day, u.department",
+        &[from.as_str().into(), to.as_str().into()],
+    )?;
+    for r in sums {
+        let Some(i) = bucket_index(spans, date(&r.string(0)?)?) else {
+            continue;
+        };
+        let f = &mut figures
+            .entry(r.opt_string(1)?)
+            .or_insert_with(|| blank.clone())[i];
+        f.messages += r.i64(2)?;
+        f.reactions += r.i64(3)?;
+    }
+    let active = db.query(
+        "SELECT m.start, u.department, count(*) FROM analytics_member_periods m \
+         JOIN users u ON u.id = m.user_id \
+         WHERE m.kind = ? AND m.start BETWEEN ? AND ? GROUP BY m.start, u.department",
+        &[
+            bucket.as_str().into(),
+            from.as_str().into(),
+            to.as_str().into(),
+        ],
+    )?;
+    for r in active {
+        let Some(i) = bucket_index(spans, date(&r.string(0)?)?) else {
+            continue;
+        };
+        figures
+            .entry(r.opt_string(1)?)
+            .or_insert_with(|| blank.clone())[i]
+            .active_members = r.i64(2)?;
+    }
+    let mut names: Vec<Option<String>> = figures.keys().cloned().collect();
+    // Named departments by name, then people without one.
+    names.sort_by(|a, b| match (a, b) {
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let none = Headcount::default();
+    Ok(Json::Array(
+        names
+            .into_iter()
+            .map(|name| {
+                let h = heads.get(&name).unwrap_or(&none);
+                let series: Vec<Json> = figures
+                    .get(&name)
+                    .unwrap_or(&blank)
+                    .iter()
+                    .zip(spans)
+                    .map(|(f, s)| {
+                        let mut f = *f;
+                        f.members = h.members(s);
+                        f.render(s, false)
+                    })
+                    .collect();
+                json!({"department": name, "series": series})
+            })
+            .collect(),
+    ))
+}
