@@ -56,10 +56,13 @@ EXTENSIONS = ROOT / "shared/openapi/extensions.json"
 CALLERS = ("none", "malformed", "revoked", "suspended", "scopeless", "user", "bot", "admin", "owner")
 ROLES = ("user", "bot", "admin", "owner")
 
-# Who may hold our own scopes (the owner and admins; a bot when granted).
+# Who may hold our own scopes (the owner and admins; a bot when granted,
+# except analytics, which only the owner and admins read).
 EXTENSION_ROLES = {
     "broadcasts:read": {"owner", "admin", "bot"},
     "broadcasts:write": {"owner", "admin", "bot"},
+    "analytics:read": {"owner", "admin"},
+    "analytics:write": {"owner", "admin"},
 }
 
 # Operations without `x-requirements.scope` that still take a bearer token,
@@ -260,6 +263,7 @@ def world(server):
         "/threads/{id}": thread, "/tasks/{id}": task, "/bots/{id}": bot_id,
         "/users/{id}": other_id, "/users/{user_id}": other_id, "/group_tags/{id}": tag,
         "/access_tokens/{id}": spare, "/broadcasts/{id}": 999999, "/views/{id}": 999999,
+        "/analytics/chats/{id}": chat,
         "/webhooks/events/{id}": 999999, "/custom_properties/{id}": 999999,
     }
     return {"tokens": tokens, "roles": roles, "chat": chat, "user": other_id, "tag": tag,

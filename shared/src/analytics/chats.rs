@@ -18,7 +18,7 @@ use crate::analytics::period::{bucket_index, Bucket, Period};
 use crate::platform::db::{Db, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::http::Query;
-use crate::platform::params::{query_bool, query_enum};
+use crate::platform::params::{bad_query, query_enum};
 use crate::platform::report::{csv_document, percent};
 use serde_json::{json, Value as Json};
 
@@ -42,10 +42,19 @@ impl ChatFilter {
             "channel" => Some(true),
             _ => None,
         };
+        // Strictly `true`/`false`, as the OpenAPI says.
+        let flag = |key: &str| -> Result<Option<bool>> {
+            match q.get(key) {
+                None => Ok(None),
+                Some("true") => Ok(Some(true)),
+                Some("false") => Ok(Some(false)),
+                Some(other) => Err(bad_query(key, ErrorCode::Invalid, other)),
+            }
+        };
         Ok(ChatFilter {
             channel,
-            public: query_bool(q, "public")?,
-            threads: query_bool(q, "threads")?.unwrap_or(true),
+            public: flag("public")?,
+            threads: flag("threads")?.unwrap_or(true),
         })
     }
 }

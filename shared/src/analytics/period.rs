@@ -16,6 +16,11 @@ pub const MAX_DAYS: i32 = 3660;
 /// The most buckets a series may have.
 pub const MAX_BUCKETS: usize = 400;
 
+/// The earliest year a period may start in.
+pub const MIN_YEAR: i16 = 1970;
+/// The latest year a period may end in.
+pub const MAX_YEAR: i16 = 2999;
+
 /// Length of the default period, in days, ending today.
 pub const DEFAULT_DAYS: i32 = 30;
 
@@ -117,7 +122,16 @@ fn parse_date(q: &Query, key: &str) -> Result<Option<Date>> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(bad());
     }
-    raw.parse::<Date>().map(Some).map_err(|_| bad())
+    let date = raw.parse::<Date>().map_err(|_| bad())?;
+    if !(MIN_YEAR..=MAX_YEAR).contains(&date.year()) {
+        return Err(Error::bad_request(
+            key,
+            ErrorCode::Invalid,
+            Some(raw.to_owned()),
+            &format!("{key} must be a date from {MIN_YEAR} to {MAX_YEAR}"),
+        ));
+    }
+    Ok(Some(date))
 }
 
 impl Period {
