@@ -15,9 +15,11 @@
 --
 -- analytics_activity is the base fact: one row per chat, local day and
 -- member who wrote or reacted there that day. Every other rollup follows
--- from its changes. The rebuild (POST /analytics/rebuild) empties the
--- rollups and inserts analytics_activity again from the raw rows; the
--- same triggers then fill the rest.
+-- from its changes, through the triggers on the analytics_* tables. The
+-- rebuild (POST /analytics/rebuild, shared/src/analytics/mod.rs) sets
+-- those triggers aside inside its transaction and computes every table
+-- from the raw rows with set-based queries of its own, so it checks the
+-- triggers' arithmetic rather than repeating it.
 
 CREATE TABLE IF NOT EXISTS analytics_settings (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
@@ -47,6 +49,8 @@ CREATE TABLE IF NOT EXISTS analytics_activity (
     PRIMARY KEY (chat_id, day, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS analytics_activity_day ON analytics_activity (day, chat_id, user_id);
+-- A person's days, for moving them to their new department.
+CREATE INDEX IF NOT EXISTS analytics_activity_user ON analytics_activity (user_id, day);
 
 -- Per chat and local day: the sums of analytics_activity, and the
 -- membership changes of analytics_membership_changes.
@@ -74,8 +78,20 @@ CREATE TABLE IF NOT EXISTS analytics_member_periods (
     PRIMARY KEY (kind, start, user_id)
 ) WITHOUT ROWID;
 
--- Workspace counters per period: active_members for every kind; messages,
--- reactions and active_chats (chats with a counted message) for days.
+CREATE INDEX IF NOT EXISTS analytics_member_periods_user ON analytics_member_periods (user_id, kind, start);
+
+-- Which chats had a counted message in each week and month, with the
+-- number of such days behind it (deleted at 0).
+CREATE TABLE IF NOT EXISTS analytics_chat_periods (
+    kind    TEXT    NOT NULL CHECK (kind IN ('week', 'month')),
+    start   TEXT    NOT NULL,
+    chat_id INTEGER NOT NULL,
+    days    INTEGER NOT NULL,
+    PRIMARY KEY (kind, start, chat_id)
+) WITHOUT ROWID;
+
+-- Workspace counters per period: active_members and active_chats (chats
+-- with a counted message) for every kind; messages and reactions for days.
 CREATE TABLE IF NOT EXISTS analytics_periods (
     kind           TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
     start          TEXT    NOT NULL,
@@ -84,6 +100,18 @@ CREATE TABLE IF NOT EXISTS analytics_periods (
     active_members INTEGER NOT NULL DEFAULT 0,
     active_chats   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (kind, start)
+) WITHOUT ROWID;
+
+-- The same per department (the one people have now; '' for none): a
+-- person's change of department moves their counts.
+CREATE TABLE IF NOT EXISTS analytics_department_periods (
+    kind           TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
+    start          TEXT    NOT NULL,
+    department     TEXT    NOT NULL,
+    messages       INTEGER NOT NULL DEFAULT 0,
+    reactions      INTEGER NOT NULL DEFAULT 0,
+    active_members INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, start, department)
 ) WITHOUT ROWID;
 
 -- Raw record of people joining and leaving shared chats, from the
@@ -200,7 +228,8 @@ BEGIN
     leaves = leaves + excluded.leaves;
 END;
 
--- analytics_activity -> analytics_chat_days and analytics_member_periods.
+-- analytics_activity -> analytics_chat_days, analytics_member_periods and
+-- the departments' days.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_new AFTER INSERT ON analytics_activity
 BEGIN
   INSERT INTO analytics_chat_days (chat_id, day, messages, thread_messages, reactions, thread_reactions)
@@ -210,6 +239,12 @@ BEGIN
     thread_messages = thread_messages + excluded.thread_messages,
     reactions = reactions + excluded.reactions,
     thread_reactions = thread_reactions + excluded.thread_reactions;
+  INSERT INTO analytics_department_periods (kind, start, department, messages, reactions)
+  VALUES ('day', NEW.day, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id),
+          NEW.messages + NEW.thread_messages, NEW.reactions + NEW.thread_reactions)
+  ON CONFLICT (kind, start, department) DO UPDATE SET
+    messages = messages + excluded.messages,
+    reactions = reactions + excluded.reactions;
   INSERT INTO analytics_member_periods (kind, start, user_id, facts)
   VALUES ('day', NEW.day, NEW.user_id, 1),
          ('week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.user_id, 1),
@@ -225,13 +260,15 @@ BEGIN
     reactions = reactions + NEW.reactions - OLD.reactions,
     thread_reactions = thread_reactions + NEW.thread_reactions - OLD.thread_reactions
   WHERE chat_id = NEW.chat_id AND day = NEW.day;
+  UPDATE analytics_department_periods SET
+    messages = messages + NEW.messages + NEW.thread_messages - OLD.messages - OLD.thread_messages,
+    reactions = reactions + NEW.reactions + NEW.thread_reactions - OLD.reactions - OLD.thread_reactions
+  WHERE kind = 'day' AND start = NEW.day AND department = (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id);
 END;
 
--- Only rows emptied by a deletion or a removed reaction (their counts
--- already left the chat's day through the update above); the rebuild's
--- wholesale delete passes by.
+-- A row emptied by a deletion or a removed reaction: its counts already
+-- left through the update above.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_gone AFTER DELETE ON analytics_activity
-WHEN OLD.messages = 0 AND OLD.thread_messages = 0 AND OLD.reactions = 0 AND OLD.thread_reactions = 0
 BEGIN
   UPDATE analytics_member_periods SET facts = facts - 1
   WHERE user_id = OLD.user_id
@@ -245,7 +282,8 @@ BEGIN
       OR (kind = 'month' AND start = strftime('%Y-%m-01', OLD.day)));
 END;
 
--- analytics_chat_days -> the workspace's days.
+-- analytics_chat_days -> the workspace's days, and the chats' weeks and
+-- months with a message.
 CREATE TRIGGER IF NOT EXISTS analytics_chat_day_new AFTER INSERT ON analytics_chat_days
 WHEN NEW.messages + NEW.thread_messages + NEW.reactions + NEW.thread_reactions > 0
 BEGIN
@@ -256,6 +294,11 @@ BEGIN
     messages = messages + excluded.messages,
     reactions = reactions + excluded.reactions,
     active_chats = active_chats + excluded.active_chats;
+  INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
+  SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.chat_id, 1 WHERE NEW.messages + NEW.thread_messages > 0
+  UNION ALL
+  SELECT 'month', strftime('%Y-%m-01', NEW.day), NEW.chat_id, 1 WHERE NEW.messages + NEW.thread_messages > 0
+  ON CONFLICT (kind, start, chat_id) DO UPDATE SET days = days + 1;
 END;
 
 CREATE TRIGGER IF NOT EXISTS analytics_chat_day_changed AFTER UPDATE ON analytics_chat_days
@@ -271,20 +314,77 @@ BEGIN
     messages = messages + excluded.messages,
     reactions = reactions + excluded.reactions,
     active_chats = active_chats + excluded.active_chats;
+  INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
+  SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.chat_id, 1
+  WHERE OLD.messages + OLD.thread_messages = 0 AND NEW.messages + NEW.thread_messages > 0
+  UNION ALL
+  SELECT 'month', strftime('%Y-%m-01', NEW.day), NEW.chat_id, 1
+  WHERE OLD.messages + OLD.thread_messages = 0 AND NEW.messages + NEW.thread_messages > 0
+  ON CONFLICT (kind, start, chat_id) DO UPDATE SET days = days + 1;
+  UPDATE analytics_chat_periods SET days = days - 1
+  WHERE OLD.messages + OLD.thread_messages > 0 AND NEW.messages + NEW.thread_messages = 0
+    AND chat_id = NEW.chat_id
+    AND ((kind = 'week' AND start = date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')) OR (kind = 'month' AND start = strftime('%Y-%m-01', NEW.day)));
+  DELETE FROM analytics_chat_periods
+  WHERE days = 0 AND chat_id = NEW.chat_id
+    AND ((kind = 'week' AND start = date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')) OR (kind = 'month' AND start = strftime('%Y-%m-01', NEW.day)));
 END;
 
--- analytics_member_periods -> the workspace's active members.
+-- analytics_chat_periods -> the workspace's active chats of weeks and months.
+CREATE TRIGGER IF NOT EXISTS analytics_chat_period_new AFTER INSERT ON analytics_chat_periods
+BEGIN
+  INSERT INTO analytics_periods (kind, start, active_chats) VALUES (NEW.kind, NEW.start, 1)
+  ON CONFLICT (kind, start) DO UPDATE SET active_chats = active_chats + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS analytics_chat_period_gone AFTER DELETE ON analytics_chat_periods
+BEGIN
+  UPDATE analytics_periods SET active_chats = active_chats - 1
+  WHERE kind = OLD.kind AND start = OLD.start;
+END;
+
+-- analytics_member_periods -> active members of the workspace and of the
+-- person's department.
 CREATE TRIGGER IF NOT EXISTS analytics_member_period_new AFTER INSERT ON analytics_member_periods
 BEGIN
   INSERT INTO analytics_periods (kind, start, active_members) VALUES (NEW.kind, NEW.start, 1)
   ON CONFLICT (kind, start) DO UPDATE SET active_members = active_members + 1;
+  INSERT INTO analytics_department_periods (kind, start, department, active_members)
+  VALUES (NEW.kind, NEW.start, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1)
+  ON CONFLICT (kind, start, department) DO UPDATE SET active_members = active_members + 1;
 END;
 
 CREATE TRIGGER IF NOT EXISTS analytics_member_period_gone AFTER DELETE ON analytics_member_periods
-WHEN OLD.facts = 0
 BEGIN
   UPDATE analytics_periods SET active_members = active_members - 1
   WHERE kind = OLD.kind AND start = OLD.start;
+  UPDATE analytics_department_periods SET active_members = active_members - 1
+  WHERE kind = OLD.kind AND start = OLD.start AND department = (SELECT coalesce(u.department, '') FROM users u WHERE u.id = OLD.user_id);
+END;
+
+-- A person changes department: their days and periods move with them.
+CREATE TRIGGER IF NOT EXISTS analytics_department_change AFTER UPDATE OF department ON users
+WHEN coalesce(OLD.department, '') <> coalesce(NEW.department, '')
+BEGIN
+  INSERT INTO analytics_department_periods (kind, start, department, messages, reactions)
+  SELECT 'day', a.day, d.department,
+         d.sign * sum(a.messages + a.thread_messages), d.sign * sum(a.reactions + a.thread_reactions)
+  FROM analytics_activity a,
+       (SELECT coalesce(OLD.department, '') AS department, -1 AS sign
+        UNION ALL SELECT coalesce(NEW.department, ''), 1) d
+  WHERE a.user_id = NEW.id
+  GROUP BY a.day, d.department, d.sign
+  ON CONFLICT (kind, start, department) DO UPDATE SET
+    messages = messages + excluded.messages,
+    reactions = reactions + excluded.reactions;
+  INSERT INTO analytics_department_periods (kind, start, department, active_members)
+  SELECT p.kind, p.start, d.department, d.sign
+  FROM analytics_member_periods p,
+       (SELECT coalesce(OLD.department, '') AS department, -1 AS sign
+        UNION ALL SELECT coalesce(NEW.department, ''), 1) d
+  WHERE p.user_id = NEW.id
+  ON CONFLICT (kind, start, department) DO UPDATE SET
+    active_members = active_members + excluded.active_members;
 END;
 
 INSERT INTO schema_migrations (version, name, applied_at)

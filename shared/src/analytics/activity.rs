@@ -3,17 +3,18 @@
 //! engagement rate per bucket — and, with `split=department`, the same per
 //! department (the department people have now).
 //!
-//! Messages, reactions and active chats of a day, and the active members
-//! of every day, week and month, are read from `analytics_periods`: one row
-//! per bucket. Active chats of a week or month are the distinct chats of
-//! its days in `analytics_chat_days` (at most chats × days rows).
+//! Every figure is read from `analytics_periods` (and, per department,
+//! `analytics_department_periods`): messages and reactions of each day,
+//! active members and active chats of each day, week and month, counted as
+//! things happened. A series reads one row per bucket (per department),
+//! plus the days of its weeks or months.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::analytics::local_day_sql;
 use crate::analytics::period::{bucket_index, Bucket, Period, Span};
 use crate::analytics::zone;
-use crate::platform::db::{rows_source, Db, Value};
+use crate::platform::db::Db;
 use crate::platform::error::{Error, Result};
 use crate::platform::report::percent;
 use jiff::civil::Date;
@@ -100,7 +101,8 @@ fn headcounts(db: &dyn Db) -> Result<BTreeMap<Option<String>, Headcount>> {
             &[],
         )?;
         for r in rows {
-            let h = out.entry(r.opt_string(0)?).or_default();
+            let department = r.opt_string(0)?.filter(|d| !d.is_empty());
+            let h = out.entry(department).or_default();
             let item = (date(&r.string(1)?)?, r.i64(2)?);
             if deleted {
                 h.deleted.push(item);
@@ -128,17 +130,6 @@ fn total_headcount(by_department: &BTreeMap<Option<String>, Headcount>) -> Headc
         created: created.into_iter().collect(),
         deleted: deleted.into_iter().collect(),
     }
-}
-
-/// The series' buckets as the rows of a `json_each` source: `(i, s, e)`.
-fn spans_source(spans: &[Span]) -> Value {
-    Value::rows(
-        spans
-            .iter()
-            .enumerate()
-            .map(|(i, s)| json!([i, s.start.to_string(), s.end.to_string()]))
-            .collect(),
-    )
 }
 
 /// `GET /analytics/activity`: see the module doc. `period` is widened to
@@ -173,8 +164,8 @@ pub fn series(
         }
     }
     if bucket != Bucket::Day {
-        let members = db.query(
-            "SELECT start, active_members FROM analytics_periods \
+        let periods = db.query(
+            "SELECT start, active_members, active_chats FROM analytics_periods \
              WHERE kind = ? AND start BETWEEN ? AND ?",
             &[
                 bucket.as_str().into(),
@@ -182,26 +173,10 @@ pub fn series(
                 to.as_str().into(),
             ],
         )?;
-        for r in members {
+        for r in periods {
             if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
                 figures[i].active_members = r.i64(1)?;
-            }
-        }
-        let source = rows_source(&["i", "s", "e"]);
-        let chats = db.query(
-            &format!(
-                "SELECT b.i, (SELECT count(DISTINCT d.chat_id) FROM analytics_chat_days d \
-                   WHERE d.day BETWEEN b.s AND b.e AND d.messages + d.thread_messages > 0) \
-                 FROM {source} b"
-            ),
-            &[spans_source(&spans)],
-        )?;
-        for r in chats {
-            if let Some(f) = usize::try_from(r.i64(0)?)
-                .ok()
-                .and_then(|i| figures.get_mut(i))
-            {
-                f.active_chats = r.i64(1)?;
+                figures[i].active_chats = r.i64(2)?;
             }
         }
     }
@@ -253,40 +228,30 @@ fn departments(
         .map(|k| (k.clone(), vec![Figures::default(); spans.len()]))
         .collect();
     let blank = vec![Figures::default(); spans.len()];
-    let sums = db.query(
-        "SELECT a.day, u.department, sum(a.messages + a.thread_messages), sum(a.reactions + a.thread_reactions) \
-         FROM analytics_activity a JOIN users u ON u.id = a.user_id \
-         WHERE a.day BETWEEN ? AND ? GROUP BY a.day, u.department",
-        &[from.as_str().into(), to.as_str().into()],
-    )?;
-    for r in sums {
-        let Some(i) = bucket_index(spans, date(&r.string(0)?)?) else {
-            continue;
-        };
-        let f = &mut figures
-            .entry(r.opt_string(1)?)
-            .or_insert_with(|| blank.clone())[i];
-        f.messages += r.i64(2)?;
-        f.reactions += r.i64(3)?;
-    }
-    let active = db.query(
-        "SELECT m.start, u.department, count(*) FROM analytics_member_periods m \
-         JOIN users u ON u.id = m.user_id \
-         WHERE m.kind = ? AND m.start BETWEEN ? AND ? GROUP BY m.start, u.department",
+    let rows = db.query(
+        "SELECT kind, start, department, messages, reactions, active_members \
+         FROM analytics_department_periods \
+         WHERE kind IN ('day', ?) AND start BETWEEN ? AND ?",
         &[
             bucket.as_str().into(),
             from.as_str().into(),
             to.as_str().into(),
         ],
     )?;
-    for r in active {
-        let Some(i) = bucket_index(spans, date(&r.string(0)?)?) else {
+    for r in rows {
+        let Some(i) = bucket_index(spans, date(&r.string(1)?)?) else {
             continue;
         };
-        figures
-            .entry(r.opt_string(1)?)
-            .or_insert_with(|| blank.clone())[i]
-            .active_members = r.i64(2)?;
+        let name = Some(r.string(2)?).filter(|d| !d.is_empty());
+        let f = &mut figures.entry(name).or_insert_with(|| blank.clone())[i];
+        let kind = r.string(0)?;
+        if kind == "day" {
+            f.messages += r.i64(3)?;
+            f.reactions += r.i64(4)?;
+        }
+        if kind == bucket.as_str() {
+            f.active_members = r.i64(5)?;
+        }
     }
     let mut names: Vec<Option<String>> = figures.keys().cloned().collect();
     // Named departments by name, then people without one.

@@ -120,9 +120,60 @@ pub struct Rebuilt {
     pub membership_changes: i64,
 }
 
+/// The tables the rollups live in, each emptied and computed again by a
+/// rebuild (the offsets table and the membership log are inputs).
+const ROLLUPS: &[&str] = &[
+    "analytics_activity",
+    "analytics_chat_days",
+    "analytics_member_periods",
+    "analytics_chat_periods",
+    "analytics_periods",
+    "analytics_department_periods",
+];
+
+/// The SQL expression of the Monday starting the week of the local date
+/// `day` (as the triggers compute it).
+pub fn week_start_sql(day: &str) -> String {
+    format!("date({day}, '-' || ((CAST(strftime('%w', {day}) AS INTEGER) + 6) % 7) || ' days')")
+}
+
+/// The SQL expression of the first day of the month of `day`.
+pub fn month_start_sql(day: &str) -> String {
+    format!("strftime('%Y-%m-01', {day})")
+}
+
+/// The set-based statements of a rebuild, in order, after the base facts:
+/// each table from the raw rows or from the tables before it, never
+/// through the triggers (which the rebuild sets aside), so a rebuild
+/// checks the triggers' arithmetic with queries of its own.
+fn derived_tables_sql() -> Vec<String> {
+    let change_day = local_day_sql("x.created_at");
+    let (week, month) = (week_start_sql("day"), month_start_sql("day"));
+    vec![
+        format!(
+            "INSERT INTO analytics_chat_days (chat_id, day, messages, thread_messages, reactions,                thread_reactions, joins, self_joins, leaves)              SELECT chat_id, day, sum(m), sum(tm), sum(r), sum(tr), sum(j), sum(sj), sum(l) FROM (                SELECT chat_id, day, messages AS m, thread_messages AS tm, reactions AS r,                       thread_reactions AS tr, 0 AS j, 0 AS sj, 0 AS l FROM analytics_activity                UNION ALL                SELECT x.chat_id, {change_day}, 0, 0, 0, 0, x.change = 'join',                       x.change = 'join' AND x.self_initiated = 1, x.change = 'leave'                FROM analytics_membership_changes x              ) GROUP BY chat_id, day"
+        ),
+        format!(
+            "INSERT INTO analytics_member_periods (kind, start, user_id, facts)              SELECT 'day', day, user_id, count(*) FROM analytics_activity GROUP BY day, user_id              UNION ALL              SELECT 'week', {week} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id              UNION ALL              SELECT 'month', {month} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id"
+        ),
+        format!(
+            "INSERT INTO analytics_chat_periods (kind, start, chat_id, days)              SELECT 'week', {week} AS s, chat_id, count(*) FROM analytics_chat_days              WHERE messages + thread_messages > 0 GROUP BY s, chat_id              UNION ALL              SELECT 'month', {month} AS s, chat_id, count(*) FROM analytics_chat_days              WHERE messages + thread_messages > 0 GROUP BY s, chat_id"
+        ),
+        "INSERT INTO analytics_periods (kind, start, messages, reactions, active_members, active_chats)          SELECT kind, start, sum(m), sum(r), sum(a), sum(c) FROM (            SELECT 'day' AS kind, day AS start, messages + thread_messages AS m,                   reactions + thread_reactions AS r, 0 AS a, messages + thread_messages > 0 AS c            FROM analytics_chat_days            UNION ALL            SELECT kind, start, 0, 0, count(*), 0 FROM analytics_member_periods GROUP BY kind, start            UNION ALL            SELECT kind, start, 0, 0, 0, count(*) FROM analytics_chat_periods GROUP BY kind, start          ) GROUP BY kind, start HAVING sum(m) + sum(r) + sum(a) + sum(c) > 0"
+            .to_owned(),
+        "INSERT INTO analytics_department_periods (kind, start, department, messages, reactions, active_members)          SELECT kind, start, department, sum(m), sum(r), sum(a) FROM (            SELECT 'day' AS kind, a.day AS start, coalesce(u.department, '') AS department,                   a.messages + a.thread_messages AS m, a.reactions + a.thread_reactions AS r, 0 AS a            FROM analytics_activity a JOIN users u ON u.id = a.user_id            UNION ALL            SELECT p.kind, p.start, coalesce(u.department, ''), 0, 0, 1            FROM analytics_member_periods p JOIN users u ON u.id = p.user_id          ) GROUP BY kind, start, department HAVING sum(m) + sum(r) + sum(a) > 0"
+            .to_owned(),
+    ]
+}
+
 /// Recomputes every rollup from the raw rows (messages, reactions, the
 /// membership log), in the zone `time_zone` (the current one if `None`), in
-/// one transaction: readers see the old numbers or the new ones.
+/// one transaction: readers see the old numbers or the new ones, writers
+/// wait. The triggers on the rollup tables are set aside inside the
+/// transaction (dropped and created again from their own SQL in
+/// `sqlite_master`, the one SQLite-only step; PostgreSQL would disable
+/// them), so each table is computed by one set-based statement rather than
+/// row by row.
 pub fn rebuild(db: &dyn Db, time_zone: Option<&str>) -> Result<Rebuilt> {
     let zone_rows = match time_zone {
         Some(name) => Some((name.to_owned(), zone::offsets(&zone::parse(name)?)?)),
@@ -130,7 +181,6 @@ pub fn rebuild(db: &dyn Db, time_zone: Option<&str>) -> Result<Rebuilt> {
     };
     let message_day = local_day_sql("m.created_at");
     let reaction_day = local_day_sql("r.created_at");
-    let change_day = local_day_sql("x.created_at");
     transaction(db, |db| -> Result<Rebuilt> {
         if let Some((name, rows)) = &zone_rows {
             db.execute("DELETE FROM analytics_zone_offsets", &[])?;
@@ -151,17 +201,17 @@ pub fn rebuild(db: &dyn Db, time_zone: Option<&str>) -> Result<Rebuilt> {
                 &[name.as_str().into()],
             )?;
         }
-        // Emptying fires no trigger that counts (see migration 0015).
-        for table in [
-            "analytics_activity",
-            "analytics_member_periods",
-            "analytics_chat_days",
-            "analytics_periods",
-        ] {
+        let cascades = db.query(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN \
+             ('analytics_activity', 'analytics_chat_days', 'analytics_member_periods', 'analytics_chat_periods')",
+            &[],
+        )?;
+        for t in &cascades {
+            db.execute(&format!("DROP TRIGGER {}", t.string(0)?), &[])?;
+        }
+        for table in ROLLUPS {
             db.execute(&format!("DELETE FROM {table}"), &[])?;
         }
-        // The base facts; their triggers fill the chats' days, the members'
-        // periods and the workspace's periods.
         db.execute(
             &format!(
                 "INSERT INTO analytics_activity \
@@ -186,18 +236,12 @@ pub fn rebuild(db: &dyn Db, time_zone: Option<&str>) -> Result<Rebuilt> {
             &[],
         )?;
         let activity_rows = i64::try_from(db.changes()).unwrap_or(i64::MAX);
-        db.execute(
-            &format!(
-                "INSERT INTO analytics_chat_days (chat_id, day, joins, self_joins, leaves) \
-                 SELECT x.chat_id, {change_day}, sum(x.change = 'join'), \
-                        sum(x.change = 'join' AND x.self_initiated = 1), sum(x.change = 'leave') \
-                 FROM analytics_membership_changes x WHERE true \
-                 GROUP BY x.chat_id, {change_day} \
-                 ON CONFLICT (chat_id, day) DO UPDATE SET \
-                   joins = excluded.joins, self_joins = excluded.self_joins, leaves = excluded.leaves"
-            ),
-            &[],
-        )?;
+        for sql in derived_tables_sql() {
+            db.execute(&sql, &[])?;
+        }
+        for t in &cascades {
+            db.execute(&t.string(1)?, &[])?;
+        }
         let membership_changes = db
             .query_row("SELECT count(*) FROM analytics_membership_changes", &[])?
             .map(|r| r.i64(0))

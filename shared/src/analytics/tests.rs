@@ -364,6 +364,12 @@ fn rollups(db: &dyn Db) -> BTreeMap<&'static str, Vec<String>> {
             "messages + reactions + active_members + active_chats > 0",
             "kind, start, messages, reactions, active_members, active_chats",
         ),
+        ("analytics_chat_periods", "1 = 1", "kind, start, chat_id, days"),
+        (
+            "analytics_department_periods",
+            "messages + reactions + active_members > 0",
+            "kind, start, department, messages, reactions, active_members",
+        ),
     ]
     .into_iter()
     .map(|(t, nonzero, columns)| {
@@ -428,6 +434,31 @@ fn the_workspace_series_matches_the_raw_rows_in_every_zone_and_bucket() {
                 for (s, span) in d["series"].as_array().expect("series").iter().zip(&spans) {
                     let (from, until) = utc_range(&tz, span);
                     assert_eq!(s["members"], json!(raw_members(db, from, until, dept)));
+                    let of_department = |sql: &str| {
+                        one(
+                            db,
+                            &format!(
+                                "SELECT count(*) FROM {sql} JOIN users a ON a.id = x.user_id AND a.bot = 0 \
+                                 AND a.department IS ?3"
+                            ),
+                            &[from.to_string().into(), until.to_string().into(), dept.into()],
+                        )
+                    };
+                    let messages = of_department(
+                        "(SELECT m.user_id FROM messages m JOIN chats c ON c.id = m.root_chat_id AND c.personal = 0 \
+                          WHERE m.system = 0 AND m.deleted_at IS NULL AND m.entity_type <> 'user' \
+                          AND m.created_at >= ?1 AND m.created_at < ?2) x",
+                    );
+                    let reactions = of_department(
+                        "(SELECT r.user_id FROM reactions r JOIN messages m ON m.id = r.message_id \
+                          JOIN chats c ON c.id = m.root_chat_id AND c.personal = 0 \
+                          WHERE m.entity_type <> 'user' AND r.created_at >= ?1 AND r.created_at < ?2) x",
+                    );
+                    assert_eq!(
+                        (s["messages"].as_i64(), s["reactions"].as_i64()),
+                        (Some(messages), Some(reactions)),
+                        "{name} {bucket:?} {dept:?}"
+                    );
                     let active = one(
                         db,
                         "SELECT count(DISTINCT a.user_id) FROM (\
@@ -455,9 +486,19 @@ fn the_workspace_series_matches_the_raw_rows_in_every_zone_and_bucket() {
 fn a_rebuild_gives_the_rollups_the_triggers_kept() {
     for name in ["UTC", "America/New_York"] {
         let w = workspace_in_zone(name);
+        // Two people change department: their counts move with them.
+        for (person, department) in [(w.people[0], Some("ИТ")), (w.people[1], None)] {
+            exec(
+                &w.db,
+                "UPDATE users SET department = ? WHERE id = ?",
+                &[department.into(), person.into()],
+            );
+        }
         let kept = rollups(&w.db);
         assert!(kept["analytics_activity"].len() > 100);
         assert!(kept["analytics_periods"].len() > 80);
+        assert!(kept["analytics_chat_periods"].len() > 20);
+        assert!(kept["analytics_department_periods"].len() > 200);
         let rebuilt = analytics::rebuild(&w.db, None).expect("rebuild");
         assert_eq!(rebuilt.settings.time_zone, name);
         assert_eq!(rollups(&w.db), kept, "{name}");
