@@ -52,21 +52,20 @@ CREATE INDEX IF NOT EXISTS analytics_activity_day ON analytics_activity (day, ch
 -- A person's days, for moving them to their new department.
 CREATE INDEX IF NOT EXISTS analytics_activity_user ON analytics_activity (user_id, day);
 
--- Per chat and local day: the sums of analytics_activity, and the
--- membership changes of analytics_membership_changes.
+-- Per chat and local day: how many members wrote there (a chat with one
+-- is active that day), and the membership changes of
+-- analytics_membership_changes. Message and reaction sums are read from
+-- analytics_activity (one range of its key per chat), so a message writes
+-- no row here unless it is its author's first there that day.
 CREATE TABLE IF NOT EXISTS analytics_chat_days (
-    chat_id          INTEGER NOT NULL,
-    day              TEXT    NOT NULL,
-    messages         INTEGER NOT NULL DEFAULT 0,
-    thread_messages  INTEGER NOT NULL DEFAULT 0,
-    reactions        INTEGER NOT NULL DEFAULT 0,
-    thread_reactions INTEGER NOT NULL DEFAULT 0,
-    joins            INTEGER NOT NULL DEFAULT 0,
-    self_joins       INTEGER NOT NULL DEFAULT 0,
-    leaves           INTEGER NOT NULL DEFAULT 0,
+    chat_id         INTEGER NOT NULL,
+    day             TEXT    NOT NULL,
+    message_authors INTEGER NOT NULL DEFAULT 0,
+    joins           INTEGER NOT NULL DEFAULT 0,
+    self_joins      INTEGER NOT NULL DEFAULT 0,
+    leaves          INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (chat_id, day)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS analytics_chat_days_day ON analytics_chat_days (day, chat_id);
 
 -- Who was active in each day, week (starting Monday) and month, with the
 -- number of analytics_activity rows behind it (deleted at 0).
@@ -90,20 +89,21 @@ CREATE TABLE IF NOT EXISTS analytics_chat_periods (
     PRIMARY KEY (kind, start, chat_id)
 ) WITHOUT ROWID;
 
--- Workspace counters per period: active_members and active_chats (chats
--- with a counted message) for every kind; messages and reactions for days.
+-- Workspace counters per period: active members and active chats (chats
+-- with a counted message) of every day, week and month. Messages and
+-- reactions are the sums of the departments' days below.
 CREATE TABLE IF NOT EXISTS analytics_periods (
     kind           TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
     start          TEXT    NOT NULL,
-    messages       INTEGER NOT NULL DEFAULT 0,
-    reactions      INTEGER NOT NULL DEFAULT 0,
     active_members INTEGER NOT NULL DEFAULT 0,
     active_chats   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (kind, start)
 ) WITHOUT ROWID;
 
--- The same per department (the one people have now; '' for none): a
--- person's change of department moves their counts.
+-- Per department (the one people have now; '' for none): messages and
+-- reactions of every day, the one counter besides analytics_activity that
+-- every message updates, and active members of every day, week and month.
+-- A person's change of department moves their counts.
 CREATE TABLE IF NOT EXISTS analytics_department_periods (
     kind           TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
     start          TEXT    NOT NULL,
@@ -228,17 +228,10 @@ BEGIN
     leaves = leaves + excluded.leaves;
 END;
 
--- analytics_activity -> analytics_chat_days, analytics_member_periods and
--- the departments' days.
+-- analytics_activity -> the departments' days, analytics_member_periods
+-- and analytics_chat_days.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_new AFTER INSERT ON analytics_activity
 BEGIN
-  INSERT INTO analytics_chat_days (chat_id, day, messages, thread_messages, reactions, thread_reactions)
-  VALUES (NEW.chat_id, NEW.day, NEW.messages, NEW.thread_messages, NEW.reactions, NEW.thread_reactions)
-  ON CONFLICT (chat_id, day) DO UPDATE SET
-    messages = messages + excluded.messages,
-    thread_messages = thread_messages + excluded.thread_messages,
-    reactions = reactions + excluded.reactions,
-    thread_reactions = thread_reactions + excluded.thread_reactions;
   INSERT INTO analytics_department_periods (kind, start, department, messages, reactions)
   VALUES ('day', NEW.day, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id),
           NEW.messages + NEW.thread_messages, NEW.reactions + NEW.thread_reactions)
@@ -250,24 +243,31 @@ BEGIN
          ('week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.user_id, 1),
          ('month', strftime('%Y-%m-01', NEW.day), NEW.user_id, 1)
   ON CONFLICT (kind, start, user_id) DO UPDATE SET facts = facts + 1;
+  INSERT INTO analytics_chat_days (chat_id, day, message_authors)
+  VALUES (NEW.chat_id, NEW.day, NEW.messages + NEW.thread_messages > 0)
+  ON CONFLICT (chat_id, day) DO UPDATE SET message_authors = message_authors + excluded.message_authors;
 END;
 
+-- Every message and reaction: the department's day.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_changed AFTER UPDATE ON analytics_activity
 BEGIN
-  UPDATE analytics_chat_days SET
-    messages = messages + NEW.messages - OLD.messages,
-    thread_messages = thread_messages + NEW.thread_messages - OLD.thread_messages,
-    reactions = reactions + NEW.reactions - OLD.reactions,
-    thread_reactions = thread_reactions + NEW.thread_reactions - OLD.thread_reactions
-  WHERE chat_id = NEW.chat_id AND day = NEW.day;
   UPDATE analytics_department_periods SET
     messages = messages + NEW.messages + NEW.thread_messages - OLD.messages - OLD.thread_messages,
     reactions = reactions + NEW.reactions + NEW.thread_reactions - OLD.reactions - OLD.thread_reactions
   WHERE kind = 'day' AND start = NEW.day AND department = (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id);
 END;
 
+-- A member's first message in the chat that day, or their last one deleted.
+CREATE TRIGGER IF NOT EXISTS analytics_activity_authored AFTER UPDATE ON analytics_activity
+WHEN (OLD.messages + OLD.thread_messages > 0) <> (NEW.messages + NEW.thread_messages > 0)
+BEGIN
+  UPDATE analytics_chat_days SET
+    message_authors = message_authors + (NEW.messages + NEW.thread_messages > 0) - (OLD.messages + OLD.thread_messages > 0)
+  WHERE chat_id = NEW.chat_id AND day = NEW.day;
+END;
+
 -- A row emptied by a deletion or a removed reaction: its counts already
--- left through the update above.
+-- left through the updates above.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_gone AFTER DELETE ON analytics_activity
 BEGIN
   UPDATE analytics_member_periods SET facts = facts - 1
@@ -282,48 +282,33 @@ BEGIN
       OR (kind = 'month' AND start = strftime('%Y-%m-01', OLD.day)));
 END;
 
--- analytics_chat_days -> the workspace's days, and the chats' weeks and
--- months with a message.
+-- analytics_chat_days: a chat becomes active on a day, or stops being.
 CREATE TRIGGER IF NOT EXISTS analytics_chat_day_new AFTER INSERT ON analytics_chat_days
-WHEN NEW.messages + NEW.thread_messages + NEW.reactions + NEW.thread_reactions > 0
+WHEN NEW.message_authors > 0
 BEGIN
-  INSERT INTO analytics_periods (kind, start, messages, reactions, active_chats)
-  VALUES ('day', NEW.day, NEW.messages + NEW.thread_messages, NEW.reactions + NEW.thread_reactions,
-          NEW.messages + NEW.thread_messages > 0)
-  ON CONFLICT (kind, start) DO UPDATE SET
-    messages = messages + excluded.messages,
-    reactions = reactions + excluded.reactions,
-    active_chats = active_chats + excluded.active_chats;
+  INSERT INTO analytics_periods (kind, start, active_chats) VALUES ('day', NEW.day, 1)
+  ON CONFLICT (kind, start) DO UPDATE SET active_chats = active_chats + 1;
   INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
-  SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.chat_id, 1 WHERE NEW.messages + NEW.thread_messages > 0
-  UNION ALL
-  SELECT 'month', strftime('%Y-%m-01', NEW.day), NEW.chat_id, 1 WHERE NEW.messages + NEW.thread_messages > 0
+  VALUES ('week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.chat_id, 1), ('month', strftime('%Y-%m-01', NEW.day), NEW.chat_id, 1)
   ON CONFLICT (kind, start, chat_id) DO UPDATE SET days = days + 1;
 END;
 
-CREATE TRIGGER IF NOT EXISTS analytics_chat_day_changed AFTER UPDATE ON analytics_chat_days
-WHEN NEW.messages + NEW.thread_messages <> OLD.messages + OLD.thread_messages
-  OR NEW.reactions + NEW.thread_reactions <> OLD.reactions + OLD.thread_reactions
+CREATE TRIGGER IF NOT EXISTS analytics_chat_day_active AFTER UPDATE OF message_authors ON analytics_chat_days
+WHEN OLD.message_authors = 0 AND NEW.message_authors > 0
 BEGIN
-  INSERT INTO analytics_periods (kind, start, messages, reactions, active_chats)
-  VALUES ('day', NEW.day,
-          NEW.messages + NEW.thread_messages - OLD.messages - OLD.thread_messages,
-          NEW.reactions + NEW.thread_reactions - OLD.reactions - OLD.thread_reactions,
-          (NEW.messages + NEW.thread_messages > 0) - (OLD.messages + OLD.thread_messages > 0))
-  ON CONFLICT (kind, start) DO UPDATE SET
-    messages = messages + excluded.messages,
-    reactions = reactions + excluded.reactions,
-    active_chats = active_chats + excluded.active_chats;
+  INSERT INTO analytics_periods (kind, start, active_chats) VALUES ('day', NEW.day, 1)
+  ON CONFLICT (kind, start) DO UPDATE SET active_chats = active_chats + 1;
   INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
-  SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.chat_id, 1
-  WHERE OLD.messages + OLD.thread_messages = 0 AND NEW.messages + NEW.thread_messages > 0
-  UNION ALL
-  SELECT 'month', strftime('%Y-%m-01', NEW.day), NEW.chat_id, 1
-  WHERE OLD.messages + OLD.thread_messages = 0 AND NEW.messages + NEW.thread_messages > 0
+  VALUES ('week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.chat_id, 1), ('month', strftime('%Y-%m-01', NEW.day), NEW.chat_id, 1)
   ON CONFLICT (kind, start, chat_id) DO UPDATE SET days = days + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS analytics_chat_day_inactive AFTER UPDATE OF message_authors ON analytics_chat_days
+WHEN OLD.message_authors > 0 AND NEW.message_authors = 0
+BEGIN
+  UPDATE analytics_periods SET active_chats = active_chats - 1 WHERE kind = 'day' AND start = NEW.day;
   UPDATE analytics_chat_periods SET days = days - 1
-  WHERE OLD.messages + OLD.thread_messages > 0 AND NEW.messages + NEW.thread_messages = 0
-    AND chat_id = NEW.chat_id
+  WHERE chat_id = NEW.chat_id
     AND ((kind = 'week' AND start = date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')) OR (kind = 'month' AND start = strftime('%Y-%m-01', NEW.day)));
   DELETE FROM analytics_chat_periods
   WHERE days = 0 AND chat_id = NEW.chat_id

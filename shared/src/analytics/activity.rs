@@ -3,11 +3,11 @@
 //! engagement rate per bucket — and, with `split=department`, the same per
 //! department (the department people have now).
 //!
-//! Every figure is read from `analytics_periods` (and, per department,
-//! `analytics_department_periods`): messages and reactions of each day,
-//! active members and active chats of each day, week and month, counted as
-//! things happened. A series reads one row per bucket (per department),
-//! plus the days of its weeks or months.
+//! Every figure is read from rows kept as things happened: messages and
+//! reactions of each day per department (`analytics_department_periods`,
+//! summed for the workspace), active members and active chats of each day,
+//! week and month (`analytics_periods`). A series reads one row per bucket,
+//! plus one per day and department for the sums.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -146,38 +146,30 @@ pub fn series(
     let (from, to) = (p.from.to_string(), p.to.to_string());
     let mut figures = vec![Figures::default(); spans.len()];
 
-    let days = db.query(
-        "SELECT start, messages, reactions, active_chats, active_members FROM analytics_periods \
-         WHERE kind = 'day' AND start BETWEEN ? AND ?",
+    let sums = db.query(
+        "SELECT start, sum(messages), sum(reactions) FROM analytics_department_periods \
+         WHERE kind = 'day' AND start BETWEEN ? AND ? GROUP BY start",
         &[from.as_str().into(), to.as_str().into()],
     )?;
-    for r in days {
-        let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) else {
-            continue;
-        };
-        let f = &mut figures[i];
-        f.messages += r.i64(1)?;
-        f.reactions += r.i64(2)?;
-        if bucket == Bucket::Day {
-            f.active_chats = r.i64(3)?;
-            f.active_members = r.i64(4)?;
+    for r in sums {
+        if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+            figures[i].messages += r.i64(1)?;
+            figures[i].reactions += r.i64(2)?;
         }
     }
-    if bucket != Bucket::Day {
-        let periods = db.query(
-            "SELECT start, active_members, active_chats FROM analytics_periods \
-             WHERE kind = ? AND start BETWEEN ? AND ?",
-            &[
-                bucket.as_str().into(),
-                from.as_str().into(),
-                to.as_str().into(),
-            ],
-        )?;
-        for r in periods {
-            if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
-                figures[i].active_members = r.i64(1)?;
-                figures[i].active_chats = r.i64(2)?;
-            }
+    let periods = db.query(
+        "SELECT start, active_members, active_chats FROM analytics_periods \
+         WHERE kind = ? AND start BETWEEN ? AND ?",
+        &[
+            bucket.as_str().into(),
+            from.as_str().into(),
+            to.as_str().into(),
+        ],
+    )?;
+    for r in periods {
+        if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+            figures[i].active_members = r.i64(1)?;
+            figures[i].active_chats = r.i64(2)?;
         }
     }
     let new_chats = db.query(

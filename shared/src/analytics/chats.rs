@@ -5,8 +5,9 @@
 //! A row is a shared chat: a group chat or channel, or a thread without a
 //! root message (which counts as a chat of its own); threads with a root
 //! message count for their root message's chat. Its figures are the sums
-//! of `analytics_chat_days` over the period and the distinct members of
-//! `analytics_activity` in it: one query, O(chats × days).
+//! and distinct members of its `analytics_activity` rows in the period
+//! (one range of that table's key per chat) and its joins and leaves in
+//! `analytics_chat_days`: one query, O(chats × days × active members).
 //!
 //! A chat's `name` is shown only to a caller who can read the chat (an
 //! open chat, or one they are a member of); the figures of the others are
@@ -239,22 +240,26 @@ pub fn table(
     only: Option<i64>,
 ) -> Result<Vec<ChatFigures>> {
     let (from, to) = (period.from.to_string(), period.to.to_string());
-    let (messages, reactions, active_condition) = if filter.threads {
+    let (messages, reactions, active) = if filter.threads {
         (
-            "d.messages + d.thread_messages",
-            "d.reactions + d.thread_reactions",
-            "",
+            "a.messages + a.thread_messages",
+            "a.reactions + a.thread_reactions",
+            "a.user_id",
         )
     } else {
         (
-            "d.messages",
-            "d.reactions",
-            " AND a.messages + a.reactions > 0",
+            "a.messages",
+            "a.reactions",
+            "CASE WHEN a.messages + a.reactions > 0 THEN a.user_id END",
         )
     };
     let mut conditions = String::new();
     let mut params: Vec<Value> = vec![
         viewer.into(),
+        from.as_str().into(),
+        to.as_str().into(),
+        from.as_str().into(),
+        to.as_str().into(),
         from.as_str().into(),
         to.as_str().into(),
         from.as_str().into(),
@@ -272,6 +277,8 @@ pub fn table(
         conditions.push_str(" AND c.id = ?");
         params.push(id.into());
     }
+    // Chats are the outer loop: each reads its range of the activity key
+    // (chat, day), so the query visits the period's rows once, in order.
     let rows = db.query(
         &format!(
             "SELECT c.id, c.name, c.channel, c.public, c.last_message_at, \
@@ -279,18 +286,18 @@ pub fn table(
                (SELECT count(*) FROM chat_members m WHERE m.chat_id = c.id) \
                  - (SELECT count(*) FROM chat_members m WHERE m.chat_id = c.id \
                     AND m.user_id IN (SELECT id FROM users WHERE bot = 1)), \
-               coalesce(s.messages, 0), coalesce(s.reactions, 0), \
-               (SELECT count(DISTINCT a.user_id) FROM analytics_activity a \
-                WHERE a.chat_id = c.id AND a.day BETWEEN ? AND ?{active_condition}), \
-               coalesce(s.joins, 0), coalesce(s.self_joins, 0), coalesce(s.leaves, 0) \
-             FROM chats c LEFT JOIN ( \
-               SELECT d.chat_id, sum({messages}) AS messages, sum({reactions}) AS reactions, \
-                      sum(d.joins) AS joins, sum(d.self_joins) AS self_joins, sum(d.leaves) AS leaves \
-               FROM analytics_chat_days d WHERE d.day BETWEEN ? AND ? GROUP BY d.chat_id \
-             ) s ON s.chat_id = c.id \
+               coalesce(sum({messages}), 0), coalesce(sum({reactions}), 0), count(DISTINCT {active}), \
+               (SELECT coalesce(sum(d.joins), 0) FROM analytics_chat_days d \
+                WHERE d.chat_id = c.id AND d.day BETWEEN ? AND ?), \
+               (SELECT coalesce(sum(d.self_joins), 0) FROM analytics_chat_days d \
+                WHERE d.chat_id = c.id AND d.day BETWEEN ? AND ?), \
+               (SELECT coalesce(sum(d.leaves), 0) FROM analytics_chat_days d \
+                WHERE d.chat_id = c.id AND d.day BETWEEN ? AND ?) \
+             FROM chats c LEFT JOIN analytics_activity a ON a.chat_id = c.id AND a.day BETWEEN ? AND ? \
              WHERE c.personal = 0 \
                AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id AND t.message_id IS NOT NULL)\
-               {conditions}"
+               {conditions} \
+             GROUP BY c.id"
         ),
         &params,
     )?;
@@ -383,19 +390,14 @@ pub fn one(
     let (from, to) = (p.from.to_string(), p.to.to_string());
     let mut series = vec![[0i64; 4]; spans.len()];
     let days = db.query(
-        "SELECT day, messages, thread_messages, reactions, thread_reactions, joins, leaves \
-         FROM analytics_chat_days WHERE chat_id = ? AND day BETWEEN ? AND ?",
+        "SELECT day, joins, leaves FROM analytics_chat_days WHERE chat_id = ? AND day BETWEEN ? AND ?",
         &[chat_id.into(), from.as_str().into(), to.as_str().into()],
     )?;
     for r in days {
-        let Some(i) = bucket_index(&spans, parse_day(&r.string(0)?)?) else {
-            continue;
-        };
-        let t = i64::from(threads);
-        series[i][0] += r.i64(1)? + t * r.i64(2)?;
-        series[i][1] += r.i64(3)? + t * r.i64(4)?;
-        series[i][2] += r.i64(5)?;
-        series[i][3] += r.i64(6)?;
+        if let Some(i) = bucket_index(&spans, parse_day(&r.string(0)?)?) {
+            series[i][2] += r.i64(1)?;
+            series[i][3] += r.i64(2)?;
+        }
     }
     let mut active: Vec<HashSet<i64>> = vec![HashSet::new(); spans.len()];
     let mut per_user: HashMap<i64, (i64, i64)> = HashMap::new();
@@ -412,6 +414,8 @@ pub fn one(
         }
         let user = r.i64(1)?;
         if let Some(i) = bucket_index(&spans, parse_day(&r.string(0)?)?) {
+            series[i][0] += m;
+            series[i][1] += x;
             active[i].insert(user);
         }
         let e = per_user.entry(user).or_default();

@@ -95,8 +95,8 @@ pub fn ready(db: &dyn Db) -> Result<Settings> {
     if s.rebuilt_at.is_some() {
         return Ok(s);
     }
-    rebuild(db, None)?;
-    settings(db)
+    // Two first requests at once build once: the second finds it done.
+    Ok(rebuild_with(db, None, true)?.settings)
 }
 
 /// The SQL expression of the local date (`YYYY-MM-DD`) of the UTC
@@ -151,17 +151,51 @@ fn derived_tables_sql() -> Vec<String> {
     let (week, month) = (week_start_sql("day"), month_start_sql("day"));
     vec![
         format!(
-            "INSERT INTO analytics_chat_days (chat_id, day, messages, thread_messages, reactions,                thread_reactions, joins, self_joins, leaves)              SELECT chat_id, day, sum(m), sum(tm), sum(r), sum(tr), sum(j), sum(sj), sum(l) FROM (                SELECT chat_id, day, messages AS m, thread_messages AS tm, reactions AS r,                       thread_reactions AS tr, 0 AS j, 0 AS sj, 0 AS l FROM analytics_activity                UNION ALL                SELECT x.chat_id, {change_day}, 0, 0, 0, 0, x.change = 'join',                       x.change = 'join' AND x.self_initiated = 1, x.change = 'leave'                FROM analytics_membership_changes x              ) GROUP BY chat_id, day"
+            "INSERT INTO analytics_chat_days (chat_id, day, message_authors, joins, self_joins, leaves) \
+             SELECT chat_id, day, sum(a), sum(j), sum(sj), sum(l) FROM ( \
+               SELECT chat_id, day, messages + thread_messages > 0 AS a, 0 AS j, 0 AS sj, 0 AS l \
+               FROM analytics_activity \
+               UNION ALL \
+               SELECT x.chat_id, {change_day}, 0, x.change = 'join', \
+                      x.change = 'join' AND x.self_initiated = 1, x.change = 'leave' \
+               FROM analytics_membership_changes x \
+             ) GROUP BY chat_id, day"
         ),
         format!(
-            "INSERT INTO analytics_member_periods (kind, start, user_id, facts)              SELECT 'day', day, user_id, count(*) FROM analytics_activity GROUP BY day, user_id              UNION ALL              SELECT 'week', {week} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id              UNION ALL              SELECT 'month', {month} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id"
+            "INSERT INTO analytics_member_periods (kind, start, user_id, facts) \
+             SELECT 'day', day, user_id, count(*) FROM analytics_activity GROUP BY day, user_id \
+             UNION ALL \
+             SELECT 'week', {week} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id \
+             UNION ALL \
+             SELECT 'month', {month} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id"
         ),
         format!(
-            "INSERT INTO analytics_chat_periods (kind, start, chat_id, days)              SELECT 'week', {week} AS s, chat_id, count(*) FROM analytics_chat_days              WHERE messages + thread_messages > 0 GROUP BY s, chat_id              UNION ALL              SELECT 'month', {month} AS s, chat_id, count(*) FROM analytics_chat_days              WHERE messages + thread_messages > 0 GROUP BY s, chat_id"
+            "INSERT INTO analytics_chat_periods (kind, start, chat_id, days) \
+             SELECT 'week', {week} AS s, chat_id, count(*) FROM analytics_chat_days \
+             WHERE message_authors > 0 GROUP BY s, chat_id \
+             UNION ALL \
+             SELECT 'month', {month} AS s, chat_id, count(*) FROM analytics_chat_days \
+             WHERE message_authors > 0 GROUP BY s, chat_id"
         ),
-        "INSERT INTO analytics_periods (kind, start, messages, reactions, active_members, active_chats)          SELECT kind, start, sum(m), sum(r), sum(a), sum(c) FROM (            SELECT 'day' AS kind, day AS start, messages + thread_messages AS m,                   reactions + thread_reactions AS r, 0 AS a, messages + thread_messages > 0 AS c            FROM analytics_chat_days            UNION ALL            SELECT kind, start, 0, 0, count(*), 0 FROM analytics_member_periods GROUP BY kind, start            UNION ALL            SELECT kind, start, 0, 0, 0, count(*) FROM analytics_chat_periods GROUP BY kind, start          ) GROUP BY kind, start HAVING sum(m) + sum(r) + sum(a) + sum(c) > 0"
+        "INSERT INTO analytics_periods (kind, start, active_members, active_chats) \
+         SELECT kind, start, sum(a), sum(c) FROM ( \
+           SELECT 'day' AS kind, day AS start, 0 AS a, count(*) AS c FROM analytics_chat_days \
+           WHERE message_authors > 0 GROUP BY day \
+           UNION ALL \
+           SELECT kind, start, count(*), 0 FROM analytics_member_periods GROUP BY kind, start \
+           UNION ALL \
+           SELECT kind, start, 0, count(*) FROM analytics_chat_periods GROUP BY kind, start \
+         ) GROUP BY kind, start"
             .to_owned(),
-        "INSERT INTO analytics_department_periods (kind, start, department, messages, reactions, active_members)          SELECT kind, start, department, sum(m), sum(r), sum(a) FROM (            SELECT 'day' AS kind, a.day AS start, coalesce(u.department, '') AS department,                   a.messages + a.thread_messages AS m, a.reactions + a.thread_reactions AS r, 0 AS a            FROM analytics_activity a JOIN users u ON u.id = a.user_id            UNION ALL            SELECT p.kind, p.start, coalesce(u.department, ''), 0, 0, 1            FROM analytics_member_periods p JOIN users u ON u.id = p.user_id          ) GROUP BY kind, start, department HAVING sum(m) + sum(r) + sum(a) > 0"
+        "INSERT INTO analytics_department_periods (kind, start, department, messages, reactions, active_members) \
+         SELECT kind, start, department, sum(m), sum(r), sum(a) FROM ( \
+           SELECT 'day' AS kind, a.day AS start, coalesce(u.department, '') AS department, \
+                  a.messages + a.thread_messages AS m, a.reactions + a.thread_reactions AS r, 0 AS a \
+           FROM analytics_activity a JOIN users u ON u.id = a.user_id \
+           UNION ALL \
+           SELECT p.kind, p.start, coalesce(u.department, ''), 0, 0, 1 \
+           FROM analytics_member_periods p JOIN users u ON u.id = p.user_id \
+         ) GROUP BY kind, start, department HAVING sum(m) + sum(r) + sum(a) > 0"
             .to_owned(),
     ]
 }
@@ -175,6 +209,12 @@ fn derived_tables_sql() -> Vec<String> {
 /// them), so each table is computed by one set-based statement rather than
 /// row by row.
 pub fn rebuild(db: &dyn Db, time_zone: Option<&str>) -> Result<Rebuilt> {
+    rebuild_with(db, time_zone, false)
+}
+
+/// [`rebuild`]; with `unless_built`, nothing when the rollups have been
+/// built meanwhile (read inside the transaction).
+fn rebuild_with(db: &dyn Db, time_zone: Option<&str>, unless_built: bool) -> Result<Rebuilt> {
     let zone_rows = match time_zone {
         Some(name) => Some((name.to_owned(), zone::offsets(&zone::parse(name)?)?)),
         None => None,
@@ -182,6 +222,16 @@ pub fn rebuild(db: &dyn Db, time_zone: Option<&str>) -> Result<Rebuilt> {
     let message_day = local_day_sql("m.created_at");
     let reaction_day = local_day_sql("r.created_at");
     transaction(db, |db| -> Result<Rebuilt> {
+        if unless_built {
+            let current = settings(db)?;
+            if current.rebuilt_at.is_some() {
+                return Ok(Rebuilt {
+                    settings: current,
+                    activity_rows: 0,
+                    membership_changes: 0,
+                });
+            }
+        }
         if let Some((name, rows)) = &zone_rows {
             db.execute("DELETE FROM analytics_zone_offsets", &[])?;
             let source = rows_source(&["starts_at", "offset_seconds"]);

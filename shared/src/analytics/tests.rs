@@ -355,16 +355,24 @@ fn rollups(db: &dyn Db) -> BTreeMap<&'static str, Vec<String>> {
         ),
         (
             "analytics_chat_days",
-            "messages + thread_messages + reactions + thread_reactions + joins + self_joins + leaves > 0",
-            "chat_id, day, messages, thread_messages, reactions, thread_reactions, joins, self_joins, leaves",
+            "message_authors + joins + self_joins + leaves > 0",
+            "chat_id, day, message_authors, joins, self_joins, leaves",
         ),
-        ("analytics_member_periods", "1 = 1", "kind, start, user_id, facts"),
+        (
+            "analytics_member_periods",
+            "1 = 1",
+            "kind, start, user_id, facts",
+        ),
         (
             "analytics_periods",
-            "messages + reactions + active_members + active_chats > 0",
-            "kind, start, messages, reactions, active_members, active_chats",
+            "active_members + active_chats > 0",
+            "kind, start, active_members, active_chats",
         ),
-        ("analytics_chat_periods", "1 = 1", "kind, start, chat_id, days"),
+        (
+            "analytics_chat_periods",
+            "1 = 1",
+            "kind, start, chat_id, days",
+        ),
         (
             "analytics_department_periods",
             "messages + reactions + active_members > 0",
@@ -375,7 +383,9 @@ fn rollups(db: &dyn Db) -> BTreeMap<&'static str, Vec<String>> {
     .map(|(t, nonzero, columns)| {
         let rows = db
             .query(
-                &format!("SELECT json_array({columns}) FROM {t} WHERE {nonzero} ORDER BY {columns}"),
+                &format!(
+                    "SELECT json_array({columns}) FROM {t} WHERE {nonzero} ORDER BY {columns}"
+                ),
                 &[],
             )
             .expect("dump")
