@@ -238,7 +238,7 @@ fn analytics_match_the_raw_rows_and_follow_the_zone() {
     // Five members: the owner (who created it) and four people.
     assert!(
         text.contains(&format!(
-            "{group},Команда,chat,false,5,{}",
+            "{group},Команда,chat,false,false,5,{}",
             rows[0]["messages"]
         )),
         "{text}"

@@ -32,6 +32,8 @@ pub struct ChatFilter {
     pub public: Option<bool>,
     /// Whether thread messages and reactions count for their chat.
     pub threads: bool,
+    /// `Some(false)`: leave archived chats out (the open chats catalogue).
+    pub archived: Option<bool>,
 }
 
 impl ChatFilter {
@@ -56,6 +58,7 @@ impl ChatFilter {
             channel,
             public: flag("public")?,
             threads: flag("threads")?.unwrap_or(true),
+            archived: None,
         })
     }
 }
@@ -71,6 +74,8 @@ pub struct ChatFigures {
     pub channel: bool,
     /// An open chat.
     pub public: bool,
+    /// Archived.
+    pub archived: bool,
     /// People in it now.
     pub members: i64,
     /// Counted messages.
@@ -105,6 +110,7 @@ impl ChatFigures {
             "name": self.name,
             "chat_type": if self.channel { "channel" } else { "chat" },
             "public": self.public,
+            "archived": self.archived,
             "members": self.members,
             "messages": self.messages,
             "reactions": self.reactions,
@@ -133,6 +139,7 @@ impl ChatFigures {
             joins: r.i64(10)?,
             self_joins: r.i64(11)?,
             leaves: r.i64(12)?,
+            archived: r.bool(13)?,
         })
     }
 }
@@ -273,6 +280,10 @@ pub fn table(
         conditions.push_str(" AND c.public = ?");
         params.push(public.into());
     }
+    if let Some(archived) = filter.archived {
+        conditions.push_str(" AND c.archived = ?");
+        params.push(archived.into());
+    }
     if let Some(id) = only {
         conditions.push_str(" AND c.id = ?");
         params.push(id.into());
@@ -292,7 +303,8 @@ pub fn table(
                (SELECT coalesce(sum(d.self_joins), 0) FROM analytics_chat_days d \
                 WHERE d.chat_id = c.id AND d.day BETWEEN ? AND ?), \
                (SELECT coalesce(sum(d.leaves), 0) FROM analytics_chat_days d \
-                WHERE d.chat_id = c.id AND d.day BETWEEN ? AND ?) \
+                WHERE d.chat_id = c.id AND d.day BETWEEN ? AND ?), \
+               c.archived \
              FROM chats c LEFT JOIN analytics_activity a ON a.chat_id = c.id AND a.day BETWEEN ? AND ? \
              WHERE c.personal = 0 \
                AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.chat_id = c.id AND t.message_id IS NOT NULL)\
@@ -322,6 +334,7 @@ const CSV_HEADER: &[&str] = &[
     "name",
     "chat_type",
     "public",
+    "archived",
     "members",
     "messages",
     "reactions",
@@ -344,6 +357,7 @@ pub fn csv(rows: &[ChatFigures]) -> Result<Vec<u8>> {
                 r.name.clone().unwrap_or_default(),
                 if r.channel { "channel" } else { "chat" }.to_owned(),
                 r.public.to_string(),
+                r.archived.to_string(),
                 r.members.to_string(),
                 r.messages.to_string(),
                 r.reactions.to_string(),
@@ -381,6 +395,7 @@ pub fn one(
         channel: None,
         public: None,
         threads,
+        archived: None,
     };
     let chat = table(db, viewer, &p, &filter, Some(chat_id))?
         .into_iter()

@@ -117,7 +117,9 @@ fn table(
     let period = Period::parse(q, &tz)?;
     let mut filter = ChatFilter::parse(q)?;
     if public.is_some() {
+        // The catalogue: the open chats people can join now.
         filter.public = public;
+        filter.archived = Some(false);
     }
     let order = Order::parse(q, default_sort)?;
     let limit = parse_limit(q.get("limit"), LIST_MAX, LIST_MAX)?;

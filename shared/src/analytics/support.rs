@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::analytics::period::Period;
 use crate::analytics::zone::{self, WorkingHours};
+use crate::chats::members;
 use crate::platform::db::{Db, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::http::Query;
@@ -152,34 +153,6 @@ impl SupportQuery {
     }
 }
 
-/// 422 `not_found` on `key` for the first of `wanted` that `table` lacks.
-fn ensure_exist(db: &dyn Db, table: &str, key: &str, wanted: &[i64]) -> Result<()> {
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let extra = if table == "chats" {
-        " AND x.personal = 0"
-    } else {
-        ""
-    };
-    if let Some(r) = db.query_row(
-        &format!(
-            "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS \
-             (SELECT 1 FROM {table} x WHERE x.id = j.value{extra}) LIMIT 1"
-        ),
-        &[Value::id_array(wanted)],
-    )? {
-        let id = r.i64(0)?;
-        return Err(Error::invalid(
-            key,
-            ErrorCode::NotFound,
-            Some(id.to_string()),
-            "Object not found",
-        ));
-    }
-    Ok(())
-}
-
 fn id_list(db: &dyn Db, sql: &str, params: &[Value]) -> Result<Vec<i64>> {
     let mut v = db
         .query(sql, params)?
@@ -219,17 +192,19 @@ fn stamp(s: &str) -> Result<Timestamp> {
 
 /// `GET /analytics/support`: see the module doc. `period` is read in `tz`.
 pub fn report(db: &dyn Db, tz: &TimeZone, period: &Period, sq: &SupportQuery) -> Result<Json> {
-    ensure_exist(db, "chats", "chat_ids", &sq.chat_ids)?;
-    ensure_exist(
+    members::ensure_exist(
         db,
-        "group_tags",
-        "chat_group_tag_ids",
-        &sq.chat_group_tag_ids,
+        "chat_ids",
+        &sq.chat_ids,
+        "chats",
+        "x.personal = 0",
+        "Chat not found",
     )?;
+    members::ensure_tags_exist_on(db, "chat_group_tag_ids", &sq.chat_group_tag_ids)?;
     if let Some(tag) = sq.agent_group_tag_id {
-        ensure_exist(db, "group_tags", "agent_group_tag_id", &[tag])?;
+        members::ensure_tags_exist_on(db, "agent_group_tag_id", &[tag])?;
     }
-    ensure_exist(db, "users", "agent_ids", &sq.agent_ids)?;
+    members::ensure_users_exist(db, "agent_ids", &sq.agent_ids)?;
     let mut chats = sq.chat_ids.clone();
     chats.extend(id_list(
         db,

@@ -401,6 +401,13 @@ fn set_zone(db: &dyn Db, name: &str) {
     analytics::rebuild(db, Some(name)).expect("rebuild");
 }
 
+/// [`workspace`], then the zone set to Moscow (which rebuilds).
+fn moscow_workspace() -> (Workspace, TimeZone) {
+    let w = workspace();
+    set_zone(&w.db, "Europe/Moscow");
+    (w, TimeZone::get("Europe/Moscow").expect("zone"))
+}
+
 #[test]
 fn the_workspace_series_matches_the_raw_rows_in_every_zone_and_bucket() {
     let w = workspace();
@@ -627,10 +634,8 @@ fn writing_deleting_reacting_and_unreacting_through_the_api_keep_the_rollups() {
 
 #[test]
 fn the_chats_table_matches_the_raw_rows_and_hides_names_the_caller_cannot_read() {
-    let w = workspace();
+    let (w, tz) = moscow_workspace();
     let db = &w.db;
-    set_zone(db, "Europe/Moscow");
-    let tz = TimeZone::get("Europe/Moscow").expect("zone");
     let period = Period {
         from: day("2026-02-01"),
         to: day("2026-03-31"),
@@ -644,6 +649,7 @@ fn the_chats_table_matches_the_raw_rows_and_hides_names_the_caller_cannot_read()
         channel: None,
         public: None,
         threads: true,
+        archived: None,
     };
     // An admin who is in no chat but the open one sees the open chat's name only.
     let admin = create_user(db, "admin@example.com", "admin");
@@ -719,16 +725,14 @@ fn the_chats_table_matches_the_raw_rows_and_hides_names_the_caller_cannot_read()
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
     assert!(csv.starts_with('\u{feff}'));
     assert_eq!(lines.len(), 4);
-    assert!(lines[0].starts_with("chat_id,name,chat_type,public,members,messages"));
+    assert!(lines[0].starts_with("chat_id,name,chat_type,public,archived,members,messages"));
     assert!(!csv.contains("Группа"));
 }
 
 #[test]
 fn one_chat_has_its_series_and_top_contributors() {
-    let w = workspace();
+    let (w, tz) = moscow_workspace();
     let db = &w.db;
-    set_zone(db, "Europe/Moscow");
-    let tz = TimeZone::get("Europe/Moscow").expect("zone");
     let period = Period {
         from: day("2026-02-01"),
         to: day("2026-02-28"),
@@ -836,6 +840,7 @@ fn open_chats_count_joins_self_joins_and_leaves() {
         channel: None,
         public: Some(true),
         threads: true,
+        archived: Some(false),
     };
     let rows = chats::table(&db, 1, &period, &open_only, None).expect("table");
     assert_eq!(rows.len(), 1);

@@ -43,14 +43,24 @@ pub(super) fn ids_of(rows: &[crate::platform::db::Row]) -> Result<Vec<i64>> {
     Ok(v)
 }
 
-/// 422 `not_found` on `key` unless every id is a live user.
-pub fn ensure_users_exist(db: &dyn Db, key: &str, ids: &[i64]) -> Result<()> {
+/// 422 `not_found` on `key` naming the first of `ids` with no row in
+/// `table` (`x`) meeting `condition`, with `message`.
+pub fn ensure_exist(
+    db: &dyn Db,
+    key: &str,
+    ids: &[i64],
+    table: &str,
+    condition: &str,
+    message: &str,
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
     if let Some(r) = db.query_row(
-        "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS \
-         (SELECT 1 FROM users u WHERE u.id = j.value AND u.deleted_at IS NULL) LIMIT 1",
+        &format!(
+            "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS \
+             (SELECT 1 FROM {table} x WHERE x.id = j.value AND {condition}) LIMIT 1"
+        ),
         &[Value::id_array(ids)],
     )? {
         let id = r.i64(0)?;
@@ -58,31 +68,32 @@ pub fn ensure_users_exist(db: &dyn Db, key: &str, ids: &[i64]) -> Result<()> {
             key,
             ErrorCode::NotFound,
             Some(id.to_string()),
-            "User not found",
+            message,
         ));
     }
     Ok(())
 }
 
+/// 422 `not_found` on `key` unless every id is a live user.
+pub fn ensure_users_exist(db: &dyn Db, key: &str, ids: &[i64]) -> Result<()> {
+    ensure_exist(
+        db,
+        key,
+        ids,
+        "users",
+        "x.deleted_at IS NULL",
+        "User not found",
+    )
+}
+
+/// 422 `not_found` on `key` unless every id is an existing group tag.
+pub fn ensure_tags_exist_on(db: &dyn Db, key: &str, ids: &[i64]) -> Result<()> {
+    ensure_exist(db, key, ids, "group_tags", "1 = 1", "Group tag not found")
+}
+
 /// 422 `not_found` on `group_tag_ids` unless every id is an existing tag.
 pub fn ensure_tags_exist(db: &dyn Db, ids: &[i64]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    if let Some(r) = db.query_row(
-        "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS \
-         (SELECT 1 FROM group_tags g WHERE g.id = j.value) LIMIT 1",
-        &[Value::id_array(ids)],
-    )? {
-        let id = r.i64(0)?;
-        return Err(Error::invalid(
-            "group_tag_ids",
-            ErrorCode::NotFound,
-            Some(id.to_string()),
-            "Group tag not found",
-        ));
-    }
-    Ok(())
+    ensure_tags_exist_on(db, "group_tag_ids", ids)
 }
 
 /// Adds `ids` (live users) as direct members; tag-only members become
