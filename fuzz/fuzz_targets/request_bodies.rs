@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
-use shared::{auth, broadcasts, chats, exports, messages, reactions, tasks, users, webhooks};
+use shared::{analytics, auth, broadcasts, chats, exports, messages, reactions, tasks, users, webhooks};
 
 const WRAPPERS: &[&str] = &[
     "user",
@@ -27,6 +27,7 @@ const WRAPPERS: &[&str] = &[
     "role",
     "message_id",
     "data",
+    "settings",
 ];
 
 fn every_parser(v: &Value) {
@@ -45,6 +46,7 @@ fn every_parser(v: &Value) {
     let _ = tasks::parse(v, false);
     let _ = exports::parse(v);
     let _ = reactions::parse(v);
+    let _ = analytics::parse_settings(v);
     for bot in [false, true] {
         let _ = messages::input::parse_create(v, bot);
         let _ = messages::input::parse_update(v, bot);
