@@ -15,7 +15,9 @@
 --
 -- analytics_activity is the base fact: one row per chat, local day and
 -- member who wrote or reacted there that day. Every other rollup follows
--- from its changes, through the triggers on the analytics_* tables. The
+-- from its changes, through the triggers on analytics_activity (none
+-- deeper: real Spin parses the schema and compiles a statement's triggers
+-- on every request, so they are kept few and short). The
 -- rebuild (POST /analytics/rebuild, shared/src/analytics/mod.rs) sets
 -- those triggers aside inside its transaction and computes every table
 -- from the raw rows with set-based queries of its own, so it checks the
@@ -66,52 +68,32 @@ CREATE TABLE IF NOT EXISTS analytics_chat_days (
     leaves          INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (chat_id, day)
 ) WITHOUT ROWID;
+-- The active chats of a range of days.
+CREATE INDEX IF NOT EXISTS analytics_chat_days_active
+    ON analytics_chat_days (day, chat_id) WHERE message_authors > 0;
 
--- Who was active in each day, week (starting Monday) and month, with the
--- number of analytics_activity rows behind it (deleted at 0).
+-- Who was active in each day, week (starting Monday) and month, in which
+-- department (the one they have now; '' for none), with the number of
+-- analytics_activity rows behind it (deleted at 0): a period's active
+-- members are its rows.
 CREATE TABLE IF NOT EXISTS analytics_member_periods (
-    kind    TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
-    start   TEXT    NOT NULL,
-    user_id INTEGER NOT NULL,
-    facts   INTEGER NOT NULL,
+    kind       TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
+    start      TEXT    NOT NULL,
+    user_id    INTEGER NOT NULL,
+    department TEXT    NOT NULL,
+    facts      INTEGER NOT NULL,
     PRIMARY KEY (kind, start, user_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS analytics_member_periods_user ON analytics_member_periods (user_id);
 
-CREATE INDEX IF NOT EXISTS analytics_member_periods_user ON analytics_member_periods (user_id, kind, start);
-
--- Which chats had a counted message in each week and month, with the
--- number of such days behind it (deleted at 0).
-CREATE TABLE IF NOT EXISTS analytics_chat_periods (
-    kind    TEXT    NOT NULL CHECK (kind IN ('week', 'month')),
-    start   TEXT    NOT NULL,
-    chat_id INTEGER NOT NULL,
-    days    INTEGER NOT NULL,
-    PRIMARY KEY (kind, start, chat_id)
-) WITHOUT ROWID;
-
--- Workspace counters per period: active members and active chats (chats
--- with a counted message) of every day, week and month. Messages and
--- reactions are the sums of the departments' days below.
-CREATE TABLE IF NOT EXISTS analytics_periods (
-    kind           TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
-    start          TEXT    NOT NULL,
-    active_members INTEGER NOT NULL DEFAULT 0,
-    active_chats   INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (kind, start)
-) WITHOUT ROWID;
-
--- Per department (the one people have now; '' for none): messages and
--- reactions of every day, the one counter besides analytics_activity that
--- every message updates, and active members of every day, week and month.
--- A person's change of department moves their counts.
-CREATE TABLE IF NOT EXISTS analytics_department_periods (
-    kind           TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
-    start          TEXT    NOT NULL,
-    department     TEXT    NOT NULL,
-    messages       INTEGER NOT NULL DEFAULT 0,
-    reactions      INTEGER NOT NULL DEFAULT 0,
-    active_members INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (kind, start, department)
+-- Messages and reactions of every day per department: the one counter
+-- besides analytics_activity that every message updates.
+CREATE TABLE IF NOT EXISTS analytics_department_days (
+    day        TEXT    NOT NULL,
+    department TEXT    NOT NULL,
+    messages   INTEGER NOT NULL DEFAULT 0,
+    reactions  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, department)
 ) WITHOUT ROWID;
 
 -- Raw record of people joining and leaving shared chats, from the
@@ -228,46 +210,43 @@ BEGIN
     leaves = leaves + excluded.leaves;
 END;
 
--- analytics_activity -> the departments' days, analytics_member_periods
--- and analytics_chat_days.
+-- analytics_activity -> the departments' days, the members' periods and
+-- the chats' days. Nothing has triggers of its own below this level, so
+-- preparing a statement that writes a message compiles little.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_new AFTER INSERT ON analytics_activity
 BEGIN
-  INSERT INTO analytics_department_periods (kind, start, department, messages, reactions)
-  VALUES ('day', NEW.day, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id),
+  INSERT INTO analytics_department_days (day, department, messages, reactions)
+  VALUES (NEW.day, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id),
           NEW.messages + NEW.thread_messages, NEW.reactions + NEW.thread_reactions)
-  ON CONFLICT (kind, start, department) DO UPDATE SET
-    messages = messages + excluded.messages,
-    reactions = reactions + excluded.reactions;
-  INSERT INTO analytics_member_periods (kind, start, user_id, facts)
-  VALUES ('day', NEW.day, NEW.user_id, 1),
-         ('week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.user_id, 1),
-         ('month', strftime('%Y-%m-01', NEW.day), NEW.user_id, 1)
+  ON CONFLICT (day, department) DO UPDATE SET
+    messages = messages + excluded.messages, reactions = reactions + excluded.reactions;
+  INSERT INTO analytics_member_periods (kind, start, user_id, department, facts)
+  SELECT p.kind, p.start, NEW.user_id, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1
+  FROM (SELECT 'day' AS kind, NEW.day AS start
+        UNION ALL SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')
+        UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p WHERE true
   ON CONFLICT (kind, start, user_id) DO UPDATE SET facts = facts + 1;
   INSERT INTO analytics_chat_days (chat_id, day, message_authors)
   VALUES (NEW.chat_id, NEW.day, NEW.messages + NEW.thread_messages > 0)
   ON CONFLICT (chat_id, day) DO UPDATE SET message_authors = message_authors + excluded.message_authors;
 END;
 
--- Every message and reaction: the department's day.
+-- Every message and reaction: its department's day; a member's first
+-- message in the chat that day, or their last one deleted: the chat's day.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_changed AFTER UPDATE ON analytics_activity
 BEGIN
-  UPDATE analytics_department_periods SET
+  UPDATE analytics_department_days SET
     messages = messages + NEW.messages + NEW.thread_messages - OLD.messages - OLD.thread_messages,
     reactions = reactions + NEW.reactions + NEW.thread_reactions - OLD.reactions - OLD.thread_reactions
-  WHERE kind = 'day' AND start = NEW.day AND department = (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id);
-END;
-
--- A member's first message in the chat that day, or their last one deleted.
-CREATE TRIGGER IF NOT EXISTS analytics_activity_authored AFTER UPDATE ON analytics_activity
-WHEN (OLD.messages + OLD.thread_messages > 0) <> (NEW.messages + NEW.thread_messages > 0)
-BEGIN
+  WHERE day = NEW.day AND department = (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id);
   UPDATE analytics_chat_days SET
     message_authors = message_authors + (NEW.messages + NEW.thread_messages > 0) - (OLD.messages + OLD.thread_messages > 0)
-  WHERE chat_id = NEW.chat_id AND day = NEW.day;
+  WHERE (NEW.messages + NEW.thread_messages > 0) <> (OLD.messages + OLD.thread_messages > 0)
+    AND chat_id = NEW.chat_id AND day = NEW.day;
 END;
 
 -- A row emptied by a deletion or a removed reaction: its counts already
--- left through the updates above.
+-- left through the update above.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_gone AFTER DELETE ON analytics_activity
 BEGIN
   UPDATE analytics_member_periods SET facts = facts - 1
@@ -275,101 +254,24 @@ BEGIN
     AND ((kind = 'day' AND start = OLD.day)
       OR (kind = 'week' AND start = date(OLD.day, '-' || ((CAST(strftime('%w', OLD.day) AS INTEGER) + 6) % 7) || ' days'))
       OR (kind = 'month' AND start = strftime('%Y-%m-01', OLD.day)));
-  DELETE FROM analytics_member_periods
-  WHERE user_id = OLD.user_id AND facts = 0
-    AND ((kind = 'day' AND start = OLD.day)
-      OR (kind = 'week' AND start = date(OLD.day, '-' || ((CAST(strftime('%w', OLD.day) AS INTEGER) + 6) % 7) || ' days'))
-      OR (kind = 'month' AND start = strftime('%Y-%m-01', OLD.day)));
-END;
-
--- analytics_chat_days: a chat becomes active on a day, or stops being.
-CREATE TRIGGER IF NOT EXISTS analytics_chat_day_new AFTER INSERT ON analytics_chat_days
-WHEN NEW.message_authors > 0
-BEGIN
-  INSERT INTO analytics_periods (kind, start, active_chats) VALUES ('day', NEW.day, 1)
-  ON CONFLICT (kind, start) DO UPDATE SET active_chats = active_chats + 1;
-  INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
-  VALUES ('week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.chat_id, 1), ('month', strftime('%Y-%m-01', NEW.day), NEW.chat_id, 1)
-  ON CONFLICT (kind, start, chat_id) DO UPDATE SET days = days + 1;
-END;
-
-CREATE TRIGGER IF NOT EXISTS analytics_chat_day_active AFTER UPDATE OF message_authors ON analytics_chat_days
-WHEN OLD.message_authors = 0 AND NEW.message_authors > 0
-BEGIN
-  INSERT INTO analytics_periods (kind, start, active_chats) VALUES ('day', NEW.day, 1)
-  ON CONFLICT (kind, start) DO UPDATE SET active_chats = active_chats + 1;
-  INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
-  VALUES ('week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days'), NEW.chat_id, 1), ('month', strftime('%Y-%m-01', NEW.day), NEW.chat_id, 1)
-  ON CONFLICT (kind, start, chat_id) DO UPDATE SET days = days + 1;
-END;
-
-CREATE TRIGGER IF NOT EXISTS analytics_chat_day_inactive AFTER UPDATE OF message_authors ON analytics_chat_days
-WHEN OLD.message_authors > 0 AND NEW.message_authors = 0
-BEGIN
-  UPDATE analytics_periods SET active_chats = active_chats - 1 WHERE kind = 'day' AND start = NEW.day;
-  UPDATE analytics_chat_periods SET days = days - 1
-  WHERE chat_id = NEW.chat_id
-    AND ((kind = 'week' AND start = date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')) OR (kind = 'month' AND start = strftime('%Y-%m-01', NEW.day)));
-  DELETE FROM analytics_chat_periods
-  WHERE days = 0 AND chat_id = NEW.chat_id
-    AND ((kind = 'week' AND start = date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')) OR (kind = 'month' AND start = strftime('%Y-%m-01', NEW.day)));
-END;
-
--- analytics_chat_periods -> the workspace's active chats of weeks and months.
-CREATE TRIGGER IF NOT EXISTS analytics_chat_period_new AFTER INSERT ON analytics_chat_periods
-BEGIN
-  INSERT INTO analytics_periods (kind, start, active_chats) VALUES (NEW.kind, NEW.start, 1)
-  ON CONFLICT (kind, start) DO UPDATE SET active_chats = active_chats + 1;
-END;
-
-CREATE TRIGGER IF NOT EXISTS analytics_chat_period_gone AFTER DELETE ON analytics_chat_periods
-BEGIN
-  UPDATE analytics_periods SET active_chats = active_chats - 1
-  WHERE kind = OLD.kind AND start = OLD.start;
-END;
-
--- analytics_member_periods -> active members of the workspace and of the
--- person's department.
-CREATE TRIGGER IF NOT EXISTS analytics_member_period_new AFTER INSERT ON analytics_member_periods
-BEGIN
-  INSERT INTO analytics_periods (kind, start, active_members) VALUES (NEW.kind, NEW.start, 1)
-  ON CONFLICT (kind, start) DO UPDATE SET active_members = active_members + 1;
-  INSERT INTO analytics_department_periods (kind, start, department, active_members)
-  VALUES (NEW.kind, NEW.start, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1)
-  ON CONFLICT (kind, start, department) DO UPDATE SET active_members = active_members + 1;
-END;
-
-CREATE TRIGGER IF NOT EXISTS analytics_member_period_gone AFTER DELETE ON analytics_member_periods
-BEGIN
-  UPDATE analytics_periods SET active_members = active_members - 1
-  WHERE kind = OLD.kind AND start = OLD.start;
-  UPDATE analytics_department_periods SET active_members = active_members - 1
-  WHERE kind = OLD.kind AND start = OLD.start AND department = (SELECT coalesce(u.department, '') FROM users u WHERE u.id = OLD.user_id);
+  DELETE FROM analytics_member_periods WHERE user_id = OLD.user_id AND facts = 0;
 END;
 
 -- A person changes department: their days and periods move with them.
 CREATE TRIGGER IF NOT EXISTS analytics_department_change AFTER UPDATE OF department ON users
 WHEN coalesce(OLD.department, '') <> coalesce(NEW.department, '')
 BEGIN
-  INSERT INTO analytics_department_periods (kind, start, department, messages, reactions)
-  SELECT 'day', a.day, d.department,
+  INSERT INTO analytics_department_days (day, department, messages, reactions)
+  SELECT a.day, d.department,
          d.sign * sum(a.messages + a.thread_messages), d.sign * sum(a.reactions + a.thread_reactions)
   FROM analytics_activity a,
        (SELECT coalesce(OLD.department, '') AS department, -1 AS sign
         UNION ALL SELECT coalesce(NEW.department, ''), 1) d
   WHERE a.user_id = NEW.id
   GROUP BY a.day, d.department, d.sign
-  ON CONFLICT (kind, start, department) DO UPDATE SET
-    messages = messages + excluded.messages,
-    reactions = reactions + excluded.reactions;
-  INSERT INTO analytics_department_periods (kind, start, department, active_members)
-  SELECT p.kind, p.start, d.department, d.sign
-  FROM analytics_member_periods p,
-       (SELECT coalesce(OLD.department, '') AS department, -1 AS sign
-        UNION ALL SELECT coalesce(NEW.department, ''), 1) d
-  WHERE p.user_id = NEW.id
-  ON CONFLICT (kind, start, department) DO UPDATE SET
-    active_members = active_members + excluded.active_members;
+  ON CONFLICT (day, department) DO UPDATE SET
+    messages = messages + excluded.messages, reactions = reactions + excluded.reactions;
+  UPDATE analytics_member_periods SET department = coalesce(NEW.department, '') WHERE user_id = NEW.id;
 END;
 
 INSERT INTO schema_migrations (version, name, applied_at)

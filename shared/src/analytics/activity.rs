@@ -4,16 +4,18 @@
 //! department (the department people have now).
 //!
 //! Every figure is read from rows kept as things happened: messages and
-//! reactions of each day per department (`analytics_department_periods`,
-//! summed for the workspace), active members and active chats of each day,
-//! week and month (`analytics_periods`). A series reads one row per bucket,
-//! plus one per day and department for the sums.
+//! reactions of each day per department (`analytics_department_days`,
+//! summed for the workspace); the active members of each day, week and
+//! month (`analytics_member_periods`: one row per member, counted); the
+//! chats with a member who wrote on each day (`analytics_chat_days`,
+//! through a partial index of the active ones). Nothing is read per
+//! message: O(buckets × active members + days × chats).
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::analytics::local_day_sql;
 use crate::analytics::period::{bucket_index, Bucket, Period, Span};
 use crate::analytics::zone;
+use crate::analytics::{local_day_sql, month_start_sql, week_start_sql};
 use crate::platform::db::Db;
 use crate::platform::error::{Error, Result};
 use crate::platform::report::percent;
@@ -147,8 +149,8 @@ pub fn series(
     let mut figures = vec![Figures::default(); spans.len()];
 
     let sums = db.query(
-        "SELECT start, sum(messages), sum(reactions) FROM analytics_department_periods \
-         WHERE kind = 'day' AND start BETWEEN ? AND ? GROUP BY start",
+        "SELECT day, sum(messages), sum(reactions) FROM analytics_department_days \
+         WHERE day BETWEEN ? AND ? GROUP BY day",
         &[from.as_str().into(), to.as_str().into()],
     )?;
     for r in sums {
@@ -157,19 +159,37 @@ pub fn series(
             figures[i].reactions += r.i64(2)?;
         }
     }
-    let periods = db.query(
-        "SELECT start, active_members, active_chats FROM analytics_periods \
-         WHERE kind = ? AND start BETWEEN ? AND ?",
+    // A period's active members are its rows; its active chats the chats
+    // with a member who wrote on one of its days.
+    let active = db.query(
+        "SELECT start, count(*) FROM analytics_member_periods \
+         WHERE kind = ? AND start BETWEEN ? AND ? GROUP BY start",
         &[
             bucket.as_str().into(),
             from.as_str().into(),
             to.as_str().into(),
         ],
     )?;
-    for r in periods {
+    for r in active {
         if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
             figures[i].active_members = r.i64(1)?;
-            figures[i].active_chats = r.i64(2)?;
+        }
+    }
+    let bucket_start = match bucket {
+        Bucket::Day => "day".to_owned(),
+        Bucket::Week => week_start_sql("day"),
+        Bucket::Month => month_start_sql("day"),
+    };
+    let chats = db.query(
+        &format!(
+            "SELECT {bucket_start} AS s, count(DISTINCT chat_id) FROM analytics_chat_days \
+             WHERE day BETWEEN ? AND ? AND message_authors > 0 GROUP BY s"
+        ),
+        &[from.as_str().into(), to.as_str().into()],
+    )?;
+    for r in chats {
+        if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+            figures[i].active_chats = r.i64(1)?;
         }
     }
     let new_chats = db.query(
@@ -220,30 +240,35 @@ fn departments(
         .map(|k| (k.clone(), vec![Figures::default(); spans.len()]))
         .collect();
     let blank = vec![Figures::default(); spans.len()];
-    let rows = db.query(
-        "SELECT kind, start, department, messages, reactions, active_members \
-         FROM analytics_department_periods \
-         WHERE kind IN ('day', ?) AND start BETWEEN ? AND ?",
+    let sums = db.query(
+        "SELECT day, department, messages, reactions FROM analytics_department_days \
+         WHERE day BETWEEN ? AND ?",
+        &[from.as_str().into(), to.as_str().into()],
+    )?;
+    for r in sums {
+        let Some(i) = bucket_index(spans, date(&r.string(0)?)?) else {
+            continue;
+        };
+        let name = Some(r.string(1)?).filter(|d| !d.is_empty());
+        let f = &mut figures.entry(name).or_insert_with(|| blank.clone())[i];
+        f.messages += r.i64(2)?;
+        f.reactions += r.i64(3)?;
+    }
+    let active = db.query(
+        "SELECT start, department, count(*) FROM analytics_member_periods \
+         WHERE kind = ? AND start BETWEEN ? AND ? GROUP BY start, department",
         &[
             bucket.as_str().into(),
             from.as_str().into(),
             to.as_str().into(),
         ],
     )?;
-    for r in rows {
-        let Some(i) = bucket_index(spans, date(&r.string(1)?)?) else {
+    for r in active {
+        let Some(i) = bucket_index(spans, date(&r.string(0)?)?) else {
             continue;
         };
-        let name = Some(r.string(2)?).filter(|d| !d.is_empty());
-        let f = &mut figures.entry(name).or_insert_with(|| blank.clone())[i];
-        let kind = r.string(0)?;
-        if kind == "day" {
-            f.messages += r.i64(3)?;
-            f.reactions += r.i64(4)?;
-        }
-        if kind == bucket.as_str() {
-            f.active_members = r.i64(5)?;
-        }
+        let name = Some(r.string(1)?).filter(|d| !d.is_empty());
+        figures.entry(name).or_insert_with(|| blank.clone())[i].active_members = r.i64(2)?;
     }
     let mut names: Vec<Option<String>> = figures.keys().cloned().collect();
     // Named departments by name, then people without one.

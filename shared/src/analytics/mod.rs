@@ -30,14 +30,16 @@
 //!   ([`settings`]); weeks start on Monday; months on the 1st.
 //!
 //! # How it stays fast
-//! Triggers (migration 0015) keep per chat, member and local day the counts
-//! behind every figure, in the transaction of the message, reaction or
-//! membership change, and from them per-chat days and workspace periods.
-//! A query reads O(buckets × chats) rows. Distinct members of a day, week
-//! or month are counted at write time, which is why the day is the
-//! workspace's local day: a count of distinct people cannot be re-cut into
-//! another zone's days, so changing the zone rebuilds ([`rebuild`]), which
-//! recomputes everything from the raw rows in one transaction.
+//! Triggers (migration 0015) keep, in the transaction of the message,
+//! reaction or membership change, per chat, member and local day the counts
+//! behind every figure (`analytics_activity`), each department's daily
+//! totals, the members active in each day, week and month, and per chat
+//! and day its writers and joins. A message updates two rows; the rest
+//! moves only with a member's first message of a day. Distinct members of
+//! a day, week or month are counted at write time, which is why the day is
+//! the workspace's local day: a count of distinct people cannot be re-cut
+//! into another zone's days, so changing the zone rebuilds ([`rebuild`]),
+//! which recomputes everything from the raw rows in one transaction.
 //!
 //! No endpoint shows what anyone wrote: figures, ids, dates, and a chat's
 //! name only to a caller who can read the chat.
@@ -126,9 +128,7 @@ const ROLLUPS: &[&str] = &[
     "analytics_activity",
     "analytics_chat_days",
     "analytics_member_periods",
-    "analytics_chat_periods",
-    "analytics_periods",
-    "analytics_department_periods",
+    "analytics_department_days",
 ];
 
 /// The SQL expression of the Monday starting the week of the local date
@@ -162,40 +162,21 @@ fn derived_tables_sql() -> Vec<String> {
              ) GROUP BY chat_id, day"
         ),
         format!(
-            "INSERT INTO analytics_member_periods (kind, start, user_id, facts) \
-             SELECT 'day', day, user_id, count(*) FROM analytics_activity GROUP BY day, user_id \
-             UNION ALL \
-             SELECT 'week', {week} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id \
-             UNION ALL \
-             SELECT 'month', {month} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id"
+            "INSERT INTO analytics_member_periods (kind, start, user_id, department, facts) \
+             SELECT p.kind, p.start, p.user_id, coalesce(u.department, ''), p.facts FROM ( \
+               SELECT 'day' AS kind, day AS start, user_id, count(*) AS facts \
+               FROM analytics_activity GROUP BY day, user_id \
+               UNION ALL \
+               SELECT 'week', {week} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id \
+               UNION ALL \
+               SELECT 'month', {month} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id \
+             ) p JOIN users u ON u.id = p.user_id"
         ),
-        format!(
-            "INSERT INTO analytics_chat_periods (kind, start, chat_id, days) \
-             SELECT 'week', {week} AS s, chat_id, count(*) FROM analytics_chat_days \
-             WHERE message_authors > 0 GROUP BY s, chat_id \
-             UNION ALL \
-             SELECT 'month', {month} AS s, chat_id, count(*) FROM analytics_chat_days \
-             WHERE message_authors > 0 GROUP BY s, chat_id"
-        ),
-        "INSERT INTO analytics_periods (kind, start, active_members, active_chats) \
-         SELECT kind, start, sum(a), sum(c) FROM ( \
-           SELECT 'day' AS kind, day AS start, 0 AS a, count(*) AS c FROM analytics_chat_days \
-           WHERE message_authors > 0 GROUP BY day \
-           UNION ALL \
-           SELECT kind, start, count(*), 0 FROM analytics_member_periods GROUP BY kind, start \
-           UNION ALL \
-           SELECT kind, start, 0, count(*) FROM analytics_chat_periods GROUP BY kind, start \
-         ) GROUP BY kind, start"
-            .to_owned(),
-        "INSERT INTO analytics_department_periods (kind, start, department, messages, reactions, active_members) \
-         SELECT kind, start, department, sum(m), sum(r), sum(a) FROM ( \
-           SELECT 'day' AS kind, a.day AS start, coalesce(u.department, '') AS department, \
-                  a.messages + a.thread_messages AS m, a.reactions + a.thread_reactions AS r, 0 AS a \
-           FROM analytics_activity a JOIN users u ON u.id = a.user_id \
-           UNION ALL \
-           SELECT p.kind, p.start, coalesce(u.department, ''), 0, 0, 1 \
-           FROM analytics_member_periods p JOIN users u ON u.id = p.user_id \
-         ) GROUP BY kind, start, department HAVING sum(m) + sum(r) + sum(a) > 0"
+        "INSERT INTO analytics_department_days (day, department, messages, reactions) \
+         SELECT a.day, coalesce(u.department, ''), sum(a.messages + a.thread_messages), \
+                sum(a.reactions + a.thread_reactions) \
+         FROM analytics_activity a JOIN users u ON u.id = a.user_id \
+         GROUP BY a.day, coalesce(u.department, '')"
             .to_owned(),
     ]
 }
@@ -252,8 +233,7 @@ fn rebuild_with(db: &dyn Db, time_zone: Option<&str>, unless_built: bool) -> Res
             )?;
         }
         let cascades = db.query(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN \
-             ('analytics_activity', 'analytics_chat_days', 'analytics_member_periods', 'analytics_chat_periods')",
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'analytics_activity'",
             &[],
         )?;
         for t in &cascades {

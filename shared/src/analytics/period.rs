@@ -47,7 +47,7 @@ impl Bucket {
         )
     }
 
-    /// The rollups' name of the bucket (`analytics_periods.kind`).
+    /// The rollups' name of the bucket (`analytics_member_periods.kind`).
     pub fn as_str(self) -> &'static str {
         match self {
             Bucket::Day => "day",

@@ -364,19 +364,9 @@ fn rollups(db: &dyn Db) -> BTreeMap<&'static str, Vec<String>> {
             "kind, start, user_id, facts",
         ),
         (
-            "analytics_periods",
-            "active_members + active_chats > 0",
-            "kind, start, active_members, active_chats",
-        ),
-        (
-            "analytics_chat_periods",
-            "1 = 1",
-            "kind, start, chat_id, days",
-        ),
-        (
-            "analytics_department_periods",
-            "messages + reactions + active_members > 0",
-            "kind, start, department, messages, reactions, active_members",
+            "analytics_department_days",
+            "messages + reactions > 0",
+            "day, department, messages, reactions",
         ),
     ]
     .into_iter()
@@ -513,9 +503,8 @@ fn a_rebuild_gives_the_rollups_the_triggers_kept() {
         }
         let kept = rollups(&w.db);
         assert!(kept["analytics_activity"].len() > 100);
-        assert!(kept["analytics_periods"].len() > 80);
-        assert!(kept["analytics_chat_periods"].len() > 20);
-        assert!(kept["analytics_department_periods"].len() > 200);
+        assert!(kept["analytics_member_periods"].len() > 300);
+        assert!(kept["analytics_department_days"].len() > 150);
         let rebuilt = analytics::rebuild(&w.db, None).expect("rebuild");
         assert_eq!(rebuilt.settings.time_zone, name);
         assert_eq!(rollups(&w.db), kept, "{name}");
