@@ -56,7 +56,7 @@ CREATE INDEX IF NOT EXISTS analytics_activity_user ON analytics_activity (user_i
 
 -- Per chat and local day: how many members wrote there (a chat with one
 -- is active that day), and the membership changes of
--- analytics_membership_changes. Message and reaction sums are read from
+-- chat_membership_changes. Message and reaction sums are read from
 -- analytics_activity (one range of its key per chat), so a message writes
 -- no row here unless it is its author's first there that day.
 CREATE TABLE IF NOT EXISTS analytics_chat_days (
@@ -96,10 +96,12 @@ CREATE TABLE IF NOT EXISTS analytics_department_days (
     PRIMARY KEY (day, department)
 ) WITHOUT ROWID;
 
--- Raw record of people joining and leaving shared chats, from the
--- chat_member add/remove events (which name who made the change): a join
--- is self-initiated when the person added themselves.
-CREATE TABLE IF NOT EXISTS analytics_membership_changes (
+-- The history of people joining and leaving shared chats, written by the
+-- chats area with every membership change (shared/src/chats/members.rs,
+-- member_event), which knows who made it: a join is self-initiated when
+-- the person added themselves. It is raw data, kept like the messages;
+-- the rows before this migration come from the chat_member events.
+CREATE TABLE IF NOT EXISTS chat_membership_changes (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     chat_id        INTEGER NOT NULL,
     user_id        INTEGER NOT NULL,
@@ -107,17 +109,17 @@ CREATE TABLE IF NOT EXISTS analytics_membership_changes (
     self_initiated INTEGER NOT NULL CHECK (self_initiated IN (0, 1)),
     created_at     TEXT    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS analytics_membership_changes_chat
-    ON analytics_membership_changes (chat_id, created_at);
+CREATE INDEX IF NOT EXISTS chat_membership_changes_chat
+    ON chat_membership_changes (chat_id, created_at);
 
-INSERT INTO analytics_membership_changes (chat_id, user_id, change, self_initiated, created_at)
+INSERT INTO chat_membership_changes (chat_id, user_id, change, self_initiated, created_at)
 SELECT e.entity_id, j.value, CASE e.event WHEN 'add' THEN 'join' ELSE 'leave' END,
        coalesce(j.value = e.actor_user_id, 0), e.created_at
 FROM events e, json_each(e.payload_json, '$.user_ids') j
 WHERE e.type = 'chat_member' AND e.event IN ('add', 'remove')
   AND EXISTS (SELECT 1 FROM chats c WHERE c.id = e.entity_id AND c.personal = 0)
   AND EXISTS (SELECT 1 FROM users u WHERE u.id = j.value AND u.bot = 0)
-  AND NOT EXISTS (SELECT 1 FROM analytics_membership_changes);
+  AND NOT EXISTS (SELECT 1 FROM chat_membership_changes);
 
 -- Messages: written, deleted.
 CREATE TRIGGER IF NOT EXISTS analytics_message_new AFTER INSERT ON messages
@@ -185,19 +187,8 @@ BEGIN
     AND messages = 0 AND thread_messages = 0 AND reactions = 0 AND thread_reactions = 0;
 END;
 
--- Membership: the log, from the events that record every change.
-CREATE TRIGGER IF NOT EXISTS analytics_membership_event AFTER INSERT ON events
-WHEN NEW.type = 'chat_member' AND NEW.event IN ('add', 'remove')
-BEGIN
-  INSERT INTO analytics_membership_changes (chat_id, user_id, change, self_initiated, created_at)
-  SELECT NEW.entity_id, j.value, CASE NEW.event WHEN 'add' THEN 'join' ELSE 'leave' END,
-         coalesce(j.value = NEW.actor_user_id, 0), NEW.created_at
-  FROM json_each(NEW.payload_json, '$.user_ids') j
-  WHERE EXISTS (SELECT 1 FROM chats c WHERE c.id = NEW.entity_id AND c.personal = 0)
-    AND EXISTS (SELECT 1 FROM users u WHERE u.id = j.value AND u.bot = 0);
-END;
-
-CREATE TRIGGER IF NOT EXISTS analytics_membership_change AFTER INSERT ON analytics_membership_changes
+-- Membership: the chats' days count the joins and leaves of the history.
+CREATE TRIGGER IF NOT EXISTS analytics_membership_change AFTER INSERT ON chat_membership_changes
 BEGIN
   INSERT INTO analytics_chat_days (chat_id, day, joins, self_joins, leaves)
   VALUES (NEW.chat_id,

@@ -54,7 +54,7 @@ STEPS = set(os.environ.get("STEPS", "seed,queries,send").split(","))
 SET_ASIDE = ("messages_fts_insert", "messages_new_event", "audit_message_created",
              "messages_author_read", "broadcast_replied")
 ANALYTICS_TRIGGERS = ("analytics_message_new", "analytics_message_deleted", "analytics_reaction_new",
-                      "analytics_reaction_removed", "analytics_membership_event")
+                      "analytics_reaction_removed", "analytics_membership_change")
 
 
 def chat_size(c: int) -> int:

@@ -158,7 +158,7 @@ fn derived_tables_sql() -> Vec<String> {
                UNION ALL \
                SELECT x.chat_id, {change_day}, 0, x.change = 'join', \
                       x.change = 'join' AND x.self_initiated = 1, x.change = 'leave' \
-               FROM analytics_membership_changes x \
+               FROM chat_membership_changes x \
              ) GROUP BY chat_id, day"
         ),
         format!(
@@ -273,7 +273,7 @@ fn rebuild_with(db: &dyn Db, time_zone: Option<&str>, unless_built: bool) -> Res
             db.execute(&t.string(1)?, &[])?;
         }
         let membership_changes = db
-            .query_row("SELECT count(*) FROM analytics_membership_changes", &[])?
+            .query_row("SELECT count(*) FROM chat_membership_changes", &[])?
             .map(|r| r.i64(0))
             .transpose()?
             .unwrap_or(0);

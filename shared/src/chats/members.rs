@@ -141,7 +141,41 @@ pub fn member_event(
         db,
         &member_event_of(actor, chat_id, thread_id, event, user_ids, silent, reason),
     )?;
+    record_history(db, actor, chat_id, event, user_ids)?;
     crate::chats::system_messages::on_member_change(db, actor, chat_id, event, user_ids, silent)
+}
+
+/// Appends people (not bots) joining (`add`) or leaving (`remove`) a shared
+/// chat to `chat_membership_changes`, the history communication analytics
+/// counts joins and leaves from; a join by the person themselves is
+/// self-initiated. Written here rather than by a trigger on `events`,
+/// which every statement recording any event would compile.
+fn record_history(
+    db: &dyn Db,
+    actor: Option<i64>,
+    chat_id: i64,
+    event: &str,
+    user_ids: &[i64],
+) -> Result<()> {
+    let change = match event {
+        "add" => "join",
+        "remove" => "leave",
+        _ => return Ok(()),
+    };
+    db.execute(
+        "INSERT INTO chat_membership_changes (chat_id, user_id, change, self_initiated, created_at) \
+         SELECT c.id, u.id, ?, u.id IS ?, ? FROM chats c, users u \
+         WHERE c.id = ? AND c.personal = 0 AND u.bot = 0 \
+           AND u.id IN (SELECT value FROM json_each(?))",
+        &[
+            change.into(),
+            actor.into(),
+            time::now().to_string().into(),
+            chat_id.into(),
+            Value::id_array(user_ids),
+        ],
+    )?;
+    Ok(())
 }
 
 /// The `chat_member` event [`member_event`] records (`thread_id` is the
