@@ -86,6 +86,27 @@ CREATE TABLE IF NOT EXISTS analytics_member_periods (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS analytics_member_periods_user ON analytics_member_periods (user_id);
 
+-- How many members of each department (the one they have now; '' for
+-- none) were active in each day, week and month: the rows of
+-- analytics_member_periods, counted as they come and go.
+CREATE TABLE IF NOT EXISTS analytics_period_members (
+    kind       TEXT    NOT NULL CHECK (kind IN ('day', 'week', 'month')),
+    start      TEXT    NOT NULL,
+    department TEXT    NOT NULL,
+    members    INTEGER NOT NULL,
+    PRIMARY KEY (kind, start, department)
+) WITHOUT ROWID;
+
+-- Which chats had a member who wrote in each week and month, with the
+-- number of such days (deleted at 0).
+CREATE TABLE IF NOT EXISTS analytics_chat_periods (
+    kind    TEXT    NOT NULL CHECK (kind IN ('week', 'month')),
+    start   TEXT    NOT NULL,
+    chat_id INTEGER NOT NULL,
+    days    INTEGER NOT NULL,
+    PRIMARY KEY (kind, start, chat_id)
+) WITHOUT ROWID;
+
 -- Messages and reactions of every day per department: the one counter
 -- besides analytics_activity that every message updates.
 CREATE TABLE IF NOT EXISTS analytics_department_days (
@@ -202,8 +223,10 @@ BEGIN
 END;
 
 -- analytics_activity -> the departments' days, the members' periods and
--- the chats' days. Nothing has triggers of its own below this level, so
--- preparing a statement that writes a message compiles little.
+-- their counts, the chats' days and periods. Nothing has triggers of its
+-- own below this level, so preparing a statement that writes a message
+-- compiles little. A count changes before the row it counts, which the
+-- statements check.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_new AFTER INSERT ON analytics_activity
 BEGIN
   INSERT INTO analytics_department_days (day, department, messages, reactions)
@@ -211,33 +234,57 @@ BEGIN
           NEW.messages + NEW.thread_messages, NEW.reactions + NEW.thread_reactions)
   ON CONFLICT (day, department) DO UPDATE SET
     messages = messages + excluded.messages, reactions = reactions + excluded.reactions;
+  INSERT INTO analytics_period_members (kind, start, department, members)
+  SELECT p.kind, p.start, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1 FROM (SELECT 'day' AS kind, NEW.day AS start UNION ALL SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days') UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p
+  WHERE NOT EXISTS (SELECT 1 FROM analytics_member_periods m
+                    WHERE m.kind = p.kind AND m.start = p.start AND m.user_id = NEW.user_id)
+  ON CONFLICT (kind, start, department) DO UPDATE SET members = members + 1;
   INSERT INTO analytics_member_periods (kind, start, user_id, department, facts)
-  SELECT p.kind, p.start, NEW.user_id, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1
-  FROM (SELECT 'day' AS kind, NEW.day AS start
-        UNION ALL SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')
-        UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p WHERE true
+  SELECT p.kind, p.start, NEW.user_id, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1 FROM (SELECT 'day' AS kind, NEW.day AS start UNION ALL SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days') UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p WHERE true
   ON CONFLICT (kind, start, user_id) DO UPDATE SET facts = facts + 1;
+  INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
+  SELECT p.kind, p.start, NEW.chat_id, 1 FROM (SELECT 'week' AS kind, date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days') AS start UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p
+  WHERE NEW.messages + NEW.thread_messages > 0
+    AND NOT EXISTS (SELECT 1 FROM analytics_chat_days d
+                    WHERE d.chat_id = NEW.chat_id AND d.day = NEW.day AND d.message_authors > 0)
+  ON CONFLICT (kind, start, chat_id) DO UPDATE SET days = days + 1;
   INSERT INTO analytics_chat_days (chat_id, day, message_authors)
   VALUES (NEW.chat_id, NEW.day, NEW.messages + NEW.thread_messages > 0)
   ON CONFLICT (chat_id, day) DO UPDATE SET message_authors = message_authors + excluded.message_authors;
 END;
 
--- Every message and reaction: its department's day; a member's first
--- message in the chat that day, or their last one deleted: the chat's day.
+-- Every message and reaction: its department's day. A member's first
+-- message in the chat that day, or their last one deleted: the chat's day,
+-- and its week and month when the chat's day starts or stops counting.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_changed AFTER UPDATE ON analytics_activity
 BEGIN
   UPDATE analytics_department_days SET
     messages = messages + NEW.messages + NEW.thread_messages - OLD.messages - OLD.thread_messages,
     reactions = reactions + NEW.reactions + NEW.thread_reactions - OLD.reactions - OLD.thread_reactions
   WHERE day = NEW.day AND department = (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id);
+  INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
+  SELECT p.kind, p.start, NEW.chat_id, 1 FROM (SELECT 'week' AS kind, date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days') AS start UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p
+  WHERE OLD.messages + OLD.thread_messages = 0 AND NEW.messages + NEW.thread_messages > 0
+    AND NOT EXISTS (SELECT 1 FROM analytics_chat_days d
+                    WHERE d.chat_id = NEW.chat_id AND d.day = NEW.day AND d.message_authors > 0)
+  ON CONFLICT (kind, start, chat_id) DO UPDATE SET days = days + 1;
   UPDATE analytics_chat_days SET
     message_authors = message_authors + (NEW.messages + NEW.thread_messages > 0) - (OLD.messages + OLD.thread_messages > 0)
   WHERE (NEW.messages + NEW.thread_messages > 0) <> (OLD.messages + OLD.thread_messages > 0)
     AND chat_id = NEW.chat_id AND day = NEW.day;
+  UPDATE analytics_chat_periods SET days = days - 1
+  WHERE OLD.messages + OLD.thread_messages > 0 AND NEW.messages + NEW.thread_messages = 0
+    AND chat_id = NEW.chat_id
+    AND EXISTS (SELECT 1 FROM analytics_chat_days d
+                WHERE d.chat_id = NEW.chat_id AND d.day = NEW.day AND d.message_authors = 0)
+    AND ((kind = 'week' AND start = date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')) OR (kind = 'month' AND start = strftime('%Y-%m-01', NEW.day)));
+  DELETE FROM analytics_chat_periods
+  WHERE OLD.messages + OLD.thread_messages > 0 AND NEW.messages + NEW.thread_messages = 0
+    AND chat_id = NEW.chat_id AND days = 0;
 END;
 
 -- A row emptied by a deletion or a removed reaction: its counts already
--- left through the update above.
+-- left through the update above; the member may leave their periods.
 CREATE TRIGGER IF NOT EXISTS analytics_activity_gone AFTER DELETE ON analytics_activity
 BEGIN
   UPDATE analytics_member_periods SET facts = facts - 1
@@ -245,6 +292,9 @@ BEGIN
     AND ((kind = 'day' AND start = OLD.day)
       OR (kind = 'week' AND start = date(OLD.day, '-' || ((CAST(strftime('%w', OLD.day) AS INTEGER) + 6) % 7) || ' days'))
       OR (kind = 'month' AND start = strftime('%Y-%m-01', OLD.day)));
+  UPDATE analytics_period_members SET members = members - 1
+  WHERE (kind, start, department) IN
+        (SELECT kind, start, department FROM analytics_member_periods WHERE user_id = OLD.user_id AND facts = 0);
   DELETE FROM analytics_member_periods WHERE user_id = OLD.user_id AND facts = 0;
 END;
 
@@ -262,6 +312,13 @@ BEGIN
   GROUP BY a.day, d.department, d.sign
   ON CONFLICT (day, department) DO UPDATE SET
     messages = messages + excluded.messages, reactions = reactions + excluded.reactions;
+  INSERT INTO analytics_period_members (kind, start, department, members)
+  SELECT p.kind, p.start, d.department, d.sign
+  FROM analytics_member_periods p,
+       (SELECT coalesce(OLD.department, '') AS department, -1 AS sign
+        UNION ALL SELECT coalesce(NEW.department, ''), 1) d
+  WHERE p.user_id = NEW.id
+  ON CONFLICT (kind, start, department) DO UPDATE SET members = members + excluded.members;
   UPDATE analytics_member_periods SET department = coalesce(NEW.department, '') WHERE user_id = NEW.id;
 END;
 

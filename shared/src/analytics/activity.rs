@@ -5,17 +5,16 @@
 //!
 //! Every figure is read from rows kept as things happened: messages and
 //! reactions of each day per department (`analytics_department_days`,
-//! summed for the workspace); the active members of each day, week and
-//! month (`analytics_member_periods`: one row per member, counted); the
-//! chats with a member who wrote on each day (`analytics_chat_days`,
-//! through a partial index of the active ones). Nothing is read per
-//! message: O(buckets × active members + days × chats).
-
+//! summed for the workspace); active members of each day, week and month
+//! per department (`analytics_period_members`); active chats of each day
+//! (`analytics_chat_days`, through a partial index of the active ones),
+//! week and month (`analytics_chat_periods`). A series reads one row per
+//! bucket and department, plus the active chats of its days.
 use std::collections::{BTreeMap, HashMap};
 
+use crate::analytics::local_day_sql;
 use crate::analytics::period::{bucket_index, Bucket, Period, Span};
 use crate::analytics::zone;
-use crate::analytics::{local_day_sql, month_start_sql, week_start_sql};
 use crate::platform::db::Db;
 use crate::platform::error::{Error, Result};
 use crate::platform::report::percent;
@@ -159,10 +158,8 @@ pub fn series(
             figures[i].reactions += r.i64(2)?;
         }
     }
-    // A period's active members are its rows; its active chats the chats
-    // with a member who wrote on one of its days.
     let active = db.query(
-        "SELECT start, count(*) FROM analytics_member_periods \
+        "SELECT start, sum(members) FROM analytics_period_members \
          WHERE kind = ? AND start BETWEEN ? AND ? GROUP BY start",
         &[
             bucket.as_str().into(),
@@ -175,18 +172,24 @@ pub fn series(
             figures[i].active_members = r.i64(1)?;
         }
     }
-    let bucket_start = match bucket {
-        Bucket::Day => "day".to_owned(),
-        Bucket::Week => week_start_sql("day"),
-        Bucket::Month => month_start_sql("day"),
+    // Active chats: a day's are its chats with a writer (a partial index
+    // holds just those); a week's or month's are its rows.
+    let chats = match bucket {
+        Bucket::Day => db.query(
+            "SELECT day, count(*) FROM analytics_chat_days \
+             WHERE day BETWEEN ? AND ? AND message_authors > 0 GROUP BY day",
+            &[from.as_str().into(), to.as_str().into()],
+        )?,
+        Bucket::Week | Bucket::Month => db.query(
+            "SELECT start, count(*) FROM analytics_chat_periods \
+             WHERE kind = ? AND start BETWEEN ? AND ? GROUP BY start",
+            &[
+                bucket.as_str().into(),
+                from.as_str().into(),
+                to.as_str().into(),
+            ],
+        )?,
     };
-    let chats = db.query(
-        &format!(
-            "SELECT {bucket_start} AS s, count(DISTINCT chat_id) FROM analytics_chat_days \
-             WHERE day BETWEEN ? AND ? AND message_authors > 0 GROUP BY s"
-        ),
-        &[from.as_str().into(), to.as_str().into()],
-    )?;
     for r in chats {
         if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
             figures[i].active_chats = r.i64(1)?;
@@ -255,8 +258,8 @@ fn departments(
         f.reactions += r.i64(3)?;
     }
     let active = db.query(
-        "SELECT start, department, count(*) FROM analytics_member_periods \
-         WHERE kind = ? AND start BETWEEN ? AND ? GROUP BY start, department",
+        "SELECT start, department, members FROM analytics_period_members \
+         WHERE kind = ? AND start BETWEEN ? AND ?",
         &[
             bucket.as_str().into(),
             from.as_str().into(),

@@ -128,6 +128,8 @@ const ROLLUPS: &[&str] = &[
     "analytics_activity",
     "analytics_chat_days",
     "analytics_member_periods",
+    "analytics_period_members",
+    "analytics_chat_periods",
     "analytics_department_days",
 ];
 
@@ -171,6 +173,18 @@ fn derived_tables_sql() -> Vec<String> {
                UNION ALL \
                SELECT 'month', {month} AS s, user_id, count(*) FROM analytics_activity GROUP BY s, user_id \
              ) p JOIN users u ON u.id = p.user_id"
+        ),
+        "INSERT INTO analytics_period_members (kind, start, department, members) \
+         SELECT kind, start, department, count(*) FROM analytics_member_periods \
+         GROUP BY kind, start, department"
+            .to_owned(),
+        format!(
+            "INSERT INTO analytics_chat_periods (kind, start, chat_id, days) \
+             SELECT 'week', {week} AS s, chat_id, count(*) FROM analytics_chat_days \
+             WHERE message_authors > 0 GROUP BY s, chat_id \
+             UNION ALL \
+             SELECT 'month', {month} AS s, chat_id, count(*) FROM analytics_chat_days \
+             WHERE message_authors > 0 GROUP BY s, chat_id"
         ),
         "INSERT INTO analytics_department_days (day, department, messages, reactions) \
          SELECT a.day, coalesce(u.department, ''), sum(a.messages + a.thread_messages), \

@@ -364,6 +364,16 @@ fn rollups(db: &dyn Db) -> BTreeMap<&'static str, Vec<String>> {
             "kind, start, user_id, facts",
         ),
         (
+            "analytics_period_members",
+            "members > 0",
+            "kind, start, department, members",
+        ),
+        (
+            "analytics_chat_periods",
+            "1 = 1",
+            "kind, start, chat_id, days",
+        ),
+        (
             "analytics_department_days",
             "messages + reactions > 0",
             "day, department, messages, reactions",
@@ -505,6 +515,8 @@ fn a_rebuild_gives_the_rollups_the_triggers_kept() {
         assert!(kept["analytics_activity"].len() > 100);
         assert!(kept["analytics_member_periods"].len() > 300);
         assert!(kept["analytics_department_days"].len() > 150);
+        assert!(kept["analytics_period_members"].len() > 150);
+        assert!(kept["analytics_chat_periods"].len() > 20);
         let rebuilt = analytics::rebuild(&w.db, None).expect("rebuild");
         assert_eq!(rebuilt.settings.time_zone, name);
         assert_eq!(rollups(&w.db), kept, "{name}");
