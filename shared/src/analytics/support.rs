@@ -154,14 +154,7 @@ impl SupportQuery {
 }
 
 fn id_list(db: &dyn Db, sql: &str, params: &[Value]) -> Result<Vec<i64>> {
-    let mut v = db
-        .query(sql, params)?
-        .iter()
-        .map(|r| r.i64(0).map_err(Error::from))
-        .collect::<Result<Vec<i64>>>()?;
-    v.sort_unstable();
-    v.dedup();
-    Ok(v)
+    members::ids_of(&db.query(sql, params)?)
 }
 
 /// A request and what became of it.

@@ -33,7 +33,8 @@ pub const ROLE_ON_JOIN_SQL: &str = "CASE WHEN c.personal = 1 THEN 'admin' \
      WHEN u.bot = 1 AND c.channel = 1 THEN 'editor' \
      ELSE 'member' END";
 
-pub(super) fn ids_of(rows: &[crate::platform::db::Row]) -> Result<Vec<i64>> {
+/// The ids in the first column of `rows`, ascending and without repeats.
+pub fn ids_of(rows: &[crate::platform::db::Row]) -> Result<Vec<i64>> {
     let mut v = rows
         .iter()
         .map(|r| r.i64(0).map_err(Error::from))
