@@ -13,10 +13,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::analytics::local_day_sql;
-use crate::analytics::period::{bucket_index, Bucket, Period, Span};
+use crate::analytics::period::{bucket_index, parse_day, Bucket, Period, Span};
 use crate::analytics::zone;
 use crate::platform::db::Db;
-use crate::platform::error::{Error, Result};
+use crate::platform::error::Result;
 use crate::platform::report::percent;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -53,11 +53,6 @@ impl Figures {
         v["engagement_rate"] = json!(percent(self.active_members, self.members));
         v
     }
-}
-
-fn date(s: &str) -> Result<Date> {
-    s.parse::<Date>()
-        .map_err(|e| Error::Internal(format!("analytics date {s}: {e}")))
 }
 
 /// How many people's accounts were created and deleted on each local day,
@@ -104,7 +99,7 @@ fn headcounts(db: &dyn Db) -> Result<BTreeMap<Option<String>, Headcount>> {
         for r in rows {
             let department = r.opt_string(0)?.filter(|d| !d.is_empty());
             let h = out.entry(department).or_default();
-            let item = (date(&r.string(1)?)?, r.i64(2)?);
+            let item = (parse_day(&r.string(1)?)?, r.i64(2)?);
             if deleted {
                 h.deleted.push(item);
             } else {
@@ -153,7 +148,7 @@ pub fn series(
         &[from.as_str().into(), to.as_str().into()],
     )?;
     for r in sums {
-        if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+        if let Some(i) = bucket_index(&spans, parse_day(&r.string(0)?)?) {
             figures[i].messages += r.i64(1)?;
             figures[i].reactions += r.i64(2)?;
         }
@@ -168,7 +163,7 @@ pub fn series(
         ],
     )?;
     for r in active {
-        if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+        if let Some(i) = bucket_index(&spans, parse_day(&r.string(0)?)?) {
             figures[i].active_members = r.i64(1)?;
         }
     }
@@ -191,7 +186,7 @@ pub fn series(
         )?,
     };
     for r in chats {
-        if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+        if let Some(i) = bucket_index(&spans, parse_day(&r.string(0)?)?) {
             figures[i].active_chats = r.i64(1)?;
         }
     }
@@ -206,7 +201,7 @@ pub fn series(
         &[zone::start_of(tz, p.from)?.to_string().into()],
     )?;
     for r in new_chats {
-        if let Some(i) = bucket_index(&spans, date(&r.string(0)?)?) {
+        if let Some(i) = bucket_index(&spans, parse_day(&r.string(0)?)?) {
             figures[i].new_chats += r.i64(1)?;
         }
     }
@@ -220,9 +215,7 @@ pub fn series(
         "bucket": bucket.as_str(),
         "series": figures.iter().zip(&spans).map(|(f, s)| f.render(s, true)).collect::<Vec<_>>(),
     });
-    if let (Some(obj), Some(extra)) = (data.as_object_mut(), p.render().as_object()) {
-        obj.extend(extra.clone());
-    }
+    p.render_into(&mut data);
     if by_department {
         data["departments"] = departments(db, &spans, &p, bucket, &heads)?;
     }
@@ -249,7 +242,7 @@ fn departments(
         &[from.as_str().into(), to.as_str().into()],
     )?;
     for r in sums {
-        let Some(i) = bucket_index(spans, date(&r.string(0)?)?) else {
+        let Some(i) = bucket_index(spans, parse_day(&r.string(0)?)?) else {
             continue;
         };
         let name = Some(r.string(1)?).filter(|d| !d.is_empty());
@@ -267,7 +260,7 @@ fn departments(
         ],
     )?;
     for r in active {
-        let Some(i) = bucket_index(spans, date(&r.string(0)?)?) else {
+        let Some(i) = bucket_index(spans, parse_day(&r.string(0)?)?) else {
             continue;
         };
         let name = Some(r.string(1)?).filter(|d| !d.is_empty());

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::analytics::period::{bucket_index, Bucket, Period};
+use crate::analytics::period::{bucket_index, parse_day, Bucket, Period};
 use crate::platform::db::{Db, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::http::Query;
@@ -479,15 +479,8 @@ pub fn one(
         }).collect::<Vec<_>>(),
         "top_contributors": contributors,
     });
-    if let (Some(obj), Some(extra)) = (data.as_object_mut(), p.render().as_object()) {
-        obj.extend(extra.clone());
-    }
+    p.render_into(&mut data);
     Ok(data)
-}
-
-fn parse_day(s: &str) -> Result<jiff::civil::Date> {
-    s.parse()
-        .map_err(|e| Error::Internal(format!("analytics date {s}: {e}")))
 }
 
 /// Reads `top` (10 by default, 1 to [`TOP_MAX`]); 400 otherwise.

@@ -209,10 +209,18 @@ impl Period {
         Ok(out)
     }
 
-    /// `{"from", "to"}` as local dates.
-    pub fn render(&self) -> serde_json::Value {
-        serde_json::json!({"from": self.from.to_string(), "to": self.to.to_string()})
+    /// Adds `from` and `to` (local dates) to the object `data`.
+    pub fn render_into(&self, data: &mut serde_json::Value) {
+        data["from"] = serde_json::json!(self.from.to_string());
+        data["to"] = serde_json::json!(self.to.to_string());
     }
+}
+
+/// A local date as the rollups store it (`YYYY-MM-DD`); one that does not
+/// parse is a fault of ours, not the client's.
+pub fn parse_day(s: &str) -> Result<Date> {
+    s.parse::<Date>()
+        .map_err(|e| Error::Internal(format!("analytics date {s}: {e}")))
 }
 
 /// The zone of the request: the workspace's analytics zone. A `time_zone`

@@ -163,7 +163,8 @@ fn table(
         }
         .encode()
     });
-    let mut meta = period.render();
+    let mut meta = json!({});
+    period.render_into(&mut meta);
     meta["time_zone"] = json!(settings.time_zone);
     meta["threads"] = json!(filter.threads);
     meta["total"] = json!(total);

@@ -356,8 +356,6 @@ pub fn report(db: &dyn Db, tz: &TimeZone, period: &Period, sq: &SupportQuery) ->
         "agents": agents_load,
         "unanswered_requests": listed,
     });
-    if let (Some(obj), Some(extra)) = (data.as_object_mut(), period.render().as_object()) {
-        obj.extend(extra.clone());
-    }
+    period.render_into(&mut data);
     Ok(data)
 }
