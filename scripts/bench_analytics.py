@@ -7,26 +7,27 @@ spin.toml (run by `scripts/bench analytics`).
    and a support chat with 10 agents and SUPPORT_REQUESTS requests in the
    past 90 days, answered 1–120 minutes later
    but for the last 1%; written straight into the SQLite file
-   while the host is stopped, through the app's own triggers, so the
-   rollups are kept as production keeps them (the search index, audit and
-   event triggers are set aside while seeding, and put back);
+   while the host is stopped (the search index, audit and event triggers
+   are set aside while seeding, and put back); the first report then
+   finds a backlog over the intake's limit and rebuilds;
 2. rebuild: POST /analytics/rebuild over all of it, and a check that every
-   report answers the same after it as before;
+   report answers the same after it as before; then the intake: 20,000
+   messages and 5,000 reactions written into the file, folded in by one
+   timed POST /analytics/run;
 3. queries, one client (wrk -c1) each: the workspace series for 90 days
    in daily buckets, 12 months monthly, 90 days by department; the chats
    table for 30 days (and as CSV); the open chats catalogue; one chat's 90
    days; the support report over its requests, with and without working
    hours;
-4. sending with and without the rollups: CONNECTIONS clients posting into
-   16 chats for SEND_SECONDS on a fresh database, alternately with the
-   analytics triggers and with them dropped, ROUNDS times each.
+4. sending: CONNECTIONS clients posting into 16 chats for SEND_SECONDS on
+   a fresh database, ROUNDS times, while the host's scheduler folds the
+   messages into the rollups every 5 s (POST /analytics/run); then one
+   timed run folds in the rest.
 
 Environment: USERS (10000), CHATS (1000), MESSAGES (1000000), REACTIONS
 (300000), SUPPORT_REQUESTS (10000), QUERY_SECONDS (5), SEND_SECONDS (10),
 ROUNDS (2), CONNECTIONS (16), STEPS (comma-separated subset of
-seed,queries,send; all by default), SQLITE_MODE (pooled or spin),
-WITHOUT_TRIGGERS (which triggers step 4's "without" runs drop; every one
-that starts the rollups by default).
+seed,queries,send; all by default), SQLITE_MODE (pooled or spin).
 """
 
 from __future__ import annotations
@@ -55,11 +56,6 @@ STEPS = set(os.environ.get("STEPS", "seed,queries,send").split(","))
 # Triggers that have nothing to do with analytics and only slow the seed.
 SET_ASIDE = ("messages_fts_insert", "messages_new_event", "audit_message_created",
              "messages_author_read", "broadcast_replied")
-ANALYTICS_TRIGGERS = ("analytics_message_new", "analytics_message_deleted", "analytics_reaction_new",
-                      "analytics_reaction_removed", "analytics_membership_change")
-# The triggers the "without" runs drop (WITHOUT_TRIGGERS, comma-separated,
-# to find what costs what): by default every one that starts the rollups.
-WITHOUT = tuple(t for t in os.environ.get("WITHOUT_TRIGGERS", ",".join(ANALYTICS_TRIGGERS)).split(",") if t)
 
 
 def chat_size(c: int) -> int:
@@ -67,7 +63,7 @@ def chat_size(c: int) -> int:
 
 
 def seed(db_path: Path):
-    """The workspace of the module doc, through the analytics triggers."""
+    """The workspace of the module doc, as raw rows."""
     conn = sqlite3.connect(db_path)
     started = time.monotonic()
     conn.execute("PRAGMA synchronous=OFF")
@@ -169,7 +165,7 @@ def seed(db_path: Path):
     conn.commit()
     conn.close()
     print(f"seeded {SUPPORT_REQUESTS} support requests in {time.monotonic() - started:.0f}s", flush=True)
-    return {"support": support, "tag": tag, "first_chat": first_chat}
+    return {"support": support, "tag": tag, "first_chat": first_chat, "first_user": first_user}
 
 
 def timed(host: Host, path: str) -> dict:
@@ -189,7 +185,7 @@ def bench_queries(state: str, ids: dict):
         started = time.monotonic()
         status, body = host.call("GET", "/analytics/settings")
         assert status == 200, body
-        print(f"first analytics request (builds nothing: the seed kept the rollups) "
+        print(f"first analytics request (the seed is a backlog over the intake's limit: it rebuilds) "
               f"{(time.monotonic() - started) * 1000:.0f} ms", flush=True)
         today = time.strftime("%Y-%m-%d", time.gmtime())
         ago = lambda days: time.strftime("%Y-%m-%d", time.gmtime(time.time() - days * 86400))
@@ -228,33 +224,66 @@ def bench_queries(state: str, ids: dict):
             if "support" not in path:
                 assert again == answer, f"{path} differs after the rebuild"
         print("rebuild: every report answers as before", flush=True)
+        # The intake: a burst written while no report ran, folded in at once.
+        host.stop()
+        conn = sqlite3.connect(Path(state) / "sqlite_db.db")
+        burst = write_burst(conn, ids, 20_000, 5_000)
+        conn.close()
+        host = Host(state)
+        timed_run(host, f" of {burst}")
     finally:
         host.stop()
 
 
+def write_burst(conn, ids: dict, messages: int, reactions: int) -> str:
+    """`messages` new messages today in the seeded chats (by their members)
+    and `reactions` reactions on them, written into the file."""
+    first_chat, first_user = ids["first_chat"], ids["first_user"]
+    conn.execute(
+        """WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1),
+           m AS (SELECT i, (i * 7919) % ? AS c FROM n)
+           INSERT INTO messages (chat_id, root_chat_id, entity_type, entity_id, user_id, content, url,
+                                 created_at, changed_at)
+           SELECT ? + m.c, ? + m.c, 'discussion', ? + m.c, ? + (m.c * 37 + ((m.i * 31) % 20) * 101) % ?,
+                  'burst ' || m.i, '', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+           FROM m""",
+        (messages, CHATS, first_chat, first_chat, first_chat, first_user, USERS))
+    last = conn.execute("SELECT max(id) FROM messages").fetchone()[0]
+    conn.execute(
+        """WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+           INSERT INTO reactions (message_id, user_id, code, name, created_at)
+           SELECT ? - (n.i * 7) % ?, ? + (n.i * 53) % ?, '👍', '', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+           FROM n WHERE true ON CONFLICT DO NOTHING""",
+        (reactions, last, messages, first_user, USERS))
+    conn.commit()
+    return f"{messages} messages and {reactions} reactions"
+
+
+def timed_run(host: Host, label: str):
+    """One POST /analytics/run, timed."""
+    started = time.monotonic()
+    status, body = host.call("POST", "/analytics/run")
+    took = (time.monotonic() - started) * 1000
+    assert status == 200, body
+    d = body["data"]
+    print(f"intake{label}: {d['messages']} messages, {d['reactions']} reactions, {d['journal']} journal entries "
+          f"in {d['steps']} steps, {took:.0f} ms{' (rebuilt)' if d['rebuilt'] else ''}", flush=True)
+
+
 def bench_send(work: Path):
-    """Sending on fresh databases, with the rollups' triggers and without."""
-    rates = {"with": [], "without": []}
+    """Sending on fresh databases while the scheduler folds messages in."""
+    rates = []
     for round_ in range(ROUNDS):
-        for label in ("with", "without"):
-            state = work / f"send-{label}-{round_}"
-            host = Host(str(state))
-            host.call("GET", "/analytics/settings")
-            if label == "without":
-                host.stop()
-                conn = sqlite3.connect(state / "sqlite_db.db")
-                for t in WITHOUT:
-                    conn.execute(f"DROP TRIGGER {t}")
-                conn.commit()
-                conn.close()
-                host = Host(str(state))
-            try:
-                r = bench_sending(host, work, label=f" ({label} analytics)")
-                rates[label].append(r["rps"])
-            finally:
-                host.stop()
-    w, wo = sum(rates["with"]) / ROUNDS, sum(rates["without"]) / ROUNDS
-    print(f"send with analytics rollups: {w:.0f}/s, without: {wo:.0f}/s ({(w / wo - 1) * 100:+.1f}%)", flush=True)
+        state = work / f"send-{round_}"
+        host = Host(str(state))
+        host.call("GET", "/analytics/settings")
+        try:
+            r = bench_sending(host, work, label=" (analytics folded in every 5 s)")
+            rates.append(r["rps"])
+            timed_run(host, " after sending")
+        finally:
+            host.stop()
+    print(f"send with analytics: {sum(rates) / ROUNDS:.0f}/s", flush=True)
 
 
 def main():

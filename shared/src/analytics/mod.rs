@@ -30,22 +30,25 @@
 //!   ([`settings`]); weeks start on Monday; months on the 1st.
 //!
 //! # How it stays fast
-//! Triggers (migration 0015) keep, in the transaction of the message,
-//! reaction or membership change, per chat, member and local day the counts
-//! behind every figure (`analytics_activity`), each department's daily
-//! totals, the members active in each day, week and month, and per chat
-//! and day its writers and joins. A message updates two rows; the rest
-//! moves only with a member's first message of a day. Distinct members of
-//! a day, week or month are counted at write time, which is why the day is
-//! the workspace's local day: a count of distinct people cannot be re-cut
-//! into another zone's days, so changing the zone rebuilds ([`rebuild`]),
-//! which recomputes everything from the raw rows in one transaction.
+//! Rollups keep, per chat, member and local day, the counts behind every
+//! figure (`analytics_activity`), each department's daily totals, the
+//! members active in each day, week and month, and per chat and day its
+//! writers and joins. They are kept off the write path: sending a message
+//! costs them nothing, and [`intake`] folds new rows in by id, with a small
+//! journal for deletions, removals and department moves, before every
+//! analytics request and on the scheduler's `POST /analytics/run`.
+//! Distinct members of a day, week or month are counted as rows are folded
+//! in, which is why the day is the workspace's local day: a count of
+//! distinct people cannot be re-cut into another zone's days, so changing
+//! the zone rebuilds ([`rebuild`]), which recomputes everything from the
+//! raw rows in one transaction.
 //!
 //! No endpoint shows what anyone wrote: figures, ids, dates, and a chat's
 //! name only to a caller who can read the chat.
 
 pub mod activity;
 pub mod chats;
+pub mod intake;
 pub mod period;
 pub mod routes;
 pub mod support;
@@ -89,21 +92,36 @@ pub fn settings(db: &dyn Db) -> Result<Settings> {
     })
 }
 
-/// The settings, with the rollups built from the raw rows first if they
-/// never were (the first analytics request after the migration, which
-/// keeps rollups only from then on).
+/// The settings, with the rollups up to date: built from the raw rows first
+/// if they never were (the first analytics request), then everything
+/// written since folded in ([`intake::catch_up`]), so a report counts every
+/// change committed before it.
 pub fn ready(db: &dyn Db) -> Result<Settings> {
     let s = settings(db)?;
-    if s.rebuilt_at.is_some() {
-        return Ok(s);
+    if s.rebuilt_at.is_none() {
+        // Two first requests at once build once: the second finds it done.
+        return Ok(rebuild_with(db, None, true)?.settings);
     }
-    // Two first requests at once build once: the second finds it done.
-    Ok(rebuild_with(db, None, true)?.settings)
+    intake::catch_up(db)?;
+    Ok(s)
+}
+
+/// `POST /analytics/run`, the scheduler's tick: builds the rollups if they
+/// never were, else folds in what was written since the last call.
+pub fn run(db: &dyn Db) -> Result<intake::Intake> {
+    if settings(db)?.rebuilt_at.is_none() {
+        rebuild_with(db, None, true)?;
+        return Ok(intake::Intake {
+            rebuilt: true,
+            ..intake::Intake::default()
+        });
+    }
+    intake::catch_up(db)
 }
 
 /// The SQL expression of the local date (`YYYY-MM-DD`) of the UTC
-/// timestamp `column` in the analytics zone: the same expression as the
-/// triggers of migration 0015.
+/// timestamp `column` in the analytics zone (the offset in force at that
+/// instant, from `analytics_zone_offsets`).
 pub fn local_day_sql(column: &str) -> String {
     format!(
         "date({column}, (SELECT o.offset_seconds FROM analytics_zone_offsets o \
@@ -146,8 +164,8 @@ pub fn month_start_sql(day: &str) -> String {
 
 /// The set-based statements of a rebuild, in order, after the base facts:
 /// each table from the raw rows or from the tables before it, never
-/// through the triggers (which the rebuild sets aside), so a rebuild
-/// checks the triggers' arithmetic with queries of its own.
+/// through the intake's cascade, so a rebuild checks the intake's
+/// arithmetic with queries of its own.
 fn derived_tables_sql() -> Vec<String> {
     let change_day = local_day_sql("x.created_at");
     let (week, month) = (week_start_sql("day"), month_start_sql("day"));
@@ -198,11 +216,10 @@ fn derived_tables_sql() -> Vec<String> {
 /// Recomputes every rollup from the raw rows (messages, reactions, the
 /// membership log), in the zone `time_zone` (the current one if `None`), in
 /// one transaction: readers see the old numbers or the new ones, writers
-/// wait. The triggers on the rollup tables are set aside inside the
-/// transaction (dropped and created again from their own SQL in
-/// `sqlite_master`, the one SQLite-only step; PostgreSQL would disable
-/// them), so each table is computed by one set-based statement rather than
-/// row by row.
+/// wait. The intake's cascade is dropped from the connection first, so
+/// each table is computed by one set-based statement rather than row by
+/// row; the intake's watermarks move to the last rows and its journal is
+/// emptied, in the same transaction.
 pub fn rebuild(db: &dyn Db, time_zone: Option<&str>) -> Result<Rebuilt> {
     rebuild_with(db, time_zone, false)
 }
@@ -216,6 +233,7 @@ fn rebuild_with(db: &dyn Db, time_zone: Option<&str>, unless_built: bool) -> Res
     };
     let message_day = local_day_sql("m.created_at");
     let reaction_day = local_day_sql("r.created_at");
+    intake::drop_cascade(db)?;
     transaction(db, |db| -> Result<Rebuilt> {
         if unless_built {
             let current = settings(db)?;
@@ -245,13 +263,6 @@ fn rebuild_with(db: &dyn Db, time_zone: Option<&str>, unless_built: bool) -> Res
                 "UPDATE analytics_settings SET time_zone = ? WHERE id = 1",
                 &[name.as_str().into()],
             )?;
-        }
-        let cascades = db.query(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'analytics_activity'",
-            &[],
-        )?;
-        for t in &cascades {
-            db.execute(&format!("DROP TRIGGER {}", t.string(0)?), &[])?;
         }
         for table in ROLLUPS {
             db.execute(&format!("DELETE FROM {table}"), &[])?;
@@ -283,9 +294,15 @@ fn rebuild_with(db: &dyn Db, time_zone: Option<&str>, unless_built: bool) -> Res
         for sql in derived_tables_sql() {
             db.execute(&sql, &[])?;
         }
-        for t in &cascades {
-            db.execute(&t.string(1)?, &[])?;
-        }
+        db.execute("DELETE FROM analytics_journal", &[])?;
+        db.execute(
+            "UPDATE analytics_intake SET \
+               messages_seen = (SELECT coalesce(max(id), 0) FROM messages), \
+               reactions_seen = (SELECT coalesce(max(id), 0) FROM reactions), \
+               memberships_seen = (SELECT coalesce(max(id), 0) FROM chat_membership_changes) \
+             WHERE id = 1",
+            &[],
+        )?;
         let membership_changes = db
             .query_row("SELECT count(*) FROM chat_membership_changes", &[])?
             .map(|r| r.i64(0))

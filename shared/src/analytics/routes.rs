@@ -1,6 +1,7 @@
 //! Router and thin handlers of `/analytics` (the analytics component, our
-//! extension): read with `analytics:read`, settings and rebuild with
-//! `analytics:write`, both held by the owner's and admins' tokens only.
+//! extension): read with `analytics:read`; settings, rebuild and the
+//! scheduler's run with `analytics:write`. Both scopes are held by the
+//! owner's and admins' tokens only.
 
 use crate::analytics::chats::{self, ChatFilter, Order};
 use crate::analytics::period::{workspace_zone, Bucket, Period};
@@ -36,6 +37,10 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             data["activity_rows"] = json!(r.activity_rows);
             data["membership_changes"] = json!(r.membership_changes);
             Ok(Response::data(200, data))
+        }
+        (["analytics", "run"], "POST") => {
+            c.auth(Some("analytics:write"))?;
+            Ok(Response::data(200, area::run(db)?.render()))
         }
         (["analytics", "activity"], "GET") => {
             c.auth(Some("analytics:read"))?;
@@ -92,7 +97,7 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             Ok(Response::data(200, support::report(db, &tz, &period, &sq)?))
         }
         (["analytics", "settings"], _)
-        | (["analytics", "rebuild"], _)
+        | (["analytics", "rebuild" | "run"], _)
         | (["analytics", "activity" | "chats" | "chats.csv" | "open_chats" | "support"], _)
         | (["analytics", "chats", _], _) => Err(Error::MethodNotAllowed),
         _ => Err(Error::RouteNotFound),

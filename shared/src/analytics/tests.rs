@@ -210,6 +210,11 @@ fn workspace_in_zone(name: &str) -> Workspace {
     let mut written = vec![root];
     let authors: Vec<i64> = people.iter().copied().chain([bot, 1]).collect();
     for n in 0..600 {
+        // Folded in now and then, as the scheduler would, so that some rows
+        // are deleted or removed after they were counted and some before.
+        if n % 97 == 0 {
+            fold(&db);
+        }
         let d = day("2026-01-20")
             .checked_add(jiff::Span::new().days(i64::try_from(rng.next(80)).unwrap_or(0)))
             .expect("day");
@@ -238,6 +243,9 @@ fn workspace_in_zone(name: &str) -> Workspace {
         ));
     }
     for n in 0..250 {
+        if n == 125 {
+            fold(&db);
+        }
         let message = written[usize::try_from(rng.next(600)).unwrap_or(0)];
         let user = authors[usize::try_from(rng.next(10)).unwrap_or(0)];
         let when: String = db
@@ -256,7 +264,30 @@ fn workspace_in_zone(name: &str) -> Workspace {
             &[message.into(), user.into(), code.into(), when.into()],
         );
     }
-    for _ in 0..30 {
+    for n in 0..30 {
+        if n == 15 {
+            remove_reactions(&db, 20);
+            fold(&db);
+        }
+        if n % 10 == 3 {
+            // Written and deleted between two folds: never counted (on the
+            // day of a counted message by the same person, in the same
+            // chat, which it must not take away).
+            let gone = put(
+                &db,
+                group,
+                group,
+                "discussion",
+                people[0],
+                "2026-01-20T09:00:00.000Z",
+                false,
+            );
+            exec(
+                &db,
+                "UPDATE messages SET deleted_at = changed_at WHERE id = ?",
+                &[gone.into()],
+            );
+        }
         let message = written[usize::try_from(rng.next(600)).unwrap_or(0)];
         exec(
             &db,
@@ -264,11 +295,8 @@ fn workspace_in_zone(name: &str) -> Workspace {
             &[message.into()],
         );
     }
-    exec(
-        &db,
-        "DELETE FROM reactions WHERE id IN (SELECT id FROM reactions ORDER BY (id * 7919) % 251 LIMIT 40)",
-        &[],
-    );
+    remove_reactions(&db, 20);
+    fold(&db);
     Workspace {
         db,
         people,
@@ -276,6 +304,15 @@ fn workspace_in_zone(name: &str) -> Workspace {
         channel,
         open,
     }
+}
+
+/// Removes `n` reactions, chosen by a fixed scramble of their ids.
+fn remove_reactions(db: &dyn Db, n: i64) {
+    exec(
+        db,
+        "DELETE FROM reactions WHERE id IN (SELECT id FROM reactions ORDER BY (id * 7919) % 251 LIMIT ?)",
+        &[n.into()],
+    );
 }
 
 /// The counted messages and reactions of `[from, until)` (UTC), from the
@@ -397,6 +434,12 @@ fn rollups(db: &dyn Db) -> BTreeMap<&'static str, Vec<String>> {
     .collect()
 }
 
+/// Folds what was written into the rollups, in steps of 7 ids so that a
+/// few changes already take several steps.
+fn fold(db: &dyn Db) {
+    analytics::intake::catch_up_in_steps(db, 7).expect("fold in");
+}
+
 fn set_zone(db: &dyn Db, name: &str) {
     analytics::rebuild(db, Some(name)).expect("rebuild");
 }
@@ -500,17 +543,39 @@ fn the_workspace_series_matches_the_raw_rows_in_every_zone_and_bucket() {
 }
 
 #[test]
-fn a_rebuild_gives_the_rollups_the_triggers_kept() {
+fn a_rebuild_gives_the_rollups_the_intake_kept() {
     for name in ["UTC", "America/New_York"] {
         let w = workspace_in_zone(name);
-        // Two people change department: their counts move with them.
-        for (person, department) in [(w.people[0], Some("ИТ")), (w.people[1], None)] {
+        // Two people change department: their counts move with them. One
+        // writes before the move is folded in and has a counted message
+        // deleted; the other changes twice.
+        for (person, department) in [
+            (w.people[0], Some("ИТ")),
+            (w.people[1], Some("Продажи")),
+            (w.people[1], None),
+        ] {
             exec(
                 &w.db,
                 "UPDATE users SET department = ? WHERE id = ?",
                 &[department.into(), person.into()],
             );
         }
+        put(
+            &w.db,
+            w.group,
+            w.group,
+            "discussion",
+            w.people[0],
+            "2026-02-10T12:00:00.000Z",
+            false,
+        );
+        exec(
+            &w.db,
+            "UPDATE messages SET deleted_at = changed_at WHERE id = \
+             (SELECT min(id) FROM messages WHERE user_id = ? AND deleted_at IS NULL AND system = 0)",
+            &[w.people[0].into()],
+        );
+        fold(&w.db);
         let kept = rollups(&w.db);
         assert!(kept["analytics_activity"].len() > 100);
         assert!(kept["analytics_member_periods"].len() > 300);
@@ -547,6 +612,7 @@ fn midnight_in_the_zone_separates_days() {
         "2026-06-01T21:00:00.000Z",
         false,
     );
+    fold(&db);
     let tz = TimeZone::get("Europe/Moscow").expect("zone");
     let period = Period {
         from: day("2026-06-01"),
@@ -615,6 +681,7 @@ fn writing_deleting_reacting_and_unreacting_through_the_api_keep_the_rollups() {
         to: today,
     };
     let figures = |db: &dyn Db| {
+        fold(db);
         let s = activity::series(db, &tz, period, Bucket::Day, false).expect("series");
         let b = &s["series"][0];
         (
@@ -830,6 +897,7 @@ fn open_chats_count_joins_self_joins_and_leaves() {
     )
     .expect("add");
     crate::chats::members::leave(&db, &user_principal(people[1], false), open).expect("leave");
+    fold(&db);
     let tz = TimeZone::get("Europe/Moscow").expect("zone");
     let today = zone::local_date(&tz, crate::platform::time::now()).expect("today");
     let period = Period {
@@ -1131,6 +1199,48 @@ fn the_router_answers_the_documented_shapes_and_errors() {
     assert!(text.starts_with('\u{feff}'));
     let (s, b, _) = call(&db, "POST", "/analytics/rebuild", None);
     assert_eq!((s, &b["data"]["activity_rows"]), (200, &json!(0)));
+    // The scheduler's tick: nothing to fold in, then one message.
+    let (s, b, _) = call(&db, "POST", "/analytics/run", None);
+    assert_eq!(
+        (s, &b["data"]),
+        (
+            200,
+            &json!({"messages": 0, "reactions": 0, "membership_changes": 0, "journal": 0,
+                    "steps": 0, "rebuilt": false})
+        )
+    );
+    let u = create_user(&db, "runner@example.com", "user");
+    let chat = create_chat(&db, "Run", &[u]);
+    put(
+        &db,
+        chat,
+        chat,
+        "discussion",
+        u,
+        "2026-06-01T10:00:00.000Z",
+        false,
+    );
+    let (s, b, _) = call(&db, "POST", "/analytics/run", None);
+    // Read: the message and the chat's system message (not counted).
+    let written = one(
+        &db,
+        "SELECT count(*) FROM messages WHERE chat_id = ?",
+        &[chat.into()],
+    );
+    assert_eq!(
+        (s, &b["data"]["messages"], &b["data"]["steps"]),
+        (200, &json!(written), &json!(1))
+    );
+    assert_eq!(
+        one(
+            &db,
+            "SELECT sum(messages) FROM analytics_activity WHERE chat_id = ?",
+            &[chat.into()]
+        ),
+        1
+    );
+    let (s, _, _) = call(&db, "GET", "/analytics/run", None);
+    assert_eq!(s, 405);
 }
 
 #[test]

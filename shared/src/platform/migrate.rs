@@ -99,6 +99,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0015_analytics",
         sql: include_str!("../../../migrations/0015_analytics.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_analytics_intake",
+        sql: include_str!("../../../migrations/0016_analytics_intake.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.
