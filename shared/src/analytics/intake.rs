@@ -50,7 +50,9 @@ pub const REBUILD_BACKLOG: i64 = 200_000;
 
 /// The cascade from `analytics_activity` to the rollups derived from it,
 /// as TEMP triggers: `(name, CREATE TEMP TRIGGER ...)`. A count changes
-/// before the row it counts, which the statements check.
+/// before the row it counts, which the statements check. The bodies are
+/// those of migration 0015's triggers on `analytics_activity`, which 0016
+/// drops; 0015 stays as databases applied it, so the text is in both.
 pub const CASCADE: [(&str, &str); 3] = [
     (
         "analytics_activity_new",
