@@ -1,8 +1,8 @@
 -- 0016: analytics rollups move off the write path.
 --
--- Migration 0015 kept the rollups with triggers on messages, reactions,
--- the membership log and users, and with triggers on analytics_activity
--- below them. Under real Spin every request opens a new connection, which
+-- Migration 0015, as it first landed, kept the rollups with triggers on
+-- messages, reactions, the membership log and users, and with triggers on
+-- analytics_activity below them (dropped here where they exist). Under real Spin every request opens a new connection, which
 -- parses every trigger of the schema, and every message compiled and ran
 -- that cascade while holding the write lock: the rollups cost about a
 -- third of Spin's sending throughput. Now (shared/src/analytics/intake.rs):

@@ -97,26 +97,29 @@ pub fn settings(db: &dyn Db) -> Result<Settings> {
 /// written since folded in ([`intake::catch_up`]), so a report counts every
 /// change committed before it.
 pub fn ready(db: &dyn Db) -> Result<Settings> {
+    Ok(up_to_date(db)?.0)
+}
+
+/// `POST /analytics/run`, the scheduler's tick: [`ready`]'s work, and what
+/// it folded in.
+pub fn run(db: &dyn Db) -> Result<intake::Intake> {
+    Ok(up_to_date(db)?.1)
+}
+
+/// Builds the rollups if they never were, else folds in what was written
+/// since; the settings after it, and what it did.
+fn up_to_date(db: &dyn Db) -> Result<(Settings, intake::Intake)> {
     let s = settings(db)?;
     if s.rebuilt_at.is_none() {
         // Two first requests at once build once: the second finds it done.
-        return Ok(rebuild_with(db, None, true)?.settings);
-    }
-    intake::catch_up(db)?;
-    Ok(s)
-}
-
-/// `POST /analytics/run`, the scheduler's tick: builds the rollups if they
-/// never were, else folds in what was written since the last call.
-pub fn run(db: &dyn Db) -> Result<intake::Intake> {
-    if settings(db)?.rebuilt_at.is_none() {
-        rebuild_with(db, None, true)?;
-        return Ok(intake::Intake {
+        let built = rebuild_with(db, None, true)?;
+        let intake = intake::Intake {
             rebuilt: true,
             ..intake::Intake::default()
-        });
+        };
+        return Ok((built.settings, intake));
     }
-    intake::catch_up(db)
+    Ok((s, intake::catch_up(db)?))
 }
 
 /// The SQL expression of the local date (`YYYY-MM-DD`) of the UTC
@@ -231,8 +234,6 @@ fn rebuild_with(db: &dyn Db, time_zone: Option<&str>, unless_built: bool) -> Res
         Some(name) => Some((name.to_owned(), zone::offsets(&zone::parse(name)?)?)),
         None => None,
     };
-    let message_day = local_day_sql("m.created_at");
-    let reaction_day = local_day_sql("r.created_at");
     intake::drop_cascade(db)?;
     transaction(db, |db| -> Result<Rebuilt> {
         if unless_built {
@@ -270,23 +271,13 @@ fn rebuild_with(db: &dyn Db, time_zone: Option<&str>, unless_built: bool) -> Res
         db.execute(
             &format!(
                 "INSERT INTO analytics_activity \
-                 (chat_id, day, user_id, messages, thread_messages, reactions, thread_reactions) \
-                 SELECT chat_id, day, user_id, sum(messages), sum(thread_messages), sum(reactions), sum(thread_reactions) \
-                 FROM ( \
-                   SELECT m.root_chat_id AS chat_id, {message_day} AS day, m.user_id AS user_id, \
-                          m.entity_type = 'discussion' AS messages, m.entity_type = 'thread' AS thread_messages, \
-                          0 AS reactions, 0 AS thread_reactions \
-                   FROM messages m JOIN users u ON u.id = m.user_id AND u.bot = 0 \
-                   JOIN chats c ON c.id = m.root_chat_id AND c.personal = 0 \
-                   WHERE m.system = 0 AND m.deleted_at IS NULL AND m.entity_type <> 'user' \
-                   UNION ALL \
-                   SELECT m.root_chat_id, {reaction_day}, r.user_id, 0, 0, \
-                          m.entity_type = 'discussion', m.entity_type = 'thread' \
-                   FROM reactions r JOIN messages m ON m.id = r.message_id \
-                   JOIN users u ON u.id = r.user_id AND u.bot = 0 \
-                   JOIN chats c ON c.id = m.root_chat_id AND c.personal = 0 \
-                   WHERE m.entity_type <> 'user' \
-                 ) GROUP BY chat_id, day, user_id"
+                 (chat_id, day, user_id, messages, thread_messages, reactions, thread_reactions) {}",
+                intake::summed(&intake::counted_rows(
+                    "FROM messages m",
+                    "m.deleted_at IS NULL",
+                    "FROM reactions r JOIN messages m ON m.id = r.message_id",
+                    "true",
+                ))
             ),
             &[],
         )?;

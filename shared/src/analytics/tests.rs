@@ -1258,3 +1258,47 @@ fn a_period_defaults_to_thirty_days_ending_today_and_widens_to_whole_buckets() {
     let w = p.widened(Bucket::Week);
     assert_eq!((w.from, w.to), (day("2026-02-02"), day("2026-03-08")));
 }
+
+#[test]
+fn migration_0016_drops_the_write_time_triggers_0015_first_created() {
+    let db = test_db();
+    // A database that applied 0015 as it first landed had these triggers.
+    for (name, table) in [
+        ("analytics_message_new", "messages"),
+        ("analytics_reaction_new", "reactions"),
+        ("analytics_membership_change", "chat_membership_changes"),
+        ("analytics_activity_new", "analytics_activity"),
+        ("analytics_department_change", "users"),
+    ] {
+        exec(
+            &db,
+            &format!("CREATE TRIGGER {name} AFTER INSERT ON {table} BEGIN SELECT 1; END"),
+            &[],
+        );
+    }
+    let sql = crate::platform::migrate::MIGRATIONS
+        .iter()
+        .find(|m| m.version == 16)
+        .expect("0016")
+        .sql;
+    for statement in crate::platform::migrate::split_statements(sql) {
+        exec(&db, &statement, &[]);
+    }
+    let left: Vec<String> = db
+        .query(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'analytics%' ORDER BY name",
+            &[],
+        )
+        .expect("triggers")
+        .iter()
+        .map(|r| r.string(0).expect("name"))
+        .collect();
+    assert_eq!(
+        left,
+        [
+            "analytics_department_moved",
+            "analytics_message_deleted",
+            "analytics_reaction_removed"
+        ]
+    );
+}
