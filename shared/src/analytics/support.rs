@@ -35,7 +35,7 @@ use crate::chats::members;
 use crate::platform::db::{Db, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::http::Query;
-use crate::platform::params::bad_query;
+use crate::platform::params::{query_id, query_ids};
 use crate::platform::report::{percent, percentile};
 use crate::platform::time::{self, Timestamp};
 use jiff::tz::TimeZone;
@@ -63,18 +63,6 @@ pub struct SupportQuery {
     pub unanswered_limit: usize,
 }
 
-fn ids(q: &Query, key: &str) -> Result<Vec<i64>> {
-    q.list(key)
-        .iter()
-        .map(|s| {
-            s.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad_query(key, ErrorCode::Invalid, s))
-        })
-        .collect()
-}
-
 fn positive(q: &Query, key: &str, default: i64, max: i64) -> Result<i64> {
     match q.get(key) {
         None => Ok(default),
@@ -97,18 +85,10 @@ impl SupportQuery {
     /// Reads the query; 400 on a malformed parameter, 422 when no support
     /// chat or no agent is named.
     pub fn parse(q: &Query) -> Result<SupportQuery> {
-        let chat_ids = ids(q, "chat_ids")?;
-        let chat_group_tag_ids = ids(q, "chat_group_tag_ids")?;
-        let agent_group_tag_id = match q.get("agent_group_tag_id") {
-            None => None,
-            Some(s) => Some(
-                s.parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad_query("agent_group_tag_id", ErrorCode::Invalid, s))?,
-            ),
-        };
-        let agent_ids = ids(q, "agent_ids")?;
+        let chat_ids = query_ids(q, "chat_ids")?;
+        let chat_group_tag_ids = query_ids(q, "chat_group_tag_ids")?;
+        let agent_group_tag_id = query_id(q, "agent_group_tag_id")?;
+        let agent_ids = query_ids(q, "agent_ids")?;
         let threshold_minutes = positive(q, "threshold_minutes", 60, 10_080)?;
         let working_hours = match q.get("working_hours") {
             None => {

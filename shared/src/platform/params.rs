@@ -25,6 +25,25 @@ pub fn bad_query(key: &str, code: ErrorCode, value: &str) -> Error {
     Error::bad_request(key, code, Some(value.to_owned()), "Invalid query parameter")
 }
 
+/// A query parameter's list of ids (`key=1,2` or repeated keys), each a
+/// positive integer; anything else is a 400 naming the value.
+pub fn query_ids(q: &Query, key: &str) -> Result<Vec<i64>> {
+    q.list(key).iter().map(|s| positive_id(key, s)).collect()
+}
+
+/// An optional id query parameter, a positive integer; anything else is a
+/// 400.
+pub fn query_id(q: &Query, key: &str) -> Result<Option<i64>> {
+    q.get(key).map(|s| positive_id(key, s)).transpose()
+}
+
+fn positive_id(key: &str, raw: &str) -> Result<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| bad_query(key, ErrorCode::Invalid, raw))
+}
+
 /// Optional boolean query parameter (`true`/`false`); anything else is a 400.
 pub fn query_bool(q: &Query, key: &str) -> Result<Option<bool>> {
     match q.get(key).filter(|s| !s.is_empty()) {
