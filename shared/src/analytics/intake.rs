@@ -40,7 +40,7 @@ use crate::platform::error::{Error, Result};
 /// journal entries) one step folds in. A step holds the write lock while it
 /// runs: `STEPS=seed,queries scripts/bench analytics` folds 20,000 messages
 /// over 1,000 chats and 5,000 reactions in 10 steps of 2,000 in 1.09 s
-/// (about 110 ms each) and in 40 steps of 500 in 1.42 s (about 35 ms
+/// (about 110 ms each) and in 40 steps of 500 in 1.29–1.42 s (about 35 ms
 /// each); writers wait for one step at most.
 pub const STEP: i64 = 500;
 
