@@ -104,6 +104,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0016_analytics_intake",
         sql: include_str!("../../../migrations/0016_analytics_intake.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_webhook_delivery_pages",
+        sql: include_str!("../../../migrations/0017_webhook_delivery_pages.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.

@@ -324,9 +324,12 @@ pub fn due_ids(db: &dyn Db, limit: i64) -> Result<Vec<i64>> {
     .collect()
 }
 
-/// Records attempts in one transaction of two statements: delivered on a
-/// 2xx; otherwise the next attempt is scheduled, or the delivery is dead
-/// once past [`RETRY_WINDOW_MS`].
+/// Records attempts in one short transaction: delivered on a 2xx;
+/// otherwise the next attempt is scheduled, or the delivery is dead once
+/// past [`RETRY_WINDOW_MS`]. The delivery row keeps the last attempt's
+/// status, error and latency; a row in `webhook_attempts` is written for
+/// every attempt except a first one that succeeds, which is most of them
+/// and which the row alone describes (migration 0017).
 pub fn finish(db: &dyn Db, sent: &[(OutgoingWebhook, Attempt)], now: Timestamp) -> Result<()> {
     if sent.is_empty() {
         return Ok(());
@@ -342,13 +345,16 @@ pub fn finish(db: &dyn Db, sent: &[(OutgoingWebhook, Attempt)], now: Timestamp) 
         let error = error.or_else(|| {
             (!attempt.outcome.succeeded()).then(|| format!("HTTP {}", status.unwrap_or(0)))
         });
-        attempts.push(serde_json::json!([
-            hook.delivery_id,
-            hook.bot_id,
-            status,
-            attempt.latency_ms,
-            error
-        ]));
+        // A first attempt that succeeds is on the delivery row alone.
+        if hook.failures > 0 || !attempt.outcome.succeeded() {
+            attempts.push(serde_json::json!([
+                hook.delivery_id,
+                hook.bot_id,
+                status,
+                attempt.latency_ms,
+                error
+            ]));
+        }
         let (state, next, finished) = if attempt.outcome.succeeded() {
             ("delivered", None, Some(at.clone()))
         } else {
@@ -364,6 +370,7 @@ pub fn finish(db: &dyn Db, sent: &[(OutgoingWebhook, Attempt)], now: Timestamp) 
             state,
             status,
             error,
+            attempt.latency_ms,
             next,
             finished
         ]));
@@ -375,12 +382,15 @@ pub fn finish(db: &dyn Db, sent: &[(OutgoingWebhook, Attempt)], now: Timestamp) 
     );
     let update = format!(
         "UPDATE webhook_deliveries SET state = s.state, attempts = attempts + 1, last_status = s.status, \
-         last_error = s.error, lease_until = NULL, next_attempt_at = COALESCE(s.next_at, next_attempt_at), \
-         finished_at = s.finished_at FROM {} AS s WHERE webhook_deliveries.id = s.id",
-        rows_source(&["id", "state", "status", "error", "next_at", "finished_at"])
+         last_error = s.error, latency_ms = s.latency_ms, lease_until = NULL, \
+         next_attempt_at = COALESCE(s.next_at, next_attempt_at), finished_at = s.finished_at \
+         FROM {} AS s WHERE webhook_deliveries.id = s.id",
+        rows_source(&["id", "state", "status", "error", "latency_ms", "next_at", "finished_at"])
     );
     transaction(db, |db| -> Result<()> {
-        db.execute(&insert, &[at.into(), Value::rows(attempts)])?;
+        if !attempts.is_empty() {
+            db.execute(&insert, &[at.into(), Value::rows(attempts)])?;
+        }
         db.execute(&update, &[Value::rows(updates)])?;
         Ok(())
     })
@@ -514,9 +524,220 @@ mod tests {
                 &[],
             )
             .expect("attempts");
-        assert_eq!(attempts.len(), 2);
-        assert_eq!(attempts[1].opt_i64(0).unwrap(), Some(500));
-        assert_eq!(attempts[1].i64(1).unwrap(), 4);
+        // The first attempt that succeeded is on its row alone; the failure
+        // has its attempt's row.
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].opt_i64(0).unwrap(), Some(500));
+        assert_eq!(attempts[0].i64(1).unwrap(), 4);
+    }
+
+    /// Sends `ids` (claimed) and records `status` with `latency` for each.
+    fn attempt(db: &dyn Db, ids: &[i64], status: u16, latency: i64) {
+        let hooks = claim(db, ids, time::now()).expect("claim");
+        assert_eq!(hooks.len(), ids.len());
+        let sent: Vec<_> = hooks
+            .into_iter()
+            .map(|h| {
+                let outcome = Outcome::Status(status);
+                let body = Vec::new();
+                (
+                    h,
+                    Attempt {
+                        outcome,
+                        latency_ms: latency,
+                        body,
+                    },
+                )
+            })
+            .collect();
+        finish(db, &sent, time::now()).expect("finish");
+    }
+
+    #[test]
+    fn the_log_shows_a_first_success_from_its_row_and_keeps_it_across_a_redelivery() {
+        use crate::webhooks::delivery_log;
+        let db = crate::testutil::test_db();
+        let owner = crate::testutil::owner_principal();
+        let a = bot(&db, "secret-a");
+        let event = Event {
+            kind: "message",
+            event: "new",
+            entity_type: "message",
+            entity_id: 1,
+            actor: Some(1),
+            payload: serde_json::json!({}),
+        };
+        let rec = RecordedEvent {
+            id: 7,
+            event: &event,
+            at: time::now(),
+        };
+        let payload = serde_json::json!({"type": "message", "id": 1});
+        let ids = insert_all(
+            &db,
+            &rec,
+            "message_new",
+            &[(a, "http://a.example/")],
+            &payload,
+        )
+        .expect("insert");
+        db.execute("UPDATE webhook_deliveries SET lease_until = NULL", &[])
+            .expect("unlease");
+        attempt(&db, &ids, 200, 12);
+        let count = |db: &dyn Db| {
+            db.query_row("SELECT COUNT(*) FROM webhook_attempts", &[])
+                .expect("count")
+                .map(|r| r.i64(0).expect("n"))
+        };
+        assert_eq!(count(&db), Some(0), "a first success writes no attempt row");
+        let (log, _) = delivery_log::list(&db, &owner, a, None, 10, None).expect("log");
+        assert_eq!(log[0]["state"], "delivered");
+        assert_eq!(log[0]["attempts_count"], 1);
+        let attempts = log[0]["attempts"].as_array().expect("attempts").clone();
+        assert_eq!(attempts.len(), 1, "{log:?}");
+        assert_eq!(attempts[0]["status"], 200);
+        assert_eq!(attempts[0]["latency_ms"], 12);
+        assert_eq!(attempts[0]["created_at"], log[0]["finished_at"]);
+
+        // Redelivered: the first attempt is written down, then the second
+        // (a failure) joins it, newest first.
+        db.execute(
+            "UPDATE bots SET outgoing_url = 'http://a.example/' WHERE user_id = ?",
+            &[a.into()],
+        )
+        .expect("url");
+        delivery_log::redeliver(&db, &owner, a, ids[0]).expect("redeliver");
+        assert_eq!(count(&db), Some(1));
+        // Redelivering twice writes the first attempt down once.
+        delivery_log::redeliver(&db, &owner, a, ids[0]).expect("again");
+        assert_eq!(count(&db), Some(1));
+        attempt(&db, &ids, 503, 30);
+        let (log, _) = delivery_log::list(&db, &owner, a, None, 10, None).expect("log");
+        let shown: Vec<_> = log[0]["attempts"]
+            .as_array()
+            .expect("attempts")
+            .iter()
+            .map(|a| (a["status"].as_i64(), a["latency_ms"].as_i64()))
+            .collect();
+        assert_eq!(shown, vec![(Some(503), Some(30)), (Some(200), Some(12))]);
+        assert_eq!(log[0]["attempts_count"], 2);
+        assert_eq!(log[0]["state"], "pending");
+    }
+
+    #[test]
+    fn migration_0017_keeps_every_delivery_attempt_and_id() {
+        use crate::platform::migrate::{split_statements, MIGRATIONS};
+        let db = crate::platform::db::NativeDb::open_in_memory().expect("open");
+        let apply = |upto: std::ops::RangeInclusive<i64>| {
+            for m in MIGRATIONS.iter().filter(|m| upto.contains(&m.version)) {
+                for statement in split_statements(m.sql) {
+                    db.execute(&statement, &[]).expect(&statement);
+                }
+            }
+        };
+        apply(1..=16);
+        db.execute("PRAGMA foreign_keys = ON", &[]).expect("fk");
+        let a = bot(&db, "secret-a");
+        let insert = "INSERT INTO webhook_deliveries (id, bot_id, event_id, event_type, url, body, state, \
+             attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'message_new', 'http://a.example/', '{}', \
+             ?, ?, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')";
+        for (id, event, state, attempts) in [(5, 1, "delivered", 2), (9, 2, "pending", 0)] {
+            let params = [
+                id.into(),
+                a.into(),
+                event.into(),
+                state.into(),
+                attempts.into(),
+            ];
+            db.execute(insert, &params).expect("delivery");
+        }
+        // The highest ids were deleted: new rows must not take them again.
+        db.execute(
+            "INSERT INTO webhook_deliveries (id, bot_id, event_id, event_type, url, body, \
+             next_attempt_at, created_at) VALUES (12, ?, 3, 'message_new', 'u', '{}', 'x', 'x')",
+            &[a.into()],
+        )
+        .expect("doomed");
+        for (delivery, status, latency) in [(5, 500, 40), (5, 200, 7), (12, 200, 1)] {
+            db.execute(
+                "INSERT INTO webhook_attempts (delivery_id, bot_id, status, latency_ms, created_at) \
+                 VALUES (?, ?, ?, ?, 'x')",
+                &[delivery.into(), a.into(), status.into(), latency.into()],
+            )
+            .expect("attempt");
+        }
+        db.execute("DELETE FROM webhook_deliveries WHERE id = 12", &[])
+            .expect("delete");
+        apply(17..=17);
+        let rows = db
+            .query(
+                "SELECT id, state, attempts, latency_ms FROM webhook_deliveries ORDER BY id",
+                &[],
+            )
+            .expect("rows");
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.i64(0).unwrap(),
+                    r.string(1).unwrap(),
+                    r.i64(2).unwrap(),
+                    r.opt_i64(3).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (5, "delivered".to_owned(), 2, Some(7)),
+                (9, "pending".to_owned(), 0, None)
+            ]
+        );
+        let attempts = db
+            .query(
+                "SELECT delivery_id, status FROM webhook_attempts ORDER BY id",
+                &[],
+            )
+            .expect("attempts");
+        assert_eq!(attempts.len(), 2, "both attempts of delivery 5 are kept");
+        // Ids go on counting after the deleted ones.
+        let next = db
+            .execute(
+                "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, next_attempt_at, created_at) \
+                 VALUES (?, 4, 'message_new', 'u', '{}', 'x', 'x') RETURNING id",
+                &[a.into()],
+            )
+            .expect("next");
+        assert_eq!(next[0].i64(0).unwrap(), 13);
+        // One delivery per bot and event, and attempts still go with their
+        // delivery.
+        assert!(db
+            .execute(
+                "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, next_attempt_at, created_at) \
+                 VALUES (?, 1, 'message_new', 'u', '{}', 'x', 'x')",
+                &[a.into()],
+            )
+            .is_err());
+        db.execute("DELETE FROM webhook_deliveries WHERE id = 5", &[])
+            .expect("delete");
+        let left = db
+            .query_row("SELECT COUNT(*) FROM webhook_attempts", &[])
+            .expect("count")
+            .map(|r| r.i64(0).unwrap());
+        assert_eq!(left, Some(0));
+        let plan = db
+            .query(
+                "EXPLAIN QUERY PLAN SELECT status FROM webhook_attempts WHERE delivery_id = 5 ORDER BY id DESC",
+                &[],
+            )
+            .expect("plan");
+        let plan = format!(
+            "{:?}",
+            plan.iter()
+                .map(|r| r.string(3).unwrap())
+                .collect::<Vec<_>>()
+        );
+        assert!(plan.contains("webhook_attempts_delivery"), "{plan}");
     }
 
     #[test]

@@ -17,9 +17,13 @@ pub const STATES: &[&str] = &["pending", "delivered", "dead"];
 /// Most attempts shown per delivery.
 const ATTEMPTS_SHOWN: i64 = 20;
 
+/// A delivery with its attempts, newest first. A delivery whose first
+/// attempt succeeded has no row in `webhook_attempts` (see
+/// [`crate::webhooks::delivery::finish`]): its one attempt is read from the
+/// delivery row itself.
 fn render(db: &dyn Db, r: &Row) -> Result<Json> {
     let id = r.i64(0)?;
-    let attempts: Vec<Json> = db
+    let mut attempts: Vec<Json> = db
         .query(
             "SELECT status, latency_ms, error, created_at FROM webhook_attempts \
              WHERE delivery_id = ? ORDER BY id DESC LIMIT ?",
@@ -35,6 +39,14 @@ fn render(db: &dyn Db, r: &Row) -> Result<Json> {
             }))
         })
         .collect::<Result<_>>()?;
+    if attempts.is_empty() && r.i64(4)? > 0 {
+        attempts.push(json!({
+            "status": r.opt_i64(6)?,
+            "latency_ms": r.opt_i64(11)?.unwrap_or(0),
+            "error": r.opt_string(7)?,
+            "created_at": r.opt_string(9)?.map_or_else(|| r.string(8), Ok)?,
+        }));
+    }
     Ok(json!({
         "id": id,
         "event_type": r.string(1)?,
@@ -52,7 +64,7 @@ fn render(db: &dyn Db, r: &Row) -> Result<Json> {
 }
 
 const COLUMNS: &str = "id, event_type, url, state, attempts, next_attempt_at, last_status, \
-     last_error, created_at, finished_at, body";
+     last_error, created_at, finished_at, body, latency_ms";
 
 fn load(db: &dyn Db, id: i64) -> Result<Option<Json>> {
     db.query_row(
@@ -113,6 +125,16 @@ pub fn redeliver(db: &dyn Db, p: &Principal, bot_id: i64, delivery_id: i64) -> R
     }
     let now = time::now().to_string();
     transaction(db, |db| -> Result<()> {
+        // The attempt a first success left on the row alone is written
+        // down before the row is reused for the next one.
+        db.execute(
+            "INSERT INTO webhook_attempts (delivery_id, bot_id, status, latency_ms, error, created_at) \
+             SELECT d.id, d.bot_id, d.last_status, COALESCE(d.latency_ms, 0), d.last_error, \
+             COALESCE(d.finished_at, d.created_at) FROM webhook_deliveries d \
+             WHERE d.id = ? AND d.bot_id = ? AND d.attempts > 0 \
+             AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id)",
+            &[delivery_id.into(), bot_id.into()],
+        )?;
         let rows = db.execute(
             "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, lease_until = NULL, \
              finished_at = NULL, url = ? WHERE id = ? AND bot_id = ? RETURNING id",
