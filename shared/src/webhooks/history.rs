@@ -2,7 +2,8 @@
 //! (`GET /webhooks/events`, `DELETE /webhooks/events/{id}`): every event the
 //! bot would receive is kept as a `WebhookEvent` (string id, `event_type`,
 //! the webhook `payload`, `created_at`), listed newest first, until the bot deletes
-//! it or it is older than [`RETENTION_DAYS`] days.
+//! it or it is older than [`RETENTION_DAYS`] days
+//! ([`crate::webhooks::retention`] removes it).
 //!
 //! Only a bot's own token reads or deletes its history (403 for others).
 
@@ -11,7 +12,6 @@ use crate::platform::db::{transaction, Db};
 use crate::platform::error::{Error, ErrorCode, FieldError, Result};
 use crate::platform::pagination::{self, Cursor};
 use crate::platform::random;
-use crate::platform::time::{self, Timestamp};
 use serde_json::{json, Value as Json};
 
 /// How long undeleted history is kept.
@@ -27,17 +27,6 @@ fn require_bot(p: &Principal) -> Result<()> {
             "The event history is available only with a bot's access token",
         ))
     }
-}
-
-/// Drops history older than the retention. Cheap when there is nothing to
-/// drop (indexed by `seq`, which grows with time).
-pub fn expire(db: &dyn Db) -> Result<()> {
-    let cutoff = Timestamp(time::now().0 - RETENTION_DAYS * 86_400_000).to_string();
-    db.execute(
-        "DELETE FROM webhook_events WHERE created_at < ?",
-        &[cutoff.into()],
-    )?;
-    Ok(())
 }
 
 /// `GET /webhooks/events`: a page of the bot's history, oldest first.

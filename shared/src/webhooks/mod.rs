@@ -7,7 +7,7 @@
 //! Domain events reach bots through the outbox: [`fanout`] writes delivery
 //! and history rows in the change's transaction, [`delivery`] sends them
 //! after the response and on the scheduler's runs, [`delivery_log`] shows
-//! and redelivers them.
+//! and redelivers them, and [`retention`] removes them once they expire.
 
 pub mod bots;
 pub mod delivery;
@@ -16,6 +16,7 @@ pub mod fanout;
 pub mod history;
 pub mod incoming;
 pub mod mustache;
+pub mod retention;
 pub mod routes;
 pub mod settings;
 pub mod templates;

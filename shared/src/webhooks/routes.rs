@@ -10,7 +10,10 @@ use crate::platform::http::Response;
 use crate::platform::outbox;
 use crate::platform::pagination::{parse_cursor, parse_limit};
 use crate::platform::params::{id_param, LIST_MAX};
-use crate::webhooks::{bots, delivery, delivery_log, history, incoming, settings, views};
+use crate::platform::time;
+use crate::webhooks::{
+    bots, delivery, delivery_log, history, incoming, retention, settings, views,
+};
 
 /// Routes one request of this area (path segments after the API prefix);
 /// [`crate::components`] serves it.
@@ -152,10 +155,19 @@ pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {
             )?;
             Ok(Response::data(200, view))
         }
-        // Extension: the scheduler's tick (retries due deliveries).
+        // Extension: the scheduler's tick (retries due deliveries, removes
+        // what is past its retention).
         (["webhooks", "deliveries", "run"], "POST") => {
             c.auth(None)?
                 .require_manager("token", "Only the owner or an admin runs deliveries")?;
+            // After the response: the scheduler does not wait for it.
+            outbox::defer(Box::new(|db, _| {
+                let now = time::now();
+                let pages = retention::PAGES_PER_RUN;
+                if let Err(e) = retention::expire(db, now, retention::PAGE, pages) {
+                    eprintln!("webhook retention: {e}");
+                }
+            }));
             let due = delivery::due_ids(db, delivery::RUN_BATCH)?;
             outbox::schedule(&due);
             Ok(Response::json(
