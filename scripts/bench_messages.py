@@ -17,6 +17,9 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
 7. outage (only with STEPS naming it): a receiver down for OUTAGE_SECONDS
    (120) while messages keep coming; how long after it is back every event
    has arrived, and whether every attempt was signed correctly.
+   retention (only with STEPS naming it): EXPIRED (500000) finished
+   deliveries 8 days old in the file; how fast the scheduler's runs remove
+   them while CONNECTIONS clients send.
 8. modes: the request path in each of the host's SQLite modes side by side
    (`--sqlite-mode pooled`, ours, and `spin`, which opens a connection per
    request as real Spin does): sending with CONNECTIONS clients and with
@@ -25,9 +28,9 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
 
 Prints one line per measurement. Environment: SEND_SECONDS (30),
 READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16),
-BOTS (10; 0 skips step 5), OUTAGE_SECONDS (120), STEPS (comma-separated
-subset of send,reactions,bots,bots100,outage,read,modes; all but outage
-by default), SQLITE_MODE (the mode of steps 1-7: pooled, the default, or
+BOTS (10; 0 skips step 5), OUTAGE_SECONDS (120), EXPIRED (500000), STEPS
+(comma-separated subset of send,reactions,bots,bots100,outage,retention,
+read,modes; all but outage and retention by default), SQLITE_MODE (the mode of steps 1-7: pooled, the default, or
 spin).
 Reads and searches are measured with one connection (latency) and with
 CONNECTIONS (throughput; latency then includes queueing).
@@ -61,6 +64,7 @@ REACTORS = int(os.environ.get("REACTORS", "1000"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "16"))
 BOTS = int(os.environ.get("BOTS", "10"))
 OUTAGE_SECONDS = int(os.environ.get("OUTAGE_SECONDS", "120"))
+EXPIRED = int(os.environ.get("EXPIRED", "500000"))
 STEPS = set(os.environ.get("STEPS", "send,reactions,bots,bots100,read,modes").split(","))
 SQLITE_MODE = os.environ.get("SQLITE_MODE", "pooled")
 # A synthetic vocabulary of 2,000 Cyrillic and Latin words: each seeded
@@ -364,6 +368,65 @@ def seed(db_path: Path, chat_id: int, owner: int, count: int):
     print(f"seeded {count} messages in {time.monotonic() - started:.0f}s", flush=True)
 
 
+def bench_retention(state: str, work: Path):
+    """EXPIRED delivery rows of 10 bots, 8 days old with one attempt row in
+    ten, written straight into the file, plus a day of young ones; how long
+    the scheduler's runs take to remove them (after their answers, in
+    transactions of 1,000 rows), and sending meanwhile."""
+    host = Host(state)
+    bots = [b["id"] for b in create_bots(host, 10, None, "r")]
+    host.stop()
+    conn = sqlite3.connect(Path(state) / "sqlite_db.db")
+    conn.execute("PRAGMA synchronous=OFF")
+    old = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-8 days')"
+    for created, count in ((old, EXPIRED), ("strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", EXPIRED // 10)):
+        base = conn.execute("SELECT COALESCE(MAX(event_id), 0) + 1 FROM webhook_deliveries").fetchone()[0]
+        conn.execute(
+            f"""
+            WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+            INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, state, attempts,
+                last_status, latency_ms, next_attempt_at, created_at, finished_at)
+            SELECT json_extract(?, '$[' || (i % 10) || ']'), ? + i / 10,
+                   'message_new', 'http://127.0.0.1:9/hook', '{{"type":"message","content":"' || i || '"}}',
+                   'delivered', 1, 200, 3, {created}, {created}, {created}
+            FROM n
+            """,
+            (count, json.dumps(bots), base),
+        )
+    conn.execute(
+        f"INSERT INTO webhook_attempts (delivery_id, bot_id, status, latency_ms, created_at) "
+        f"SELECT id, bot_id, 500, 3, created_at FROM webhook_deliveries WHERE id % 10 = 0"
+    )
+    conn.commit()
+    conn.close()
+    host = Host(state)
+    db = sqlite3.connect(f"file:{Path(state) / 'sqlite_db.db'}?mode=ro", uri=True)
+
+    def left() -> int:
+        return db.execute("SELECT COUNT(*) FROM webhook_deliveries").fetchone()[0]
+
+    try:
+        before = left()
+        r = {}
+        started = time.monotonic()
+        # The host's scheduler runs it every 5 s; the benchmark adds its own
+        # calls, every second, so removal and sending overlap.
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(bench_sending, host, work, None, " while expiring")
+            while left() > before - EXPIRED and time.monotonic() - started < 120:
+                status, body = host.call("POST", "/webhooks/deliveries/run")
+                assert status == 202, body
+                time.sleep(1)
+            elapsed = time.monotonic() - started
+            r = sending.result()
+        removed = before - left()
+        print(f"retention: {removed} of {EXPIRED} expired deliveries removed in {elapsed:.1f}s "
+              f"({removed / elapsed:.0f}/s) while sending at {r['rps']:.0f}/s", flush=True)
+    finally:
+        db.close()
+        host.stop()
+
+
 def bench_reading(state: str, work: Path):
     host = Host(state)
     status, body = host.call("POST", "/chats", {"chat": {"name": "million"}})
@@ -520,6 +583,8 @@ def main():
         host.stop()
     if "read" in STEPS:
         bench_reading(str(work / "state-read"), work)
+    if "retention" in STEPS:
+        bench_retention(str(work / "state-retention"), work)
     if "modes" in STEPS:
         bench_modes(work)
 
