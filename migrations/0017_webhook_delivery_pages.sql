@@ -14,7 +14,11 @@
 --   attempts of deliveries that ever failed or were redelivered
 --   (shared/src/webhooks/delivery.rs);
 -- * webhook_attempts is indexed by delivery, which is how the delivery log
---   reads it (it was read by a scan); nothing read it by bot.
+--   reads it (it was read by a scan); nothing read it by bot;
+-- * an event's body is stored once, in webhook_payloads, instead of once
+--   per bot: webhook_deliveries.body is only set where a bot's body differs
+--   from its event's (message_link_shared carries each bot's own links),
+--   and for the rows written before this migration.
 -- SQLite cannot change a table's constraints in place, so both tables are
 -- rebuilt, attempts with them: with foreign keys on, dropping the old
 -- deliveries table would otherwise delete every attempt through its
@@ -25,7 +29,7 @@ CREATE TABLE webhook_deliveries_next (
     event_id        INTEGER NOT NULL,
     event_type      TEXT    NOT NULL,
     url             TEXT    NOT NULL,
-    body            TEXT    NOT NULL,
+    body            TEXT,
     state           TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT    NOT NULL,
@@ -75,6 +79,16 @@ ALTER TABLE webhook_attempts_next RENAME TO webhook_attempts;
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS webhook_deliveries_bot ON webhook_deliveries (bot_id, id);
 CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON webhook_attempts (delivery_id, id);
+
+-- The body of an event's webhooks (without webhook_timestamp), once per
+-- event and webhook event type.
+CREATE TABLE IF NOT EXISTS webhook_payloads (
+    event_id   INTEGER NOT NULL,
+    event_type TEXT    NOT NULL,
+    body       TEXT    NOT NULL,
+    created_at TEXT    NOT NULL,
+    PRIMARY KEY (event_id, event_type)
+);
 
 INSERT INTO schema_migrations (version, name, applied_at)
 VALUES (17, '0017_webhook_delivery_pages', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))

@@ -205,10 +205,13 @@ fn jitter() -> f64 {
     })
 }
 
-/// Writes one pending delivery per `(bot, url)` target in one statement
-/// (the fan-out calls it in the change's transaction), leased for
-/// [`LEASE_MS`] to the current request, which sends them after its response;
-/// returns the ids written (a bot that already has this event gets none).
+/// Writes one pending delivery per `(bot, url)` target (the fan-out calls
+/// it in the change's transaction), leased for [`LEASE_MS`] to the current
+/// request, which sends them after its response; returns the ids written (a
+/// bot that already has this event gets none). The body is stored once per
+/// event and type, in `webhook_payloads`; when the event already has one
+/// (`message_link_shared` writes each bot's own links), these rows carry
+/// their body themselves.
 pub fn insert_all(
     db: &dyn Db,
     rec: &RecordedEvent<'_>,
@@ -225,6 +228,20 @@ pub fn insert_all(
         .iter()
         .map(|(bot, url)| serde_json::json!([bot, url]))
         .collect();
+    let body = payload.to_string();
+    let shared = !db
+        .execute(
+            "INSERT INTO webhook_payloads (event_id, event_type, body, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING RETURNING event_id",
+            &[
+                rec.id.into(),
+                name.to_owned().into(),
+                body.clone().into(),
+                at.clone().into(),
+            ],
+        )?
+        .is_empty();
+    let own_body = if shared { Value::Null } else { body.into() };
     let sql = format!(
         "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, next_attempt_at, lease_until, created_at) \
          SELECT t.bot_id, ?, ?, t.url, ?, ?, ?, ? FROM {} AS t WHERE true \
@@ -236,7 +253,7 @@ pub fn insert_all(
         &[
             rec.id.into(),
             name.to_owned().into(),
-            payload.to_string().into(),
+            own_body,
             at.clone().into(),
             lease.into(),
             at.into(),
@@ -248,9 +265,24 @@ pub fn insert_all(
     .collect()
 }
 
+/// A delivery's body, its own or else its event's, as a SQL expression
+/// over `webhook_deliveries` (a macro, so that column lists can `concat!`
+/// it).
+macro_rules! body_sql {
+    () => {
+        "COALESCE(webhook_deliveries.body, (SELECT p.body FROM webhook_payloads p \
+         WHERE p.event_id = webhook_deliveries.event_id AND p.event_type = webhook_deliveries.event_type))"
+    };
+}
+pub(crate) use body_sql;
+
 /// The columns [`to_send`] reads, after the delivery's own columns.
-const SEND_COLUMNS: &str = "id, bot_id, url, body, attempts, created_at, \
-     (SELECT signing_secret FROM bots WHERE bots.user_id = webhook_deliveries.bot_id)";
+const SEND_COLUMNS: &str = concat!(
+    "id, bot_id, url, ",
+    body_sql!(),
+    ", attempts, created_at, \
+     (SELECT signing_secret FROM bots WHERE bots.user_id = webhook_deliveries.bot_id)"
+);
 
 /// One row of [`SEND_COLUMNS`], signed with `webhook_timestamp` = `now`.
 fn to_send(r: &Row, now: Timestamp) -> Result<OutgoingWebhook> {
@@ -473,6 +505,35 @@ mod tests {
         assert!(insert_all(&db, &rec, "message_new", &targets, &payload)
             .expect("again")
             .is_empty());
+        // The body is stored once for the event, not on each row.
+        let stored = db
+            .query(
+                "SELECT (SELECT COUNT(*) FROM webhook_payloads), \
+                 (SELECT COUNT(*) FROM webhook_deliveries WHERE body IS NULL)",
+                &[],
+            )
+            .expect("stored");
+        assert_eq!(
+            (stored[0].i64(0).unwrap(), stored[0].i64(1).unwrap()),
+            (1, 2)
+        );
+        // Another body for the same event (an unfurl bot's own links) stays
+        // on its row, and each row is sent with its own body.
+        let c = bot(&db, "secret-c");
+        let own = serde_json::json!({"type": "message", "links": ["c"]});
+        let c_ids = insert_all(&db, &rec, "message_new", &[(c, "http://c.example/")], &own)
+            .expect("own body");
+        let c_hooks = leased(&db, &c_ids, time::now()).expect("leased c");
+        assert!(
+            c_hooks[0].body.starts_with(r#"{"links":["c"],"#),
+            "{}",
+            c_hooks[0].body
+        );
+        db.execute(
+            "DELETE FROM webhook_deliveries WHERE bot_id = ?",
+            &[c.into()],
+        )
+        .expect("forget c");
         // The lease holds: no scheduler run and no other worker takes them.
         assert!(due_ids(&db, 10).expect("due").is_empty());
         assert!(claim(&db, &ids, time::now()).expect("claim").is_empty());
@@ -671,7 +732,7 @@ mod tests {
         apply(17..=17);
         let rows = db
             .query(
-                "SELECT id, state, attempts, latency_ms FROM webhook_deliveries ORDER BY id",
+                "SELECT id, state, attempts, latency_ms FROM webhook_deliveries WHERE body = '{}' ORDER BY id",
                 &[],
             )
             .expect("rows");

@@ -58,13 +58,20 @@ fn render(db: &dyn Db, r: &Row) -> Result<Json> {
         "last_error": r.opt_string(7)?,
         "created_at": r.string(8)?,
         "finished_at": r.opt_string(9)?,
-        "payload": serde_json::from_str::<Json>(&r.string(10)?).unwrap_or(Json::Null),
+        "payload": r
+            .opt_string(10)?
+            .and_then(|b| serde_json::from_str::<Json>(&b).ok())
+            .unwrap_or(Json::Null),
         "attempts": attempts,
     }))
 }
 
-const COLUMNS: &str = "id, event_type, url, state, attempts, next_attempt_at, last_status, \
-     last_error, created_at, finished_at, body, latency_ms";
+const COLUMNS: &str = concat!(
+    "id, event_type, url, state, attempts, next_attempt_at, last_status, \
+     last_error, created_at, finished_at, ",
+    crate::webhooks::delivery::body_sql!(),
+    ", latency_ms"
+);
 
 fn load(db: &dyn Db, id: i64) -> Result<Option<Json>> {
     db.query_row(

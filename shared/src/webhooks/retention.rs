@@ -5,7 +5,9 @@
 //!   days from their event, with their attempts (removed with them through
 //!   `ON DELETE CASCADE`): the delivery log shows a week, and a dead letter
 //!   stays redeliverable for about six days after its last retry. Pending
-//!   deliveries are never removed: they are retried, or die, first.
+//!   deliveries are never removed: they are retried, or die, first. An
+//!   event's body (`webhook_payloads`) goes once it is as old and no
+//!   delivery uses it.
 //! * A bot's event history (`GET /webhooks/events`) is kept
 //!   [`history::RETENTION_DAYS`] days unless the bot deletes it.
 //!
@@ -38,6 +40,8 @@ pub const PAGES_PER_RUN: usize = 100;
 pub struct Expired {
     /// Finished deliveries (their attempts went with them).
     pub deliveries: usize,
+    /// Event bodies no delivery uses any more.
+    pub payloads: usize,
     /// Event history entries.
     pub history: usize,
 }
@@ -58,6 +62,14 @@ const DELIVERIES: Rule = Rule {
     days: DELIVERY_DAYS,
 };
 
+const PAYLOADS: Rule = Rule {
+    table: "webhook_payloads",
+    key: "event_id",
+    removable: "NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+         WHERE d.event_id = webhook_payloads.event_id AND d.event_type = webhook_payloads.event_type)",
+    days: DELIVERY_DAYS,
+};
+
 const HISTORY: Rule = Rule {
     table: "webhook_events",
     key: "seq",
@@ -70,6 +82,7 @@ const HISTORY: Rule = Rule {
 pub fn expire(db: &dyn Db, now: Timestamp, page: i64, pages: usize) -> Result<Expired> {
     Ok(Expired {
         deliveries: expire_rule(db, &DELIVERIES, now, page, pages)?,
+        payloads: expire_rule(db, &PAYLOADS, now, page, pages)?,
         history: expire_rule(db, &HISTORY, now, page, pages)?,
     })
 }
@@ -129,13 +142,19 @@ mod tests {
     const DAY: i64 = 86_400_000;
 
     /// A delivery of `bot` for event `event`, `days` days old, in `state`,
-    /// with one attempt row; returns its id.
+    /// with its event's body and one attempt row; returns its id.
     fn delivery(db: &dyn Db, bot: i64, event: i64, days: i64, state: &str, now: Timestamp) -> i64 {
         let at = Timestamp(now.0 - days * DAY).to_string();
+        db.execute(
+            "INSERT INTO webhook_payloads (event_id, event_type, body, created_at) \
+             VALUES (?, 'message_new', '{}', ?)",
+            &[event.into(), at.clone().into()],
+        )
+        .expect("payload");
         let id = db
             .execute(
-                "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, state, attempts, \
-                 next_attempt_at, created_at) VALUES (?, ?, 'message_new', 'http://a.example/', '{}', ?, 1, ?, ?) \
+                "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, state, attempts, \
+                 next_attempt_at, created_at) VALUES (?, ?, 'message_new', 'http://a.example/', ?, 1, ?, ?) \
                  RETURNING id",
                 &[bot.into(), event.into(), state.into(), at.clone().into(), at.clone().into()],
             )
@@ -209,6 +228,7 @@ mod tests {
             removed,
             Expired {
                 deliveries: 4,
+                payloads: 4,
                 history: 2
             }
         );
@@ -227,6 +247,14 @@ mod tests {
         assert_eq!(
             ids(&db, "SELECT event_id FROM webhook_events ORDER BY seq"),
             vec![3, 4]
+        );
+        // The bodies of the kept deliveries stay, the pending one's too.
+        assert_eq!(
+            ids(
+                &db,
+                "SELECT event_id FROM webhook_payloads ORDER BY event_id"
+            ),
+            ids(&db, "SELECT event_id FROM webhook_deliveries ORDER BY id")
         );
         // Nothing more to do: a second run removes nothing.
         assert_eq!(expire(&db, now, 2, 100).expect("again"), Expired::default());
