@@ -12,6 +12,9 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
 5. sending with bots: the same sending with BOTS subscribed bots in every
    chat (all_messages, a local receiver each), and how many webhooks
    arrived by the end, against the same chats and bots without webhooks;
+   then the floor the receivers set: wrk posting webhooks to the receiver
+   alone, and the sending rate no server could beat with those round trips
+   on the same cores;
 6. 100 bots: one chat with 100 subscribed bots, 100 receivers; latency from
    each POST's response to each receipt;
 7. outage (only with STEPS naming it): a receiver down for OUTAGE_SECONDS
@@ -243,6 +246,32 @@ def bench_sending_with_bots(host: Host, work: Path):
         got = receivers.get("/stats")["received"]
         print(f"  webhooks received: {got} (about {sent * BOTS} expected from {sent} messages"
               f" x {BOTS} bots)", flush=True)
+    finally:
+        receivers.stop()
+    receiving_floor(work, base["rps"])
+
+
+def receiving_floor(work: Path, base_rps: float):
+    """What the webhooks' HTTP traffic alone costs this machine: wrk, a
+    leaner sender than any server, posts a message-sized webhook to the same
+    receiver as fast as it can. Every message with BOTS bots costs at least
+    BOTS of those round trips on top of the message itself, which bounds the
+    rate any server can send at with bots while receivers share the cores."""
+    receivers = Receivers(1)
+    try:
+        script = work / "webhook.lua"
+        body = json.dumps({"type": "message", "event": "new", "content": "x" * 300})
+        script.write_text(
+            "wrk.method = 'POST'\n"
+            f"wrk.body = {json.dumps(body)}\n"
+            "wrk.headers['Content-Type'] = 'application/json'\n"
+            "wrk.headers['Pachca-Signature'] = string.rep('a', 64)\n"
+        )
+        r = wrk(receivers.urls[0], 5, str(script), CONNECTIONS)
+        report("webhooks alone: wrk -> receiver", r)
+        per_message = 1 / base_rps + BOTS / r["rps"]
+        print(f"  floor: with {BOTS} bots no server sends above {1 / per_message:.0f} messages/s here "
+              f"({1 / per_message / base_rps:.0%} of the rate without bots)", flush=True)
     finally:
         receivers.stop()
 
