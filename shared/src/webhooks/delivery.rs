@@ -480,18 +480,23 @@ mod tests {
         id
     }
 
-    #[test]
-    fn fanned_out_rows_are_leased_to_their_request_and_sent_without_a_claim() {
-        let db = crate::testutil::test_db();
-        let (a, b) = (bot(&db, "secret-a"), bot(&db, "secret-b"));
-        let event = Event {
+    /// A `message` `new` event (the tests give it their own ids).
+    fn message_new() -> Event<'static> {
+        Event {
             kind: "message",
             event: "new",
             entity_type: "message",
             entity_id: 1,
             actor: Some(1),
             payload: serde_json::json!({}),
-        };
+        }
+    }
+
+    #[test]
+    fn fanned_out_rows_are_leased_to_their_request_and_sent_without_a_claim() {
+        let db = crate::testutil::test_db();
+        let (a, b) = (bot(&db, "secret-a"), bot(&db, "secret-b"));
+        let event = message_new();
         let rec = RecordedEvent {
             id: 42,
             event: &event,
@@ -620,14 +625,7 @@ mod tests {
         let db = crate::testutil::test_db();
         let owner = crate::testutil::owner_principal();
         let a = bot(&db, "secret-a");
-        let event = Event {
-            kind: "message",
-            event: "new",
-            entity_type: "message",
-            entity_id: 1,
-            actor: Some(1),
-            payload: serde_json::json!({}),
-        };
+        let event = message_new();
         let rec = RecordedEvent {
             id: 7,
             event: &event,
