@@ -158,6 +158,12 @@ def wrk(url: str, seconds: int, script: str | None = None, connections: int = CO
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def report(name: str, r: dict):
     print(f"{name:<46} {r['rps']:>9.0f}/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms"
           f"  non-2xx {r['non2xx']} {r['socket_errors']}", flush=True)
@@ -184,8 +190,14 @@ def bench_sending(host: Host, work: Path, members: list[int] | None = None, labe
         " ['Content-Type']='application/json'}, body)\n"
         "end\n"
     )
+    before = cpu_seconds(host.proc.pid)
     r = wrk(host.base, SEND_SECONDS, str(script), connections)
+    spent = cpu_seconds(host.proc.pid) - before
     report(f"send: {connections} clients into 16 chats{label}, {SEND_SECONDS}s", r)
+    if r["rps"]:
+        # Steadier than the rate on a shared machine: what each message cost
+        # the host's CPU (all its threads, user and system time).
+        print(f"  host CPU: {spent / (r['rps'] * SEND_SECONDS) * 1000:.2f} ms per message", flush=True)
     r["chats"] = chats
     return r
 
