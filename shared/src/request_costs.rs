@@ -1,6 +1,8 @@
 //! What the hot requests cost in SQL, on a fresh connection as every request
-//! gets one on Spin: the statements `POST /messages`, `GET /messages` (50),
-//! `GET /profile` and `POST /messages/{id}/reactions` run, from the connection pragmas to the response, and
+//! gets one on Spin: the statements `POST /messages` (also into a chat with
+//! 10 subscribed bots, and the delivery of their webhooks after the
+//! response), `GET /messages` (50), `GET /profile` and
+//! `POST /messages/{id}/reactions` run, from the connection pragmas to the response, and
 //! how many of them run while the write lock is held (between `BEGIN
 //! IMMEDIATE` and `COMMIT`). On Spin every statement is a trip to a blocking
 //! thread and a fresh prepare, and writers queue for the lock, so these
@@ -9,9 +11,10 @@
 
 use crate::auth::access_tokens::{self, IssueRequest};
 use crate::auth::context::{Config, Handler};
-use crate::platform::db::NativeDb;
+use crate::platform::db::{Db, NativeDb};
 use crate::platform::http::Request;
 use crate::testutil::*;
+use crate::webhooks::delivery::{self, Attempt, Outcome, OutgoingWebhook, Transport};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -78,7 +81,19 @@ impl Workspace {
         body: Option<serde_json::Value>,
     ) -> (u16, Vec<String>, serde_json::Value) {
         let conn = NativeDb::open_bare(&self.path).expect("open");
-        let db = RecordingDb::new(&conn);
+        self.request_on(&conn, handler, method, path, body)
+    }
+
+    /// [`Workspace::request`] on a given connection.
+    fn request_on(
+        &mut self,
+        conn: &NativeDb,
+        handler: Handler,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, Vec<String>, serde_json::Value) {
+        let db = RecordingDb::new(conn);
         db.read_setup().expect("setup");
         let mut req = Request::new(method, &format!("/api/shared/v1{path}"))
             .with_header("authorization", &format!("Bearer {}", self.token))
@@ -185,4 +200,67 @@ fn adding_a_reaction_stays_within_its_statement_budget() {
     );
     assert_eq!(status, 201);
     assert_budget("POST /messages/{id}/reactions", &statements, 13, 5);
+}
+
+/// Receivers that all answer 200 at once.
+#[derive(Debug)]
+struct AnsweringOk;
+
+impl Transport for AnsweringOk {
+    fn send_all(&self, hooks: &[OutgoingWebhook]) -> Vec<Attempt> {
+        hooks
+            .iter()
+            .map(|_| Attempt {
+                outcome: Outcome::Status(200),
+                latency_ms: 1,
+                body: Vec::new(),
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn posting_into_a_chat_with_ten_bots_stays_within_its_statement_budget() {
+    let mut ws = workspace("bots");
+    let conn = NativeDb::open(&ws.path).expect("open");
+    let mut members = Vec::new();
+    for i in 0..10 {
+        let bot = create_user(&conn, &format!("bot{i}@bots.example"), "user");
+        conn.execute(
+            "INSERT INTO bots (user_id, creator_id, signing_secret, outgoing_url, events_json, trigger_on, \
+             created_at, updated_at) VALUES (?, 1, 'secret', 'http://bot.example/hook', '[\"message_new\"]', \
+             'all_messages', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+            &[bot.into()],
+        )
+        .expect("bot");
+        members.push(bot);
+    }
+    let author = conn
+        .query_row(
+            "SELECT id FROM users WHERE email = 'member@example.com'",
+            &[],
+        )
+        .expect("member")
+        .expect("the member")
+        .i64(0)
+        .expect("id");
+    members.push(author);
+    let chat = create_chat(&conn, "With bots", &members);
+    let (status, statements, answer) = ws.request_on(
+        &conn,
+        crate::components::messages,
+        "POST",
+        "/messages",
+        Some(json!({"message": {"entity_id": chat, "content": "hello bots"}})),
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert_budget("POST /messages, 10 bots", &statements, 12, 8);
+    // After the response, the same invocation sends the 10 webhooks and
+    // records them.
+    let scheduled = crate::platform::outbox::scheduled();
+    assert_eq!(scheduled.leased.len(), 10);
+    let db = RecordingDb::new(&conn);
+    let sent = delivery::run(&db, &scheduled, &AnsweringOk, true).expect("deliver");
+    assert_eq!(sent, 10);
+    assert_budget("delivering its 10 webhooks", &db.statements(), 4, 3);
 }
