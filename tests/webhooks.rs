@@ -905,3 +905,81 @@ fn a_bot_opens_a_form_from_a_press_and_its_answer_to_the_submission_decides() {
     );
     assert_api_error(&reply, 410, "trigger_id", "trigger_expired");
 }
+
+/// Runs `sql` on the host's own SQLite file.
+fn age(ws: &Workspace, sql: &str, id: i64) {
+    let db = rusqlite::Connection::open(ws.host.state.path().join("sqlite_db.db"))
+        .expect("open the host's database");
+    db.execute(sql, [id]).expect(sql);
+}
+
+#[test]
+fn the_scheduler_run_removes_week_old_deliveries_and_two_week_old_history() {
+    let ws = Workspace::start(ADMIN);
+    let receiver = Receiver::start(&[200]);
+    let (bot_id, bot_token, _) = bot(
+        &ws,
+        json!({"name": "Kept", "nickname": "kept_bot", "outgoing_url": receiver.url,
+               "events_history_enabled": true, "events": ["message_new"],
+               "trigger_on": "all_messages"}),
+    );
+    let chat = id_of(&create_chat(
+        &ws.host,
+        ws.admin,
+        json!({"name": "Retention", "member_ids": [bot_id]}),
+    ));
+    let old = id_of(&post(&ws, ws.admin, chat, "an old message"));
+    let new = id_of(&post(&ws, ws.admin, chat, "a new message"));
+    assert_eq!(receiver.wait_for(2, WAIT).len(), 2);
+    let log = log_after_attempt(&ws, bot_id, "");
+    assert_eq!(log["data"].as_array().map(Vec::len), Some(2), "{log}");
+
+    // The first message's delivery and body are 8 days old, its history
+    // entry 15: past their retention (7 and 14 days).
+    let event_of =
+        "(SELECT id FROM events WHERE type = 'message' AND event = 'new' AND entity_id = ?1)";
+    let eight = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-8 days')";
+    let fifteen = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-15 days')";
+    age(
+        &ws,
+        &format!("UPDATE webhook_deliveries SET created_at = {eight} WHERE event_id = {event_of}"),
+        old,
+    );
+    age(
+        &ws,
+        &format!("UPDATE webhook_payloads SET created_at = {eight} WHERE event_id = {event_of}"),
+        old,
+    );
+    age(
+        &ws,
+        &format!("UPDATE webhook_events SET created_at = {fifteen} WHERE event_id = {event_of}"),
+        old,
+    );
+
+    // The run answers at once and removes them after its answer.
+    let run = expect(&ws.owner("POST", "/webhooks/deliveries/run", None), 202);
+    assert_eq!(run["data"]["queued"], 0);
+    let deadline = std::time::Instant::now() + WAIT;
+    let path = format!("/bots/{bot_id}/deliveries");
+    let log = loop {
+        let log = expect(&ws.owner("GET", &path, None), 200);
+        if log["data"].as_array().map(Vec::len) == Some(1) || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(log["data"].as_array().map(Vec::len), Some(1), "{log}");
+    // What is left is the new message's delivery, with its body.
+    assert_eq!(log["data"][0]["payload"]["id"], json!(new), "{log}");
+    let history = expect(
+        &call(&ws.host, &bot_token, "GET", "/webhooks/events", None),
+        200,
+    );
+    let kept: Vec<Value> = history["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| e["payload"]["id"].clone())
+        .collect();
+    assert_eq!(kept, vec![json!(new)], "{history}");
+}
