@@ -31,7 +31,7 @@ use std::io::Write as _;
 use crate::auth::Principal;
 use crate::platform::db::{transaction, Db, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
-use crate::platform::time::{self, Timestamp};
+use crate::platform::time::{self, Timestamp, DAY_MS};
 use crate::platform::validate::{self, show, Fields};
 use crate::webhooks::delivery::{self, OutgoingWebhook, Transport};
 use serde_json::{json, Value as Json};
@@ -57,8 +57,6 @@ pub struct ExportInput {
     /// No `chats.json`.
     pub skip_chats_file: bool,
 }
-
-const DAY_MS: i64 = 86_400_000;
 
 fn date(f: &mut Fields<'_>, obj: &serde_json::Map<String, Json>, key: &str) -> Option<Timestamp> {
     match obj.get(key) {

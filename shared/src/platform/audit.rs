@@ -254,7 +254,7 @@ pub fn for_event(db: &dyn Db, e: &Event<'_>) -> Result<Vec<Record>> {
 
 /// Deletes records older than `days` days (retention).
 pub fn purge(db: &dyn Db, days: i64) -> Result<()> {
-    let cutoff = time::Timestamp(time::now().0 - days * 86_400_000).to_string();
+    let cutoff = time::now().days_before(days).to_string();
     db.execute(
         "DELETE FROM audit_events WHERE created_at < ?",
         &[cutoff.into()],

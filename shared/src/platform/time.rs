@@ -16,6 +16,9 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);
 
+/// Milliseconds in a day (of UTC, which has no daylight saving).
+pub const DAY_MS: i64 = 86_400_000;
+
 /// Current time (WASI clocks inside the component, the OS clock natively).
 pub fn now() -> Timestamp {
     let ms = std::time::SystemTime::now()
@@ -69,6 +72,11 @@ impl Timestamp {
         }
         let local = PrimitiveDateTime::parse(&text, &Iso8601::DEFAULT).ok()?;
         Self::from_utc(local.assume_utc())
+    }
+
+    /// The instant `days` days earlier: a retention's cutoff.
+    pub fn days_before(self, days: i64) -> Timestamp {
+        Timestamp(self.0 - days * DAY_MS)
     }
 
     /// Seconds since the Unix epoch.

@@ -93,7 +93,7 @@ pub fn expire(db: &dyn Db, now: Timestamp, page: i64, pages: usize) -> Result<Ex
 /// Expires one table, page by page from its oldest row; returns how many
 /// rows went.
 fn expire_rule(db: &dyn Db, rule: &Rule, now: Timestamp, page: i64, pages: usize) -> Result<usize> {
-    let cutoff = Timestamp(now.0 - rule.days * 86_400_000).to_string();
+    let cutoff = now.days_before(rule.days).to_string();
     // One row per page: its last expired key, its size, and whether it
     // reaches into the retention.
     let scan = format!(
@@ -142,12 +142,10 @@ mod tests {
     use super::*;
     use crate::platform::db::Db;
 
-    const DAY: i64 = 86_400_000;
-
     /// A delivery of `bot` for event `event`, `days` days old, in `state`,
     /// with its event's body and one attempt row; returns its id.
     fn delivery(db: &dyn Db, bot: i64, event: i64, days: i64, state: &str, now: Timestamp) -> i64 {
-        let at = Timestamp(now.0 - days * DAY).to_string();
+        let at = now.days_before(days).to_string();
         db.execute(
             "INSERT INTO webhook_payloads (event_id, event_type, body, created_at) \
              VALUES (?, 'message_new', '{}', ?)",
@@ -174,7 +172,7 @@ mod tests {
     }
 
     fn history(db: &dyn Db, bot: i64, event: i64, days: i64, now: Timestamp) {
-        let at = Timestamp(now.0 - days * DAY).to_string();
+        let at = now.days_before(days).to_string();
         db.execute(
             "INSERT INTO webhook_events (id, bot_id, event_id, event_type, payload, created_at) \
              VALUES (?, ?, ?, 'message_new', '{}', ?)",
