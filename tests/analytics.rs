@@ -14,13 +14,8 @@ use serde_json::{json, Value};
 
 const ADMIN: &str = "analytics-e2e-admin-token";
 
-fn db(host: &Host) -> rusqlite::Connection {
-    rusqlite::Connection::open(host.state.path().join("sqlite_db.db"))
-        .expect("open the host's database")
-}
-
 fn one(host: &Host, sql: &str, params: &[&dyn rusqlite::ToSql]) -> i64 {
-    db(host)
+    host.database()
         .query_row(sql, params, |r| r.get(0))
         .expect("count")
 }
@@ -58,7 +53,7 @@ fn get(ws: &Workspace, path: &str) -> Value {
 }
 
 fn today_utc(host: &Host) -> String {
-    db(host)
+    host.database()
         .query_row("SELECT date('now')", [], |r| r.get(0))
         .expect("today")
 }
@@ -298,7 +293,7 @@ fn analytics_match_the_raw_rows_and_follow_the_zone() {
 
     // Moscow's midnight: two messages a millisecond apart in the file, then
     // the zone changes, which rebuilds from the raw rows.
-    let conn = db(host);
+    let conn = host.database();
     conn.execute(
         "UPDATE messages SET created_at = '2026-11-30T20:59:59.999Z' WHERE id = ?",
         [written[1]],
@@ -417,7 +412,7 @@ fn the_support_report_times_first_responses_and_only_managers_read_analytics() {
         "{r}"
     );
     let created = |id: i64| -> String {
-        db(host)
+        host.database()
             .query_row("SELECT created_at FROM messages WHERE id = ?", [id], |r| {
                 r.get(0)
             })

@@ -170,7 +170,7 @@ fn sqlite_round_trips_every_value_type_and_persists() {
     assert_eq!(body["changes"], json!(1));
 
     // The default database is a file in the state directory and survives a restart.
-    assert!(host.state.path().join("sqlite_db.db").exists());
+    assert!(host.database_path().exists());
     assert!(host.terminate().success());
     let state = std::mem::replace(&mut host.state, tempfile::tempdir().expect("dir"));
     let again = Host::start_in(fixture(), state);

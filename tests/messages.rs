@@ -773,7 +773,7 @@ fn concurrent_new_kinds_of_reaction_stop_exactly_at_the_unique_limit() {
 fn a_write_lock_held_too_long_is_a_503_with_retry_after_and_writes_nothing() {
     let host = start();
     let chat = new_chat(&host, ADMIN, false, false, &[]);
-    let db = host.state.path().join("sqlite_db.db");
+    let db = host.database_path();
     let mut holder = std::process::Command::new("python3")
         .arg("-c")
         .arg(

@@ -908,9 +908,7 @@ fn a_bot_opens_a_form_from_a_press_and_its_answer_to_the_submission_decides() {
 
 /// Runs `sql` on the host's own SQLite file.
 fn age(ws: &Workspace, sql: &str, id: i64) {
-    let db = rusqlite::Connection::open(ws.host.state.path().join("sqlite_db.db"))
-        .expect("open the host's database");
-    db.execute(sql, [id]).expect(sql);
+    ws.host.database().execute(sql, [id]).expect(sql);
 }
 
 #[test]

@@ -111,6 +111,17 @@ fn command(config: &HostConfig, port: u16, state: &Path) -> Command {
 }
 
 impl Host {
+    /// The app's SQLite file, where the host keeps the `default` database.
+    pub fn database_path(&self) -> PathBuf {
+        self.state.path().join("sqlite_db.db")
+    }
+
+    /// A connection to [`Host::database_path`], for tests that read or
+    /// change the stored rows directly.
+    pub fn database(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.database_path()).expect("open the host's database")
+    }
+
     /// Starts a host and waits until it answers its health check.
     pub fn start(config: HostConfig) -> Host {
         let state = tempfile::tempdir().expect("temp dir");
