@@ -23,8 +23,10 @@
 //!   counted, and a journal entry subtracts only what a watermark says was
 //!   counted. Every analytics request catches up before it reads, so the
 //!   reports are exact; the scheduler's `POST /analytics/run` keeps the
-//!   backlog short between them. A backlog of more than
-//!   [`REBUILD_BACKLOG`] rows is rebuilt from the raw rows instead.
+//!   backlog short between them. A long backlog (the scheduler was not
+//!   running) is folded in the same steps: a rebuild would hold the write
+//!   lock for as long as the whole workspace takes (16 s over 1.1 million
+//!   rows in `scripts/bench analytics`), a step for one step.
 //! * **The cascade** from `analytics_activity` to the other rollups (the
 //!   departments' days, the members' periods and their counts, the chats'
 //!   days and periods) runs as TEMP triggers ([`CASCADE`]) that only the
@@ -39,22 +41,19 @@ use crate::platform::error::{Error, Result};
 /// Most ids of each source (messages, reactions, membership changes,
 /// journal entries) one step folds in. A step holds the write lock while it
 /// runs: `STEPS=seed,queries scripts/bench analytics` folds 20,000 messages
-/// over 1,000 chats and 5,000 reactions in 10 steps of 2,000 in 1.09 s
-/// (about 110 ms each) and in 40 steps of 500 in 1.29–1.42 s (about 35 ms
-/// each); writers wait for one step at most.
-pub const STEP: i64 = 500;
-
-/// A backlog (rows after the watermarks plus journal entries) beyond which
-/// [`catch_up`] rebuilds instead: a rebuild computes every table with one
-/// set-based statement, cheaper than this many rows one step at a time.
-pub const REBUILD_BACKLOG: i64 = 200_000;
+/// over 1,000 chats and 5,000 reactions in 40 steps of 500 in 1.29–1.42 s,
+/// 33–35 ms a step on average; writers wait for one step at most.
+const STEP: i64 = 500;
 
 /// The cascade from `analytics_activity` to the rollups derived from it,
 /// as TEMP triggers: `(name, CREATE TEMP TRIGGER ...)`. A count changes
 /// before the row it counts, which the statements check. The bodies are
 /// those of the triggers migration 0015 first created on
-/// `analytics_activity`, which 0016 drops.
-pub const CASCADE: [(&str, &str); 3] = [
+/// `analytics_activity`, which 0016 drops; `WEEK_OF_NEW`, `MONTH_OF_OLD`
+/// and the like stand for [`super::week_start_sql`] and
+/// [`super::month_start_sql`] of `NEW.day` or `OLD.day` ([`cascade_sql`]),
+/// the expressions the rebuild uses.
+const CASCADE: [(&str, &str); 3] = [
     (
         "analytics_activity_new",
         r#"CREATE TEMP TRIGGER IF NOT EXISTS analytics_activity_new AFTER INSERT ON analytics_activity
@@ -65,15 +64,15 @@ BEGIN
   ON CONFLICT (day, department) DO UPDATE SET
     messages = messages + excluded.messages, reactions = reactions + excluded.reactions;
   INSERT INTO analytics_period_members (kind, start, department, members)
-  SELECT p.kind, p.start, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1 FROM (SELECT 'day' AS kind, NEW.day AS start UNION ALL SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days') UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p
+  SELECT p.kind, p.start, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1 FROM (SELECT 'day' AS kind, NEW.day AS start UNION ALL SELECT 'week', WEEK_OF_NEW UNION ALL SELECT 'month', MONTH_OF_NEW) p
   WHERE NOT EXISTS (SELECT 1 FROM analytics_member_periods m
                     WHERE m.kind = p.kind AND m.start = p.start AND m.user_id = NEW.user_id)
   ON CONFLICT (kind, start, department) DO UPDATE SET members = members + 1;
   INSERT INTO analytics_member_periods (kind, start, user_id, department, facts)
-  SELECT p.kind, p.start, NEW.user_id, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1 FROM (SELECT 'day' AS kind, NEW.day AS start UNION ALL SELECT 'week', date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days') UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p WHERE true
+  SELECT p.kind, p.start, NEW.user_id, (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id), 1 FROM (SELECT 'day' AS kind, NEW.day AS start UNION ALL SELECT 'week', WEEK_OF_NEW UNION ALL SELECT 'month', MONTH_OF_NEW) p WHERE true
   ON CONFLICT (kind, start, user_id) DO UPDATE SET facts = facts + 1;
   INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
-  SELECT p.kind, p.start, NEW.chat_id, 1 FROM (SELECT 'week' AS kind, date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days') AS start UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p
+  SELECT p.kind, p.start, NEW.chat_id, 1 FROM (SELECT 'week' AS kind, WEEK_OF_NEW AS start UNION ALL SELECT 'month', MONTH_OF_NEW) p
   WHERE NEW.messages + NEW.thread_messages > 0
     AND NOT EXISTS (SELECT 1 FROM analytics_chat_days d
                     WHERE d.chat_id = NEW.chat_id AND d.day = NEW.day AND d.message_authors > 0)
@@ -92,7 +91,7 @@ BEGIN
     reactions = reactions + NEW.reactions + NEW.thread_reactions - OLD.reactions - OLD.thread_reactions
   WHERE day = NEW.day AND department = (SELECT coalesce(u.department, '') FROM users u WHERE u.id = NEW.user_id);
   INSERT INTO analytics_chat_periods (kind, start, chat_id, days)
-  SELECT p.kind, p.start, NEW.chat_id, 1 FROM (SELECT 'week' AS kind, date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days') AS start UNION ALL SELECT 'month', strftime('%Y-%m-01', NEW.day)) p
+  SELECT p.kind, p.start, NEW.chat_id, 1 FROM (SELECT 'week' AS kind, WEEK_OF_NEW AS start UNION ALL SELECT 'month', MONTH_OF_NEW) p
   WHERE OLD.messages + OLD.thread_messages = 0 AND NEW.messages + NEW.thread_messages > 0
     AND NOT EXISTS (SELECT 1 FROM analytics_chat_days d
                     WHERE d.chat_id = NEW.chat_id AND d.day = NEW.day AND d.message_authors > 0)
@@ -106,7 +105,7 @@ BEGIN
     AND chat_id = NEW.chat_id
     AND EXISTS (SELECT 1 FROM analytics_chat_days d
                 WHERE d.chat_id = NEW.chat_id AND d.day = NEW.day AND d.message_authors = 0)
-    AND ((kind = 'week' AND start = date(NEW.day, '-' || ((CAST(strftime('%w', NEW.day) AS INTEGER) + 6) % 7) || ' days')) OR (kind = 'month' AND start = strftime('%Y-%m-01', NEW.day)));
+    AND ((kind = 'week' AND start = WEEK_OF_NEW) OR (kind = 'month' AND start = MONTH_OF_NEW));
   DELETE FROM analytics_chat_periods
   WHERE OLD.messages + OLD.thread_messages > 0 AND NEW.messages + NEW.thread_messages = 0
     AND chat_id = NEW.chat_id AND days = 0;
@@ -119,8 +118,8 @@ BEGIN
   UPDATE analytics_member_periods SET facts = facts - 1
   WHERE user_id = OLD.user_id
     AND ((kind = 'day' AND start = OLD.day)
-      OR (kind = 'week' AND start = date(OLD.day, '-' || ((CAST(strftime('%w', OLD.day) AS INTEGER) + 6) % 7) || ' days'))
-      OR (kind = 'month' AND start = strftime('%Y-%m-01', OLD.day)));
+      OR (kind = 'week' AND start = WEEK_OF_OLD)
+      OR (kind = 'month' AND start = MONTH_OF_OLD));
   UPDATE analytics_period_members SET members = members - 1
   WHERE (kind, start, department) IN
         (SELECT kind, start, department FROM analytics_member_periods WHERE user_id = OLD.user_id AND facts = 0);
@@ -142,7 +141,8 @@ pub struct Intake {
     pub journal: i64,
     /// Transactions it took.
     pub steps: i64,
-    /// Whether the backlog was rebuilt from the raw rows instead.
+    /// Whether the rollups were built from the raw rows instead (they had
+    /// never been).
     pub rebuilt: bool,
 }
 
@@ -160,11 +160,22 @@ impl Intake {
     }
 }
 
+/// One of [`CASCADE`]'s statements with its week and month expressions.
+fn cascade_sql(template: &str) -> String {
+    use super::{month_start_sql, week_start_sql};
+    template
+        .replace("WEEK_OF_NEW", &week_start_sql("NEW.day"))
+        .replace("WEEK_OF_OLD", &week_start_sql("OLD.day"))
+        .replace("MONTH_OF_NEW", &month_start_sql("NEW.day"))
+        .replace("MONTH_OF_OLD", &month_start_sql("OLD.day"))
+}
+
 /// Creates the cascade's TEMP triggers, and the TEMP table of a step's
-/// deltas, on this connection (once; a pooled connection keeps them).
-pub fn create_cascade(db: &dyn Db) -> Result<()> {
-    for (_, sql) in CASCADE {
-        db.execute(sql, &[])?;
+/// deltas, on this connection (`IF NOT EXISTS`: a pooled connection that
+/// has them already runs four statements that change nothing).
+fn create_cascade(db: &dyn Db) -> Result<()> {
+    for (_, template) in CASCADE {
+        db.execute(&cascade_sql(template), &[])?;
     }
     db.execute(
         "CREATE TEMP TABLE IF NOT EXISTS analytics_deltas (chat_id INTEGER, day TEXT, user_id INTEGER, \
@@ -229,8 +240,8 @@ impl Marks {
 }
 
 /// Folds everything written since the last call into the rollups, in steps
-/// of [`STEP`] (see the module doc); a backlog over [`REBUILD_BACKLOG`] is
-/// rebuilt instead. The rollups must have been built ([`super::ready`]).
+/// of [`STEP`] (see the module doc). The rollups must have been built
+/// ([`super::ready`]).
 pub fn catch_up(db: &dyn Db) -> Result<Intake> {
     catch_up_in_steps(db, STEP)
 }
@@ -240,11 +251,6 @@ pub fn catch_up_in_steps(db: &dyn Db, step: i64) -> Result<Intake> {
     let mut intake = Intake::default();
     let marks = Marks::read(db)?;
     if marks.backlog() == 0 {
-        return Ok(intake);
-    }
-    if marks.backlog() > REBUILD_BACKLOG {
-        super::rebuild(db, None)?;
-        intake.rebuilt = true;
         return Ok(intake);
     }
     create_cascade(db)?;

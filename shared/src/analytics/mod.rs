@@ -155,7 +155,7 @@ const ROLLUPS: &[&str] = &[
 ];
 
 /// The SQL expression of the Monday starting the week of the local date
-/// `day` (as the triggers compute it).
+/// `day` (the rebuild's and the intake's cascade's).
 pub fn week_start_sql(day: &str) -> String {
     format!("date({day}, '-' || ((CAST(strftime('%w', {day}) AS INTEGER) + 6) % 7) || ' days')")
 }
