@@ -16,7 +16,7 @@ use crate::platform::db::{transaction, Db, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::http::Query;
 use crate::platform::pagination::{keyset_page, Cursor};
-use crate::platform::params::bad_query;
+use crate::platform::params::{bad_query, query_id, query_time};
 use crate::platform::time::Timestamp;
 use serde_json::{json, Value as Json};
 
@@ -88,23 +88,6 @@ pub struct AuditFilter {
     pub entity_type: Option<String>,
 }
 
-fn id_filter(q: &Query, key: &str) -> Result<Option<i64>> {
-    q.get(key)
-        .map(|v| {
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad_query(key, ErrorCode::Invalid, v))
-        })
-        .transpose()
-}
-
-fn time_filter(q: &Query, key: &str) -> Result<Option<Timestamp>> {
-    q.get(key)
-        .map(|v| Timestamp::parse(v).ok_or_else(|| bad_query(key, ErrorCode::Invalid, v)))
-        .transpose()
-}
-
 fn text_filter(q: &Query, key: &str) -> Result<Option<String>> {
     q.get(key)
         .map(|v| {
@@ -133,12 +116,12 @@ impl AuditFilter {
             ),
         };
         let f = AuditFilter {
-            start_time: time_filter(q, "start_time")?,
-            end_time: time_filter(q, "end_time")?,
+            start_time: query_time(q, "start_time")?,
+            end_time: query_time(q, "end_time")?,
             event_key,
-            actor_id: id_filter(q, "actor_id")?,
+            actor_id: query_id(q, "actor_id")?,
             actor_type: text_filter(q, "actor_type")?,
-            entity_id: id_filter(q, "entity_id")?,
+            entity_id: query_id(q, "entity_id")?,
             entity_type: text_filter(q, "entity_type")?,
         };
         if let (Some(a), Some(b)) = (f.start_time, f.end_time) {
