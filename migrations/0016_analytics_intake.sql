@@ -4,8 +4,8 @@
 -- messages, reactions, the membership log and users, and with triggers on
 -- analytics_activity below them (dropped here where they exist). Under real Spin every request opens a new connection, which
 -- parses every trigger of the schema, and every message compiled and ran
--- that cascade while holding the write lock: the rollups cost about a
--- third of Spin's sending throughput. Now (shared/src/analytics/intake.rs):
+-- that cascade while holding the write lock: sending in Spin's storage
+-- mode ran 24-32 % slower with them (README). Now (shared/src/analytics/intake.rs):
 -- * new messages, reactions and membership changes are read by id after
 --   the watermarks of analytics_intake (ids are handed out in commit
 --   order, one writer at a time);

@@ -5,8 +5,9 @@
 //! inserts, no statement of ours. Real Spin opens a new SQLite connection
 //! for every request, which parses every trigger of the schema, and a
 //! statement compiles the triggers it fires while it holds the write lock;
-//! the trigger cascade of migration 0015 cost about a third of Spin's
-//! sending throughput. Instead (migration 0016):
+//! with the trigger cascade of migration 0015, sending in Spin's storage
+//! mode ran 24–32 % slower (README, "Storage on real Spin"). Instead
+//! (migration 0016):
 //! * **New rows by id.** Messages, reactions and membership changes get
 //!   their ids in commit order (SQLite has one writer at a time, and the
 //!   ids are `AUTOINCREMENT`), so the rows after the watermarks of
