@@ -225,14 +225,13 @@ fn posting_into_a_chat_with_ten_bots_stays_within_its_statement_budget() {
     let conn = NativeDb::open(&ws.path).expect("open");
     let mut members = Vec::new();
     for i in 0..10 {
-        let bot = create_user(&conn, &format!("bot{i}@bots.example"), "user");
+        let bot = create_bot(&conn, &format!("bot{i}"), Some("http://bot.example/hook"));
         conn.execute(
-            "INSERT INTO bots (user_id, creator_id, signing_secret, outgoing_url, events_json, trigger_on, \
-             created_at, updated_at) VALUES (?, 1, 'secret', 'http://bot.example/hook', '[\"message_new\"]', \
-             'all_messages', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+            "UPDATE bots SET events_json = '[\"message_new\"]', trigger_on = 'all_messages' \
+             WHERE user_id = ?",
             &[bot.into()],
         )
-        .expect("bot");
+        .expect("subscribe");
         members.push(bot);
     }
     let author = conn

@@ -52,6 +52,19 @@ pub fn create_user(db: &dyn Db, email: &str, role: &str) -> i64 {
     user["id"].as_i64().expect("id")
 }
 
+/// A bot account (`{secret}@bots.example`) with its settings row, signed
+/// with `secret` and sending to `url` when given; returns its id.
+pub fn create_bot(db: &dyn Db, secret: &str, url: Option<&str>) -> i64 {
+    let id = create_user(db, &format!("{secret}@bots.example"), "user");
+    db.execute(
+        "INSERT INTO bots (user_id, creator_id, signing_secret, outgoing_url, created_at, updated_at) \
+         VALUES (?, 1, ?, ?, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+        &[id.into(), secret.to_owned().into(), url.map(str::to_owned).into()],
+    )
+    .expect("bot");
+    id
+}
+
 /// Creates a group chat `name` owned by the owner with `members`; its id.
 pub fn create_chat(db: &dyn Db, name: &str, members: &[i64]) -> i64 {
     let input = crate::chats::ChatInput {

@@ -468,16 +468,9 @@ mod tests {
     use super::*;
     use crate::platform::events::Event;
 
-    /// A bot user with a settings row; returns its id.
+    /// A bot without a URL, signed with `secret`.
     fn bot(db: &dyn Db, secret: &str) -> i64 {
-        let id = crate::testutil::create_user(db, &format!("{secret}@bots.example"), "user");
-        db.execute(
-            "INSERT INTO bots (user_id, creator_id, signing_secret, created_at, updated_at) \
-             VALUES (?, 1, ?, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
-            &[id.into(), secret.to_owned().into()],
-        )
-        .expect("bot");
-        id
+        crate::testutil::create_bot(db, secret, None)
     }
 
     /// A `message` `new` event (the tests give it their own ids).

@@ -818,14 +818,7 @@ mod tests {
     /// A bot with a webhook URL, its message with a data button in a chat,
     /// and a press of it by a user just now: (bot, user, trigger id).
     fn pressed(db: &dyn Db) -> (i64, i64, String) {
-        let bot = create_user(db, "form@bots.example", "user");
-        db.execute(
-            "INSERT INTO bots (user_id, creator_id, signing_secret, outgoing_url, created_at, updated_at) \
-             VALUES (?, 1, 'form-secret', 'http://bot.example/hook', '2026-01-01T00:00:00.000Z', \
-             '2026-01-01T00:00:00.000Z')",
-            &[bot.into()],
-        )
-        .expect("bot");
+        let bot = create_bot(db, "form-secret", Some("http://bot.example/hook"));
         let user = create_user(db, "presser@example.com", "user");
         let chat = create_chat(db, "Forms", &[bot, user]);
         db.execute(
