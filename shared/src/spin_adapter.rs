@@ -78,7 +78,9 @@ pub async fn serve(
         webhook_allow_private: allow_private,
         variable: Some(variable),
     };
-    let db = SpinDb::open_default();
+    let rider =
+        crate::auth::token_rider(cfg.admin_token.as_deref(), api_req.header("authorization"));
+    let db = SpinDb::open_default(rider.as_ref());
     let limited = rate_limited(&api_req);
     let resp = match (&db, limited) {
         (_, Some(e)) => Response::error(&e),

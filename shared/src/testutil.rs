@@ -2,8 +2,8 @@
 
 use crate::auth::scopes::{self, Role};
 use crate::auth::{Credential, Principal};
-use crate::platform::db::{Db, DbError, NativeDb, Rows, Setup, Value};
-use std::cell::{OnceCell, RefCell};
+use crate::platform::db::{Db, DbError, NativeDb, Opened, Rider, Row, Rows, Setup, Value};
+use std::cell::RefCell;
 
 /// Admin token configured in tests.
 pub const ADMIN: &str = "admin-secret";
@@ -82,7 +82,7 @@ pub fn create_chat(db: &dyn Db, name: &str, members: &[i64]) -> i64 {
 pub struct RecordingDb<'a> {
     inner: &'a dyn Db,
     statements: RefCell<Vec<String>>,
-    setup: OnceCell<Setup>,
+    opened: Opened,
 }
 
 impl<'a> RecordingDb<'a> {
@@ -92,16 +92,20 @@ impl<'a> RecordingDb<'a> {
         Self {
             inner,
             statements: RefCell::default(),
-            setup: OnceCell::new(),
+            opened: Opened::default(),
         }
     }
 
     /// Reads the connection's [`Setup`] through this wrapper, as opening a
     /// connection does, so its statements are counted.
     pub fn read_setup(&self) -> Result<(), DbError> {
-        let setup = Setup::read(self)?;
-        let _ = self.setup.set(setup);
-        Ok(())
+        self.read_setup_with(None)
+    }
+
+    /// [`RecordingDb::read_setup`] with a [`Rider`], as the Spin adapter
+    /// opens a request's connection.
+    pub fn read_setup_with(&self, rider: Option<&Rider>) -> Result<(), DbError> {
+        self.opened.read(self, rider)
     }
 
     /// The statements run so far, in order.
@@ -130,7 +134,11 @@ impl Db for RecordingDb<'_> {
     }
 
     fn setup(&self) -> Option<&Setup> {
-        self.setup.get().or_else(|| self.inner.setup())
+        self.opened.setup().or_else(|| self.inner.setup())
+    }
+
+    fn prefetched(&self, key: &str) -> Option<Row> {
+        self.opened.prefetched(key)
     }
 }
 

@@ -19,7 +19,7 @@ pub mod context;
 pub mod scopes;
 
 use crate::auth::scopes::Role;
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Rider, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::time::{self, Timestamp};
 use sha2::{Digest, Sha256};
@@ -135,6 +135,42 @@ pub fn bearer(header: Option<&str>) -> Result<&str> {
 /// How often `last_used_at` is refreshed (ms), to avoid a write per request.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
+/// What [`authenticate`] reads about a token and its user.
+const TOKEN_COLUMNS: &str = "t.id, t.token_sha256, t.token_hint, t.name, t.scopes, t.created_at, \
+     t.last_used_at, t.revoked_at, u.id, u.role, u.bot, u.suspended, u.deleted_at";
+
+/// The token lookup of a request that carries a personal token, to be read
+/// along with the connection's setup when it opens (see [`Rider`]): every
+/// such request then authenticates without a statement of its own. `None`
+/// for the admin token and for a missing or malformed header, which need no
+/// lookup.
+pub fn token_rider(admin_token: Option<&str>, authorization: Option<&str>) -> Option<Rider> {
+    let token = bearer(authorization).ok()?;
+    if admin_token.is_some_and(|admin| !admin.is_empty() && constant_time_eq(token, admin)) {
+        return None;
+    }
+    let hash = hash_token(token);
+    Some(Rider {
+        key: hash.clone(),
+        columns: TOKEN_COLUMNS,
+        joins:
+            "LEFT JOIN access_tokens t ON t.token_sha256 = ? LEFT JOIN users u ON u.id = t.user_id",
+        params: vec![hash.into()],
+    })
+}
+
+/// The lookup [`token_rider`] made for `hash` when the connection opened:
+/// `Some(None)` when it found no token. `None` when there was none, or when
+/// the schema was migrated since (the row may predate it), so the caller
+/// reads the token itself.
+fn prefetched_token(db: &dyn Db, hash: &str) -> Option<Option<Row>> {
+    let current = db
+        .setup()
+        .is_some_and(|s| s.schema_version() >= crate::platform::migrate::latest_version());
+    let row = db.prefetched(hash)?;
+    current.then(|| Some(row).filter(|r| r.0.first().is_some_and(|v| *v != Value::Null)))
+}
+
 /// Authenticates an `Authorization` header value.
 ///
 /// `admin_token` is the configured bootstrap token (`None`/empty disables it).
@@ -156,15 +192,17 @@ pub fn authenticate(
         }
     }
     let hash = hash_token(token);
-    let row = db
-        .query_row(
-            "SELECT t.id, t.token_sha256, t.token_hint, t.name, t.scopes, t.created_at, t.last_used_at, \
-                    t.revoked_at, u.id, u.role, u.bot, u.suspended, u.deleted_at \
-             FROM access_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_sha256 = ?",
+    let row = match prefetched_token(db, &hash) {
+        Some(row) => row,
+        None => db.query_row(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM access_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_sha256 = ?"
+            ),
             &[hash.clone().into()],
-        )?
-        .ok_or(Error::Unauthorized("Access token is invalid"))?;
+        )?,
+    }
+    .ok_or(Error::Unauthorized("Access token is invalid"))?;
     if !constant_time_eq(&row.string(1)?, &hash) {
         return Err(Error::Unauthorized("Access token is invalid"));
     }
@@ -225,6 +263,100 @@ mod tests {
     use super::*;
     use crate::auth::access_tokens::{self, IssueRequest};
     use crate::testutil::*;
+
+    #[test]
+    fn a_token_read_with_the_setup_authenticates_without_a_statement_of_its_own() {
+        let db = test_db();
+        let user = create_user(&db, "rider@example.com", "user");
+        let issue = |db: &dyn Db| {
+            let req = IssueRequest {
+                user_id: Some(user),
+                name: None,
+                scopes: None,
+            };
+            access_tokens::issue(db, &owner_principal(), req).unwrap()
+        };
+        let token = issue(&db).token;
+        // Used just now, so no last_used_at write follows.
+        authenticate(&db, Some(ADMIN), Some(&format!("Bearer {token}"))).unwrap();
+        let opened = |header: &str| {
+            let rec = RecordingDb::new(&db);
+            let rider = token_rider(Some(ADMIN), Some(header));
+            rec.read_setup_with(rider.as_ref()).unwrap();
+            rec.clear();
+            rec
+        };
+
+        let header = format!("Bearer {token}");
+        let rec = opened(&header);
+        let p = authenticate(&rec, Some(ADMIN), Some(&header)).unwrap();
+        assert_eq!(p.user_id, user);
+        assert_eq!(rec.statements(), Vec::<String>::new());
+
+        // An unknown token is refused without a statement too.
+        let rec = opened("Bearer not-a-token");
+        let e = authenticate(&rec, Some(ADMIN), Some("Bearer not-a-token")).unwrap_err();
+        assert_eq!(e.status(), 401);
+        assert_eq!(rec.statements(), Vec::<String>::new());
+
+        // The admin token and a malformed header need no rider.
+        assert!(token_rider(Some(ADMIN), Some(&format!("Bearer {ADMIN}"))).is_none());
+        assert!(token_rider(Some(ADMIN), Some("Basic abc")).is_none());
+        assert!(token_rider(Some(ADMIN), None).is_none());
+
+        // A revoked token read with the setup is refused as revoked.
+        let second = issue(&db);
+        let header = format!("Bearer {}", second.token);
+        let id = second.to_json()["id"].as_i64().unwrap();
+        access_tokens::revoke(&db, &owner_principal(), id).unwrap();
+        let rec = opened(&header);
+        let e = authenticate(&rec, Some(ADMIN), Some(&header)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            Error::Unauthorized("Access token was revoked").to_string()
+        );
+    }
+
+    #[test]
+    fn a_token_read_before_a_migration_is_read_again_after_it() {
+        let dir = std::env::temp_dir().join(format!("rider-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let db = crate::platform::db::NativeDb::open(&path).unwrap();
+        crate::platform::migrate::migrate(&db).unwrap();
+        let user = create_user(&db, "old@example.com", "user");
+        let req = IssueRequest {
+            user_id: Some(user),
+            name: None,
+            scopes: None,
+        };
+        let token = access_tokens::issue(&db, &owner_principal(), req)
+            .unwrap()
+            .token;
+        let header = format!("Bearer {token}");
+        // The connection opens on a schema one version behind.
+        let latest = crate::platform::migrate::latest_version();
+        db.execute(&format!("PRAGMA user_version = {}", latest - 1), &[])
+            .unwrap();
+        let fresh = crate::platform::db::NativeDb::open_bare(&path).unwrap();
+        let rec = RecordingDb::new(&fresh);
+        rec.read_setup_with(token_rider(Some(ADMIN), Some(&header)).as_ref())
+            .unwrap();
+        db.execute(&format!("PRAGMA user_version = {latest}"), &[])
+            .unwrap();
+        rec.clear();
+        let p = authenticate(&rec, Some(ADMIN), Some(&header)).unwrap();
+        assert_eq!(p.user_id, user);
+        assert!(
+            rec.statements()
+                .iter()
+                .any(|s| s.contains("FROM access_tokens t JOIN users u")),
+            "read again: {:?}",
+            rec.statements()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn admin_token_is_owner_with_every_owner_scope() {

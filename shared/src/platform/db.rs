@@ -208,6 +208,69 @@ pub trait Db {
     fn setup(&self) -> Option<&Setup> {
         None
     }
+
+    /// The row a [`Rider`] keyed `key` read along with the setup when the
+    /// connection opened, taken once; `None` if there was none, it was for
+    /// another key, or it was taken already.
+    fn prefetched(&self, _key: &str) -> Option<Row> {
+        None
+    }
+}
+
+/// A read that rides along with a fresh connection's setup read, so a
+/// request's first lookup (its access token) costs no statement of its own;
+/// on Spin every statement is a trip to a blocking thread and a prepare on a
+/// new connection. The read is `SELECT <setup>, {columns} FROM <setup
+/// pragmas> {joins}` with `params`, and `joins` must be `LEFT JOIN`s so the
+/// setup row comes back whether or not the rider finds anything (its columns
+/// are then `NULL`). Taken back with [`Db::prefetched`] under `key`.
+#[derive(Debug, Clone)]
+pub struct Rider {
+    /// What the reader asks for it by (the token's hash).
+    pub key: String,
+    /// The rider's result columns.
+    pub columns: &'static str,
+    /// Its `LEFT JOIN`s onto the setup row.
+    pub joins: &'static str,
+    /// The joins' parameters.
+    pub params: Vec<Value>,
+}
+
+/// A connection's [`Setup`] and what its [`Rider`] read, as a backend keeps
+/// them: set once when the connection opens.
+#[derive(Debug, Default)]
+pub struct Opened {
+    setup: std::cell::OnceCell<Setup>,
+    prefetched: std::cell::RefCell<Option<(String, Row)>>,
+}
+
+impl Opened {
+    /// Reads the setup of `db` (and `rider`'s row) into this.
+    pub fn read(&self, db: &dyn Db, rider: Option<&Rider>) -> Result<(), DbError> {
+        let (setup, row) = Setup::read_with(db, rider)?;
+        let _ = self.setup.set(setup);
+        if let (Some(rider), Some(row)) = (rider, row) {
+            *self.prefetched.borrow_mut() = Some((rider.key.clone(), row));
+        }
+        Ok(())
+    }
+
+    /// The setup, once read.
+    pub fn setup(&self) -> Option<&Setup> {
+        self.setup.get()
+    }
+
+    /// [`Db::prefetched`].
+    pub fn prefetched(&self, key: &str) -> Option<Row> {
+        let mut slot = self.prefetched.borrow_mut();
+        match slot.take() {
+            Some((k, row)) if k == key => Some(row),
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
 }
 
 /// What a connection's settings were when it opened, read in one statement
@@ -216,7 +279,8 @@ pub trait Db {
 /// On Spin every request opens a fresh connection, so each statement here
 /// is paid on every request. A read-only request pays one: the settings and
 /// the schema version (`PRAGMA user_version`, which the migrations keep) in
-/// one read. A request that writes pays at most two more, once, before its
+/// one read, which also carries the request's token lookup ([`Rider`]). A
+/// request that writes pays at most two more, once, before its
 /// first `BEGIN IMMEDIATE` ([`Setup::prepare_writes`]). A pooled connection
 /// (our host) already has them and pays none.
 #[derive(Debug)]
@@ -229,8 +293,26 @@ pub struct Setup {
 
 /// The settings read by [`Setup::read`]: busy timeout, synchronous, foreign
 /// keys and schema version.
-const READ_SETUP: &str = "SELECT b.timeout, s.synchronous, f.foreign_keys, v.user_version \
-     FROM pragma_busy_timeout b, pragma_synchronous s, pragma_foreign_keys f, pragma_user_version v";
+const READ_SETUP: &str = concat!(setup_select!(), " ", setup_from!());
+
+/// The columns of [`READ_SETUP`].
+macro_rules! setup_select {
+    () => {
+        "SELECT b.timeout, s.synchronous, f.foreign_keys, v.user_version"
+    };
+}
+use setup_select;
+
+/// The `FROM` of [`READ_SETUP`], one row.
+macro_rules! setup_from {
+    () => {
+        "FROM pragma_busy_timeout b, pragma_synchronous s, pragma_foreign_keys f, pragma_user_version v"
+    };
+}
+use setup_from;
+
+/// How many leading columns of a setup read are the setup's own.
+const SETUP_COLUMNS: usize = 4;
 
 /// `synchronous = NORMAL`: in WAL mode a commit is durable against crashes
 /// of the process, and is not fsynced (SQLite's default FULL fsyncs the WAL
@@ -242,9 +324,35 @@ impl Setup {
     /// SQLite was built without them on by default (setting the flag
     /// expires prepared statements, so it is only set when off).
     pub fn read(db: &dyn Db) -> Result<Self, DbError> {
+        Self::read_with(db, None).map(|(setup, _)| setup)
+    }
+
+    /// [`Setup::read`] with `rider`'s read in the same statement, and the
+    /// rider's columns as a row of their own (all `NULL` when its joins
+    /// found nothing). A rider that fails (a schema without its tables,
+    /// before the first migration) is dropped: the setup is read alone and
+    /// the row is `None`.
+    pub fn read_with(db: &dyn Db, rider: Option<&Rider>) -> Result<(Self, Option<Row>), DbError> {
+        if let Some(rider) = rider {
+            let sql = format!(
+                "{}, {} {} {}",
+                setup_select!(),
+                rider.columns,
+                setup_from!(),
+                rider.joins
+            );
+            if let Ok(Some(mut row)) = db.query_row(&sql, &rider.params) {
+                let own = Row(row.0.split_off(SETUP_COLUMNS.min(row.0.len())));
+                return Ok((Self::from_row(db, &row)?, Some(own)));
+            }
+        }
         let row = db
             .query_row(READ_SETUP, &[])?
             .ok_or_else(|| DbError::Sqlite("connection settings unreadable".into()))?;
+        Ok((Self::from_row(db, &row)?, None))
+    }
+
+    fn from_row(db: &dyn Db, row: &Row) -> Result<Self, DbError> {
         if row.i64(2)? != 1 {
             db.execute("PRAGMA foreign_keys = ON", &[])?;
         }
@@ -409,14 +517,13 @@ pub use native::NativeDb;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use super::{Db, DbError, LockWait, Row, Rows, Setup, Value};
+    use super::{Db, DbError, LockWait, Opened, Row, Rows, Setup, Value};
     use rusqlite::types::ValueRef;
-    use std::cell::OnceCell;
 
     /// `rusqlite` backend used by native tests and tools.
     pub struct NativeDb {
         conn: rusqlite::Connection,
-        setup: OnceCell<Setup>,
+        opened: Opened,
         lock_wait: LockWait,
     }
 
@@ -443,7 +550,7 @@ mod native {
                 rusqlite::Connection::open(path).map_err(|e| DbError::Open(e.to_string()))?;
             Ok(NativeDb {
                 conn,
-                setup: OnceCell::new(),
+                opened: Opened::default(),
                 lock_wait: LockWait::default(),
             })
         }
@@ -451,11 +558,10 @@ mod native {
         fn set_up(conn: rusqlite::Connection) -> Result<Self, DbError> {
             let db = NativeDb {
                 conn,
-                setup: OnceCell::new(),
+                opened: Opened::default(),
                 lock_wait: LockWait::default(),
             };
-            let setup = Setup::read(&db)?;
-            let _ = db.setup.set(setup);
+            db.opened.read(&db, None)?;
             Ok(db)
         }
     }
@@ -484,7 +590,11 @@ mod native {
         }
 
         fn setup(&self) -> Option<&Setup> {
-            self.setup.get()
+            self.opened.setup()
+        }
+
+        fn prefetched(&self, key: &str) -> Option<Row> {
+            self.opened.prefetched(key)
         }
     }
 
@@ -521,14 +631,13 @@ pub use spin::SpinDb;
 
 #[cfg(target_arch = "wasm32")]
 mod spin {
-    use super::{Db, DbError, LockWait, Row, Rows, Setup, Value};
+    use super::{Db, DbError, LockWait, Opened, Rider, Row, Rows, Setup, Value};
     use spin_sdk::sqlite3::{Connection, Error as SpinError, Value as SpinValue};
-    use std::cell::OnceCell;
 
     /// Backend over the Spin `spin:sqlite/sqlite@3.0.0` host interface.
     pub struct SpinDb {
         conn: Connection,
-        setup: OnceCell<Setup>,
+        opened: Opened,
         lock_wait: LockWait,
     }
 
@@ -540,16 +649,16 @@ mod spin {
     }
 
     impl SpinDb {
-        /// Opens the component's `default` database and reads its [`Setup`].
-        pub fn open_default() -> Result<Self, DbError> {
+        /// Opens the component's `default` database and reads its [`Setup`],
+        /// with `rider`'s read in the same statement.
+        pub fn open_default(rider: Option<&Rider>) -> Result<Self, DbError> {
             let conn = Connection::open_default().map_err(|e| DbError::Open(format!("{e:?}")))?;
             let db = SpinDb {
                 conn,
-                setup: OnceCell::new(),
+                opened: Opened::default(),
                 lock_wait: LockWait::default(),
             };
-            let setup = Setup::read(&db)?;
-            let _ = db.setup.set(setup);
+            db.opened.read(&db, rider)?;
             Ok(db)
         }
     }
@@ -597,7 +706,11 @@ mod spin {
         }
 
         fn setup(&self) -> Option<&Setup> {
-            self.setup.get()
+            self.opened.setup()
+        }
+
+        fn prefetched(&self, key: &str) -> Option<Row> {
+            self.opened.prefetched(key)
         }
     }
 }
@@ -634,6 +747,49 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(n.i64(0).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_rider_is_read_with_the_setup_in_one_statement_and_taken_once() {
+        let bare = NativeDb::open_in_memory().unwrap();
+        bare.execute("CREATE TABLE t (k TEXT, v INTEGER)", &[])
+            .unwrap();
+        bare.execute("INSERT INTO t VALUES ('a', 7)", &[]).unwrap();
+        let rider = |key: &str| Rider {
+            key: key.into(),
+            columns: "t.k, t.v",
+            joins: "LEFT JOIN t ON t.k = ?",
+            params: vec![key.into()],
+        };
+
+        let db = crate::testutil::RecordingDb::new(&bare);
+        db.read_setup_with(Some(&rider("a"))).unwrap();
+        assert_eq!(db.statements().len(), 1, "{:?}", db.statements());
+        assert!(db.setup().is_some());
+        assert_eq!(db.prefetched("b"), None, "another key gets nothing");
+        let row = db.prefetched("a").expect("the rider's row");
+        assert_eq!(row, Row(vec!["a".into(), Value::Integer(7)]));
+        assert_eq!(db.prefetched("a"), None, "taken once");
+
+        // Nothing found: the setup still comes back, the row is all NULL.
+        let db = crate::testutil::RecordingDb::new(&bare);
+        db.read_setup_with(Some(&rider("zz"))).unwrap();
+        assert!(db.setup().is_some());
+        assert_eq!(
+            db.prefetched("zz"),
+            Some(Row(vec![Value::Null, Value::Null]))
+        );
+
+        // A rider over a table the schema lacks is dropped, not an error.
+        let db = crate::testutil::RecordingDb::new(&bare);
+        let missing = Rider {
+            joins: "LEFT JOIN nowhere t ON t.k = ?",
+            ..rider("a")
+        };
+        db.read_setup_with(Some(&missing)).unwrap();
+        assert_eq!(db.statements().last().map(String::as_str), Some(READ_SETUP));
+        assert!(db.setup().is_some());
+        assert_eq!(db.prefetched("a"), None);
     }
 
     #[test]
