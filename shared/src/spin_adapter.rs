@@ -78,9 +78,7 @@ pub async fn serve(
         webhook_allow_private: allow_private,
         variable: Some(variable),
     };
-    let rider =
-        crate::auth::token_rider(cfg.admin_token.as_deref(), api_req.header("authorization"));
-    let db = SpinDb::open_default(rider.as_ref());
+    let db = SpinDb::open_default(&crate::auth::context::riders(&cfg, &api_req));
     let limited = rate_limited(&api_req);
     let resp = match (&db, limited) {
         (_, Some(e)) => Response::error(&e),

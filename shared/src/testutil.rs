@@ -99,13 +99,13 @@ impl<'a> RecordingDb<'a> {
     /// Reads the connection's [`Setup`] through this wrapper, as opening a
     /// connection does, so its statements are counted.
     pub fn read_setup(&self) -> Result<(), DbError> {
-        self.read_setup_with(None)
+        self.read_setup_with(&[])
     }
 
-    /// [`RecordingDb::read_setup`] with a [`Rider`], as the Spin adapter
+    /// [`RecordingDb::read_setup`] with [`Rider`]s, as the Spin adapter
     /// opens a request's connection.
-    pub fn read_setup_with(&self, rider: Option<&Rider>) -> Result<(), DbError> {
-        self.opened.read(self, rider)
+    pub fn read_setup_with(&self, riders: &[Rider]) -> Result<(), DbError> {
+        self.opened.read(self, riders)
     }
 
     /// The statements run so far, in order.

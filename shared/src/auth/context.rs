@@ -4,7 +4,7 @@
 //! responses.
 
 use crate::auth::{self, Principal};
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Rider};
 use crate::platform::error::{Error, Result};
 use crate::platform::http::{Request, Response};
 use crate::platform::{migrate, validate};
@@ -70,6 +70,15 @@ impl Ctx<'_> {
     pub fn body(&self) -> Result<Json> {
         validate::parse_json(&self.req.body)
     }
+}
+
+/// The reads that ride on the setup read of the connection a request opens
+/// ([`Rider`]): its token's lookup, and for a request that may write,
+/// whether any bot listens ([`crate::webhooks::fanout::listening_rider`]).
+pub fn riders(cfg: &Config, req: &Request) -> Vec<Rider> {
+    let token = crate::auth::token_rider(cfg.admin_token.as_deref(), req.header("authorization"));
+    let listening = crate::webhooks::fanout::listening_rider(&req.method);
+    token.into_iter().chain(listening).collect()
 }
 
 /// A component's entry point: one request against the database

@@ -136,8 +136,21 @@ pub fn bearer(header: Option<&str>) -> Result<&str> {
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 /// What [`authenticate`] reads about a token and its user.
-const TOKEN_COLUMNS: &str = "t.id, t.token_sha256, t.token_hint, t.name, t.scopes, t.created_at, \
-     t.last_used_at, t.revoked_at, u.id, u.role, u.bot, u.suspended, u.deleted_at";
+const TOKEN_COLUMNS: &[&str] = &[
+    "t.id",
+    "t.token_sha256",
+    "t.token_hint",
+    "t.name",
+    "t.scopes",
+    "t.created_at",
+    "t.last_used_at",
+    "t.revoked_at",
+    "u.id",
+    "u.role",
+    "u.bot",
+    "u.suspended",
+    "u.deleted_at",
+];
 
 /// The token lookup of a request that carries a personal token, to be read
 /// along with the connection's setup when it opens (see [`Rider`]): every
@@ -196,8 +209,9 @@ pub fn authenticate(
         Some(row) => row,
         None => db.query_row(
             &format!(
-                "SELECT {TOKEN_COLUMNS} FROM access_tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE t.token_sha256 = ?"
+                "SELECT {} FROM access_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_sha256 = ?",
+                TOKEN_COLUMNS.join(", ")
             ),
             &[hash.clone().into()],
         )?,
@@ -281,8 +295,8 @@ mod tests {
         authenticate(&db, Some(ADMIN), Some(&format!("Bearer {token}"))).unwrap();
         let opened = |header: &str| {
             let rec = RecordingDb::new(&db);
-            let rider = token_rider(Some(ADMIN), Some(header));
-            rec.read_setup_with(rider.as_ref()).unwrap();
+            let riders: Vec<Rider> = token_rider(Some(ADMIN), Some(header)).into_iter().collect();
+            rec.read_setup_with(&riders).unwrap();
             rec.clear();
             rec
         };
@@ -341,8 +355,10 @@ mod tests {
             .unwrap();
         let fresh = crate::platform::db::NativeDb::open_bare(&path).unwrap();
         let rec = RecordingDb::new(&fresh);
-        rec.read_setup_with(token_rider(Some(ADMIN), Some(&header)).as_ref())
-            .unwrap();
+        let riders: Vec<Rider> = token_rider(Some(ADMIN), Some(&header))
+            .into_iter()
+            .collect();
+        rec.read_setup_with(&riders).unwrap();
         db.execute(&format!("PRAGMA user_version = {latest}"), &[])
             .unwrap();
         rec.clear();

@@ -218,40 +218,40 @@ pub trait Db {
 }
 
 /// A read that rides along with a fresh connection's setup read, so a
-/// request's first lookup (its access token) costs no statement of its own;
-/// on Spin every statement is a trip to a blocking thread and a prepare on a
-/// new connection. The read is `SELECT <setup>, {columns} FROM <setup
-/// pragmas> {joins}` with `params`, and `joins` must be `LEFT JOIN`s so the
-/// setup row comes back whether or not the rider finds anything (its columns
-/// are then `NULL`). Taken back with [`Db::prefetched`] under `key`.
+/// request's first lookups (its access token; whether any bot listens)
+/// cost no statement of their own; on Spin every statement is a trip to a
+/// blocking thread and a prepare on a new connection. The read is `SELECT
+/// <setup>, <each rider's columns> FROM <setup pragmas> <each rider's
+/// joins>` with the riders' `params` in order; `joins` must be `LEFT
+/// JOIN`s (or empty, for columns that are scalar subqueries) so the setup
+/// row comes back whether or not a rider finds anything (its columns are
+/// then `NULL`). Each is taken back with [`Db::prefetched`] under its `key`.
 #[derive(Debug, Clone)]
 pub struct Rider {
-    /// What the reader asks for it by (the token's hash).
+    /// What the reader asks for it by (e.g. the token's hash).
     pub key: String,
     /// The rider's result columns.
-    pub columns: &'static str,
+    pub columns: &'static [&'static str],
     /// Its `LEFT JOIN`s onto the setup row.
     pub joins: &'static str,
     /// The joins' parameters.
     pub params: Vec<Value>,
 }
 
-/// A connection's [`Setup`] and what its [`Rider`] read, as a backend keeps
-/// them: set once when the connection opens.
+/// A connection's [`Setup`] and what its [`Rider`]s read, as a backend
+/// keeps them: set once when the connection opens.
 #[derive(Debug, Default)]
 pub struct Opened {
     setup: std::cell::OnceCell<Setup>,
-    prefetched: std::cell::RefCell<Option<(String, Row)>>,
+    prefetched: std::cell::RefCell<Vec<(String, Row)>>,
 }
 
 impl Opened {
-    /// Reads the setup of `db` (and `rider`'s row) into this.
-    pub fn read(&self, db: &dyn Db, rider: Option<&Rider>) -> Result<(), DbError> {
-        let (setup, row) = Setup::read_with(db, rider)?;
+    /// Reads the setup of `db` (and the `riders`' rows) into this.
+    pub fn read(&self, db: &dyn Db, riders: &[Rider]) -> Result<(), DbError> {
+        let (setup, rows) = Setup::read_with(db, riders)?;
         let _ = self.setup.set(setup);
-        if let (Some(rider), Some(row)) = (rider, row) {
-            *self.prefetched.borrow_mut() = Some((rider.key.clone(), row));
-        }
+        *self.prefetched.borrow_mut() = riders.iter().map(|r| r.key.clone()).zip(rows).collect();
         Ok(())
     }
 
@@ -262,14 +262,9 @@ impl Opened {
 
     /// [`Db::prefetched`].
     pub fn prefetched(&self, key: &str) -> Option<Row> {
-        let mut slot = self.prefetched.borrow_mut();
-        match slot.take() {
-            Some((k, row)) if k == key => Some(row),
-            other => {
-                *slot = other;
-                None
-            }
-        }
+        let mut rows = self.prefetched.borrow_mut();
+        let at = rows.iter().position(|(k, _)| k == key)?;
+        Some(rows.swap_remove(at).1)
     }
 }
 
@@ -279,7 +274,7 @@ impl Opened {
 /// On Spin every request opens a fresh connection, so each statement here
 /// is paid on every request. A read-only request pays one: the settings and
 /// the schema version (`PRAGMA user_version`, which the migrations keep) in
-/// one read, which also carries the request's token lookup ([`Rider`]). A
+/// one read, which also carries the request's first lookups ([`Rider`]). A
 /// request that writes pays at most two more, once, before its
 /// first `BEGIN IMMEDIATE` ([`Setup::prepare_writes`]). A pooled connection
 /// (our host) already has them and pays none.
@@ -324,32 +319,50 @@ impl Setup {
     /// SQLite was built without them on by default (setting the flag
     /// expires prepared statements, so it is only set when off).
     pub fn read(db: &dyn Db) -> Result<Self, DbError> {
-        Self::read_with(db, None).map(|(setup, _)| setup)
+        Self::read_with(db, &[]).map(|(setup, _)| setup)
     }
 
-    /// [`Setup::read`] with `rider`'s read in the same statement, and the
-    /// rider's columns as a row of their own (all `NULL` when its joins
-    /// found nothing). A rider that fails (a schema without its tables,
-    /// before the first migration) is dropped: the setup is read alone and
-    /// the row is `None`.
-    pub fn read_with(db: &dyn Db, rider: Option<&Rider>) -> Result<(Self, Option<Row>), DbError> {
-        if let Some(rider) = rider {
+    /// [`Setup::read`] with the `riders`' reads in the same statement, and
+    /// each rider's columns as a row of its own (all `NULL` when its joins
+    /// found nothing), in order. Riders that fail (a schema without their
+    /// tables, before the first migration) are dropped: the setup is read
+    /// alone and there are no rows.
+    pub fn read_with(db: &dyn Db, riders: &[Rider]) -> Result<(Self, Vec<Row>), DbError> {
+        if !riders.is_empty() {
+            let columns: Vec<&str> = riders
+                .iter()
+                .flat_map(|r| r.columns.iter().copied())
+                .collect();
+            let joins: Vec<&str> = riders
+                .iter()
+                .map(|r| r.joins)
+                .filter(|j| !j.is_empty())
+                .collect();
             let sql = format!(
                 "{}, {} {} {}",
                 setup_select!(),
-                rider.columns,
+                columns.join(", "),
                 setup_from!(),
-                rider.joins
+                joins.join(" ")
             );
-            if let Ok(Some(mut row)) = db.query_row(&sql, &rider.params) {
-                let own = Row(row.0.split_off(SETUP_COLUMNS.min(row.0.len())));
-                return Ok((Self::from_row(db, &row)?, Some(own)));
+            let params: Vec<Value> = riders
+                .iter()
+                .flat_map(|r| r.params.iter().cloned())
+                .collect();
+            if let Ok(Some(Row(values))) = db.query_row(&sql, &params) {
+                let mut values = values.into_iter();
+                let own = Row(values.by_ref().take(SETUP_COLUMNS).collect());
+                let rows = riders
+                    .iter()
+                    .map(|r| Row(values.by_ref().take(r.columns.len()).collect()))
+                    .collect();
+                return Ok((Self::from_row(db, &own)?, rows));
             }
         }
         let row = db
             .query_row(READ_SETUP, &[])?
             .ok_or_else(|| DbError::Sqlite("connection settings unreadable".into()))?;
-        Ok((Self::from_row(db, &row)?, None))
+        Ok((Self::from_row(db, &row)?, Vec::new()))
     }
 
     fn from_row(db: &dyn Db, row: &Row) -> Result<Self, DbError> {
@@ -578,7 +591,7 @@ mod native {
                 opened: Opened::default(),
                 lock_wait: LockWait::default(),
             };
-            db.opened.read(&db, None)?;
+            db.opened.read(&db, &[])?;
             Ok(db)
         }
     }
@@ -667,15 +680,15 @@ mod spin {
 
     impl SpinDb {
         /// Opens the component's `default` database and reads its [`Setup`],
-        /// with `rider`'s read in the same statement.
-        pub fn open_default(rider: Option<&Rider>) -> Result<Self, DbError> {
+        /// with the `riders`' reads in the same statement.
+        pub fn open_default(riders: &[Rider]) -> Result<Self, DbError> {
             let conn = Connection::open_default().map_err(|e| DbError::Open(format!("{e:?}")))?;
             let db = SpinDb {
                 conn,
                 opened: Opened::default(),
                 lock_wait: LockWait::default(),
             };
-            db.opened.read(&db, rider)?;
+            db.opened.read(&db, riders)?;
             Ok(db)
         }
     }
@@ -774,23 +787,31 @@ mod tests {
         bare.execute("INSERT INTO t VALUES ('a', 7)", &[]).unwrap();
         let rider = |key: &str| Rider {
             key: key.into(),
-            columns: "t.k, t.v",
+            columns: &["t.k", "t.v"],
             joins: "LEFT JOIN t ON t.k = ?",
             params: vec![key.into()],
         };
+        // A second rider: a scalar subquery, with no joins.
+        let count = Rider {
+            key: "count".into(),
+            columns: &["(SELECT count(*) FROM t)"],
+            joins: "",
+            params: vec![],
+        };
 
         let db = crate::testutil::RecordingDb::new(&bare);
-        db.read_setup_with(Some(&rider("a"))).unwrap();
+        db.read_setup_with(&[rider("a"), count.clone()]).unwrap();
         assert_eq!(db.statements().len(), 1, "{:?}", db.statements());
         assert!(db.setup().is_some());
         assert_eq!(db.prefetched("b"), None, "another key gets nothing");
         let row = db.prefetched("a").expect("the rider's row");
         assert_eq!(row, Row(vec!["a".into(), Value::Integer(7)]));
         assert_eq!(db.prefetched("a"), None, "taken once");
+        assert_eq!(db.prefetched("count"), Some(Row(vec![Value::Integer(1)])));
 
         // Nothing found: the setup still comes back, the row is all NULL.
         let db = crate::testutil::RecordingDb::new(&bare);
-        db.read_setup_with(Some(&rider("zz"))).unwrap();
+        db.read_setup_with(&[rider("zz")]).unwrap();
         assert!(db.setup().is_some());
         assert_eq!(
             db.prefetched("zz"),
@@ -803,10 +824,11 @@ mod tests {
             joins: "LEFT JOIN nowhere t ON t.k = ?",
             ..rider("a")
         };
-        db.read_setup_with(Some(&missing)).unwrap();
+        db.read_setup_with(&[count.clone(), missing]).unwrap();
         assert_eq!(db.statements().last().map(String::as_str), Some(READ_SETUP));
         assert!(db.setup().is_some());
         assert_eq!(db.prefetched("a"), None);
+        assert_eq!(db.prefetched("count"), None);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use serde_json::{json, Value as Json};
 use crate::chats::message_rows::{self, MessageRow};
 use crate::chats::threads;
 use crate::messages::link_previews::{links_in, on_domain};
-use crate::platform::db::{Db, DbError, Row, Value};
+use crate::platform::db::{Db, DbError, Rider, Row, Value};
 use crate::platform::error::Result;
 use crate::platform::events;
 use crate::platform::outbox::{self, RecordedEvent};
@@ -58,9 +58,16 @@ struct Candidate {
 const CANDIDATE_COLUMNS: &str = "b.user_id, b.outgoing_url, b.events_json, b.trigger_on, \
      b.commands_json, b.ignore_self_messages, b.events_history_enabled";
 
-const LIVE_SUBSCRIBED: &str = "FROM bots b JOIN users u ON u.id = b.user_id \
-     WHERE u.deleted_at IS NULL AND u.suspended = 0 \
-     AND ((b.outgoing_url IS NOT NULL AND b.outgoing_url <> '') OR b.events_history_enabled = 1)";
+/// Live bots that have a URL or keep their history: `FROM ... WHERE ...`.
+macro_rules! live_subscribed {
+    () => {
+        "FROM bots b JOIN users u ON u.id = b.user_id \
+         WHERE u.deleted_at IS NULL AND u.suspended = 0 \
+         AND ((b.outgoing_url IS NOT NULL AND b.outgoing_url <> '') OR b.events_history_enabled = 1)"
+    };
+}
+
+const LIVE_SUBSCRIBED: &str = live_subscribed!();
 
 fn json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
@@ -86,7 +93,26 @@ pub fn listening(db: &dyn Db) -> bool {
     any_subscribed(db).unwrap_or(true)
 }
 
-/// Whether any live bot has a URL or keeps its history (cached per request).
+/// The key of [`listening_rider`]'s row.
+const LISTENING: &str = "webhooks.listening";
+
+/// For a request whose method may write (not `GET` or `HEAD`): whether any
+/// live bot has a URL or keeps its history, read with the connection's setup
+/// ([`Rider`]), so that posting a message costs no statement to learn it.
+pub fn listening_rider(method: &str) -> Option<Rider> {
+    if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+        return None;
+    }
+    Some(Rider {
+        key: LISTENING.into(),
+        columns: &[concat!("(SELECT 1 ", live_subscribed!(), " LIMIT 1)")],
+        joins: "",
+        params: Vec::new(),
+    })
+}
+
+/// Whether any live bot has a URL or keeps its history (cached per request;
+/// read with the connection's setup where [`listening_rider`] rode on it).
 fn any_subscribed(db: &dyn Db) -> Result<bool, DbError> {
     let request = outbox::request_number();
     if let (n, Some(known)) = SUBSCRIBED.with(Cell::get) {
@@ -94,8 +120,13 @@ fn any_subscribed(db: &dyn Db) -> Result<bool, DbError> {
             return Ok(known);
         }
     }
-    let sql = format!("SELECT 1 {LIVE_SUBSCRIBED} LIMIT 1");
-    let known = db.query_row(&sql, &[])?.is_some();
+    let known = match db.prefetched(LISTENING) {
+        Some(row) => row.0.first().is_some_and(|v| *v != Value::Null),
+        None => {
+            let sql = format!("SELECT 1 {LIVE_SUBSCRIBED} LIMIT 1");
+            db.query_row(&sql, &[])?.is_some()
+        }
+    };
     SUBSCRIBED.with(|s| s.set((request, Some(known))));
     Ok(known)
 }
@@ -452,6 +483,28 @@ pub fn with_timestamp(payload: &str, unix_seconds: i64) -> String {
 mod tests {
     use super::*;
     use serde_json::Map;
+
+    #[test]
+    fn whether_a_bot_listens_is_read_with_the_setup_of_a_request_that_may_write() {
+        assert!(listening_rider("GET").is_none() && listening_rider("head").is_none());
+        let db = crate::testutil::test_db();
+        let opened = |db: &dyn Db| {
+            let rec = crate::testutil::RecordingDb::new(db);
+            let riders: Vec<Rider> = listening_rider("POST").into_iter().collect();
+            rec.read_setup_with(&riders).unwrap();
+            rec.clear();
+            outbox::begin_request("test");
+            let known = any_subscribed(&rec).unwrap();
+            (known, rec.statements())
+        };
+        assert_eq!(opened(&db), (false, vec![]), "no bot: no statement");
+        crate::testutil::create_bot(&db, "listener", Some("http://127.0.0.1:9/hook"));
+        assert_eq!(
+            opened(&db),
+            (true, vec![]),
+            "a bot with a URL: no statement"
+        );
+    }
 
     #[test]
     fn recorded_events_map_to_the_documented_event_names() {
