@@ -179,7 +179,7 @@ fn reading_the_profile_stays_within_its_statement_budget() {
     let mut ws = workspace("profile");
     let (status, statements, _) = ws.request(crate::components::users, "GET", "/profile", None);
     assert_eq!(status, 200);
-    assert_budget("GET /profile", &statements, 5, 0);
+    assert_budget("GET /profile", &statements, 2, 0);
 }
 
 #[test]

@@ -36,6 +36,18 @@ pub fn rows_source(columns: &[&str]) -> String {
     format!("(SELECT {} FROM json_each(?))", picks.join(", "))
 }
 
+/// A scalar subquery whose value is a JSON array with one array per row of
+/// `SELECT columns {from}` (`[]` when there is none), e.g. a user's tags in
+/// the query that reads the user: what would otherwise be a query of its
+/// own. The order of the rows is not kept; sort them after parsing. SQLite's
+/// `json_group_array` is the dialect-specific part, kept here.
+pub fn json_rows_sql(columns: &[&str], from: &str) -> String {
+    format!(
+        "(SELECT json_group_array(json_array({})) {from})",
+        columns.join(", ")
+    )
+}
+
 impl Value {
     /// Rows for [`rows_source`]: each row a JSON array of its column values,
     /// all in one JSON text parameter.

@@ -5,7 +5,7 @@
 //! let the owner/admin define them. Values are validated by `data_type`.
 
 use crate::auth::Principal;
-use crate::platform::db::{transaction, Db, Value};
+use crate::platform::db::{json_rows_sql, transaction, Db, Value};
 use crate::platform::error::{Error, ErrorCode, FieldError, Result};
 use crate::platform::events::{self, Event};
 use crate::platform::time::{self, Timestamp};
@@ -347,6 +347,10 @@ pub fn values(db: &dyn Db, entity: &Entity, ids: &[i64]) -> Result<HashMap<i64, 
          WHERE entity_type = ? AND deleted_at IS NULL ORDER BY id",
         &[entity.entity_type.into()],
     )?;
+    let defs = defs
+        .iter()
+        .map(|d| Ok((d.i64(0)?, d.string(1)?, d.string(2)?)))
+        .collect::<Result<Vec<_>>>()?;
     let mut values: HashMap<(i64, i64), String> = HashMap::new();
     if !defs.is_empty() && !ids.is_empty() {
         let (table, owner) = (entity.table, entity.owner);
@@ -360,19 +364,66 @@ pub fn values(db: &dyn Db, entity: &Entity, ids: &[i64]) -> Result<HashMap<i64, 
             values.insert((r.i64(0)?, r.i64(1)?), r.string(2)?);
         }
     }
-    let mut out = HashMap::new();
-    for id in ids {
-        let mut props = Vec::with_capacity(defs.len());
-        for d in &defs {
-            let pid = d.i64(0)?;
-            props.push(json!({
-                "id": pid,
-                "name": d.string(1)?,
-                "data_type": d.string(2)?,
-                "value": values.get(&(*id, pid)),
-            }));
-        }
-        out.insert(*id, props);
-    }
-    Ok(out)
+    Ok(ids
+        .iter()
+        .map(|id| (*id, render(&defs, |pid| values.get(&(*id, pid)).cloned())))
+        .collect())
+}
+
+/// The `custom_properties` of one object: every definition, in order, with
+/// the object's value (`null` when unset).
+fn render(defs: &[(i64, String, String)], value: impl Fn(i64) -> Option<String>) -> Vec<Json> {
+    defs.iter()
+        .map(|(id, name, data_type)| {
+            json!({"id": id, "name": name, "data_type": data_type, "value": value(*id)})
+        })
+        .collect()
+}
+
+/// Two columns for a query over `{table}` (e.g. `users`) that reads
+/// `entity`'s properties with each row: the live definitions (the same for
+/// every row) and the row's values, as [`json_rows_sql`] arrays that
+/// [`from_columns`] renders. One statement instead of [`values`]' two.
+pub fn columns_sql(entity: &Entity, table: &str) -> String {
+    let defs = json_rows_sql(
+        &["id", "name", "data_type"],
+        &format!(
+            "FROM custom_property_definitions WHERE entity_type = '{}' AND deleted_at IS NULL",
+            entity.entity_type
+        ),
+    );
+    let values = json_rows_sql(
+        &["property_id", "value"],
+        &format!(
+            "FROM {} v WHERE v.{} = {table}.id",
+            entity.table, entity.owner
+        ),
+    );
+    format!("{defs}, {values}")
+}
+
+/// The `custom_properties` rendered from the two columns of
+/// [`columns_sql`].
+pub fn from_columns(defs: &str, values: &str) -> Result<Vec<Json>> {
+    let parse = |text: &str| -> Result<Vec<Json>> {
+        serde_json::from_str(text)
+            .map_err(|e| Error::Internal(format!("custom properties column: {e}")))
+    };
+    let mut defs = parse(defs)?
+        .iter()
+        .map(|d| {
+            let id = d[0].as_i64();
+            let text = |i: usize| d[i].as_str().map(str::to_owned);
+            match (id, text(1), text(2)) {
+                (Some(id), Some(name), Some(data_type)) => Ok((id, name, data_type)),
+                _ => Err(Error::Internal(format!("custom property definition {d}"))),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    defs.sort_by_key(|(id, _, _)| *id);
+    let values: HashMap<i64, String> = parse(values)?
+        .iter()
+        .filter_map(|v| Some((v[0].as_i64()?, v[1].as_str()?.to_owned())))
+        .collect();
+    Ok(render(&defs, |pid| values.get(&pid).cloned()))
 }

@@ -116,7 +116,21 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
 
 const COLUMNS: &str = "user_id, emoji, title, expires_at, is_away, away_message";
 
-fn render_row(r: &crate::platform::db::Row) -> Result<Json> {
+/// How many columns [`columns`] names.
+pub(crate) const COLUMN_COUNT: usize = 6;
+
+/// The columns [`render_row`] reads, of `user_statuses` as `alias`, for a
+/// query that reads statuses with their users.
+pub(crate) fn columns(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A status as the spec's `UserStatus`, from a row of [`columns`].
+pub(crate) fn render_row(r: &crate::platform::db::Row) -> Result<Json> {
     Ok(json!({
         "emoji": r.string(1)?,
         "title": r.string(2)?,
