@@ -109,6 +109,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0017_webhook_delivery_pages",
         sql: include_str!("../../../migrations/0017_webhook_delivery_pages.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_dead_schema",
+        sql: include_str!("../../../migrations/0018_dead_schema.sql"),
+    },
 ];
 
 /// Version of the newest embedded migration.
@@ -336,6 +341,26 @@ mod tests {
         assert_eq!(s[1], "INSERT INTO a VALUES ('it''s;')");
         assert!(s[2].ends_with("END"));
         assert_eq!(s[3], "SELECT 1");
+    }
+
+    #[test]
+    fn the_dead_index_and_table_are_gone_and_events_still_record() {
+        let db = NativeDb::open_in_memory().unwrap();
+        migrate(&db).unwrap();
+        let gone = db
+            .query(
+                "SELECT name FROM sqlite_schema \
+                 WHERE name IN ('events_undelivered', 'webhook_fanout_cursor')",
+                &[],
+            )
+            .unwrap();
+        assert!(gone.is_empty(), "{gone:?}");
+        let user = crate::testutil::create_user(&db, "e@example.com", "user");
+        let chat = crate::testutil::create_chat(&db, "General", &[user]);
+        assert!(crate::platform::events::for_entity(&db, "Chat", chat)
+            .unwrap()
+            .iter()
+            .any(|(kind, event)| kind == "chat" && event == "create"),);
     }
 
     #[test]
