@@ -26,8 +26,11 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
 8. modes: the request path in each of the host's SQLite modes side by side
    (`--sqlite-mode pooled`, ours, and `spin`, which opens a connection per
    request as real Spin does): sending with CONNECTIONS clients and with
-   one, reading 50 messages, GET /profile with a personal token, and the
-   health route, which touches no storage.
+   one (again with another connection holding the file open, which spares
+   each request's connection the WAL checkpoint and clean-up SQLite runs
+   when the last connection to a file closes), reading 50 messages,
+   GET /profile with a personal token, and the health route, which touches
+   no storage.
 
 Prints one line per measurement. Environment: SEND_SECONDS (30),
 READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16),
@@ -90,6 +93,7 @@ class Host:
     """The release host serving spin.toml on a free port."""
 
     def __init__(self, state: str, sqlite_mode: str = SQLITE_MODE):
+        self.state = state
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=ADMIN,
@@ -581,6 +585,14 @@ def bench_modes(work: Path):
             results[f"POST /messages, c={CONNECTIONS}"] = sent
             results["POST /messages, c=1"] = bench_sending(host, work, label=f" ({mode}, 1)",
                                                           connections=1)
+            # With one client, each request's connection is the file's only
+            # one, and SQLite checkpoints and deletes the WAL when the last
+            # connection closes: the same, with another connection open.
+            held = sqlite3.connect(Path(host.state) / "sqlite_db.db")
+            held.execute("SELECT count(*) FROM sqlite_schema").fetchall()
+            results["POST /messages, c=1, file held"] = bench_sending(
+                host, work, label=f" ({mode}, 1, another connection open)", connections=1)
+            held.close()
             status, body = host.call("POST", "/access_tokens",
                                      {"access_token": {"user_id": 1, "name": "bench"}})
             assert status == 201, body
