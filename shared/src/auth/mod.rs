@@ -173,16 +173,26 @@ pub fn token_rider(admin_token: Option<&str>, authorization: Option<&str>) -> Op
 }
 
 /// The lookup [`token_rider`] made for `hash` when the connection opened:
-/// `Some(None)` when it found no token. `None` when there was none, or when
-/// the schema was migrated since (the row may predate it), so the caller
-/// reads the token itself.
+/// `Some(None)` when it found no token with its user (the rider's joins are
+/// `LEFT JOIN`s; the lookup's own query joins them inner). `None` when there
+/// was none, or when the schema was migrated since (the row may predate
+/// it), so the caller reads the token itself.
 fn prefetched_token(db: &dyn Db, hash: &str) -> Option<Option<Row>> {
     let current = db
         .setup()
         .is_some_and(|s| s.schema_version() >= crate::platform::migrate::latest_version());
     let row = db.prefetched(hash)?;
-    current.then(|| Some(row).filter(|r| r.0.first().is_some_and(|v| *v != Value::Null)))
+    let found = |r: &Row| {
+        [TOKEN_ID, USER_ID]
+            .iter()
+            .all(|&i| r.0.get(i).is_some_and(|v| *v != Value::Null))
+    };
+    current.then(|| Some(row).filter(found))
 }
+
+/// Where [`TOKEN_COLUMNS`] has the token's id and its user's.
+const TOKEN_ID: usize = 0;
+const USER_ID: usize = 8;
 
 /// Authenticates an `Authorization` header value.
 ///
@@ -238,11 +248,11 @@ pub fn authenticate(
         .filter_map(|s| scopes::lookup(s))
         .filter(|s| scopes::allowed(role, bot, s))
         .collect();
-    let token_id = row.i64(0)?;
+    let token_id = row.i64(TOKEN_ID)?;
     let last_used_at = row.opt_string(6)?;
     touch_last_used(db, token_id, last_used_at.as_deref());
     Ok(Principal {
-        user_id: row.i64(8)?,
+        user_id: row.i64(USER_ID)?,
         role,
         bot,
         scopes: effective,
@@ -306,6 +316,10 @@ mod tests {
         let p = authenticate(&rec, Some(ADMIN), Some(&header)).unwrap();
         assert_eq!(p.user_id, user);
         assert_eq!(rec.statements(), Vec::<String>::new());
+
+        // The columns the found check reads are the two ids.
+        assert_eq!(TOKEN_COLUMNS[TOKEN_ID], "t.id");
+        assert_eq!(TOKEN_COLUMNS[USER_ID], "u.id");
 
         // An unknown token is refused without a statement too.
         let rec = opened("Bearer not-a-token");
