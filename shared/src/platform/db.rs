@@ -52,7 +52,9 @@ impl Value {
     /// Rows for [`rows_source`]: each row a JSON array of its column values,
     /// all in one JSON text parameter.
     pub fn rows(rows: Vec<serde_json::Value>) -> Value {
-        Value::Text(serde_json::Value::Array(rows).to_string())
+        let rows = serde_json::Value::Array(rows);
+        // Straight into a string, not through `Display` (see `http::json_bytes`).
+        Value::Text(serde_json::to_string(&rows).unwrap_or_else(|_| rows.to_string()))
     }
 
     /// A list of ids as one JSON-array text parameter (`[1,2,3]`), which the
