@@ -36,6 +36,21 @@ pub fn rows_source(columns: &[&str]) -> String {
     format!("(SELECT {} FROM json_each(?))", picks.join(", "))
 }
 
+/// How many columns a plain column list (`"id, name, users.email"`, no
+/// commas inside an expression) names, at compile time: a query whose
+/// columns follow such a list reads them from this index on.
+pub const fn column_count(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let (mut n, mut i) = (1, 0);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
 /// A scalar subquery whose value is a JSON array with one array per row of
 /// `SELECT columns {from}` (`[]` when there is none), e.g. a user's tags in
 /// the query that reads the user: what would otherwise be a query of its
@@ -52,9 +67,9 @@ impl Value {
     /// Rows for [`rows_source`]: each row a JSON array of its column values,
     /// all in one JSON text parameter.
     pub fn rows(rows: Vec<serde_json::Value>) -> Value {
-        let rows = serde_json::Value::Array(rows);
-        // Straight into a string, not through `Display` (see `http::json_bytes`).
-        Value::Text(serde_json::to_string(&rows).unwrap_or_else(|_| rows.to_string()))
+        Value::Text(crate::platform::http::json_text(&serde_json::Value::Array(
+            rows,
+        )))
     }
 
     /// A list of ids as one JSON-array text parameter (`[1,2,3]`), which the
@@ -263,7 +278,7 @@ pub struct Opened {
 impl Opened {
     /// Reads the setup of `db` (and the `riders`' rows) into this.
     pub fn read(&self, db: &dyn Db, riders: &[Rider]) -> Result<(), DbError> {
-        let (setup, rows) = Setup::read_with(db, riders)?;
+        let (setup, rows) = Setup::read(db, riders)?;
         let _ = self.setup.set(setup);
         *self.prefetched.borrow_mut() = riders.iter().map(|r| r.key.clone()).zip(rows).collect();
         Ok(())
@@ -332,16 +347,13 @@ impl Setup {
     /// Reads a new connection's settings, and turns foreign keys on where
     /// SQLite was built without them on by default (setting the flag
     /// expires prepared statements, so it is only set when off).
-    pub fn read(db: &dyn Db) -> Result<Self, DbError> {
-        Self::read_with(db, &[]).map(|(setup, _)| setup)
-    }
-
-    /// [`Setup::read`] with the `riders`' reads in the same statement, and
-    /// each rider's columns as a row of its own (all `NULL` when its joins
-    /// found nothing), in order. Riders that fail (a schema without their
-    /// tables, before the first migration) are dropped: the setup is read
-    /// alone and there are no rows.
-    pub fn read_with(db: &dyn Db, riders: &[Rider]) -> Result<(Self, Vec<Row>), DbError> {
+    ///
+    /// The `riders`' reads go in the same statement; each rider's columns
+    /// come back as a row of its own (all `NULL` when its joins found
+    /// nothing), in order. Riders that fail (a schema without their tables,
+    /// before the first migration) are dropped: the setup is read alone and
+    /// there are no rows.
+    pub fn read(db: &dyn Db, riders: &[Rider]) -> Result<(Self, Vec<Row>), DbError> {
         if !riders.is_empty() {
             let columns: Vec<&str> = riders
                 .iter()

@@ -228,7 +228,7 @@ pub fn insert_all(
         .iter()
         .map(|(bot, url)| serde_json::json!([bot, url]))
         .collect();
-    let body = serde_json::to_string(payload).unwrap_or_else(|_| payload.to_string());
+    let body = crate::platform::http::json_text(payload);
     let shared = !db
         .execute(
             "INSERT INTO webhook_payloads (event_id, event_type, body, created_at) VALUES (?, ?, ?, ?) \
