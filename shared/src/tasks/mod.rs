@@ -31,7 +31,7 @@ mod tests;
 use serde_json::{json, Value as Json};
 
 use crate::auth::Principal;
-use crate::platform::db::{transaction, Db, Value};
+use crate::platform::db::{column_count, transaction, Db, Value};
 use crate::platform::error::{Error, ErrorCode, FieldError, Result};
 use crate::platform::events::{self, Event};
 use crate::platform::pagination::{self, Cursor};
@@ -216,8 +216,8 @@ fn visible_params(p: &Principal) -> [Value; 3] {
     [p.user_id.into(), p.user_id.into(), p.user_id.into()]
 }
 
-/// Renders tasks (spec `Task`) in the order of `ids`: performers and
-/// custom properties in one query each.
+/// Renders tasks (spec `Task`) in the order of `ids`: the tasks with their
+/// custom properties in one query, the performers in another.
 fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -225,11 +225,16 @@ fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
     let list = Value::id_array(ids);
     let mut rows = std::collections::HashMap::new();
     for r in db.query(
-        &format!("SELECT {COLUMNS} FROM tasks WHERE id IN (SELECT value FROM json_each(?))"),
+        &format!(
+            "SELECT {COLUMNS}, {} FROM tasks WHERE id IN (SELECT value FROM json_each(?))",
+            custom_properties::columns_sql(&custom_properties::TASK, "tasks")
+        ),
         std::slice::from_ref(&list),
     )? {
         let t = task_row(&r)?;
-        rows.insert(t.id, t);
+        let at = column_count(COLUMNS);
+        let props = custom_properties::from_columns(&r.string(at)?, &r.string(at + 1)?)?;
+        rows.insert(t.id, (t, props));
     }
     let mut performers: std::collections::HashMap<i64, Vec<i64>> = Default::default();
     for r in db.query(
@@ -239,10 +244,11 @@ fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
     )? {
         performers.entry(r.i64(0)?).or_default().push(r.i64(1)?);
     }
-    let mut props = custom_properties::values(db, &custom_properties::TASK, ids)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(t) = rows.get(id) else { continue };
+        let Some((t, props)) = rows.remove(id) else {
+            continue;
+        };
         out.push(json!({
             "id": t.id,
             "kind": t.kind,
@@ -255,7 +261,7 @@ fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
             "created_at": t.created_at,
             "performer_ids": performers.remove(id).unwrap_or_default(),
             "all_day": t.all_day,
-            "custom_properties": props.remove(id).unwrap_or_default(),
+            "custom_properties": props,
         }));
     }
     Ok(out)

@@ -5,7 +5,7 @@
 //! let the owner/admin define them. Values are validated by `data_type`.
 
 use crate::auth::Principal;
-use crate::platform::db::{json_rows_sql, transaction, Db, Value};
+use crate::platform::db::{json_rows_sql, transaction, Db};
 use crate::platform::error::{Error, ErrorCode, FieldError, Result};
 use crate::platform::events::{self, Event};
 use crate::platform::time::{self, Timestamp};
@@ -339,37 +339,6 @@ pub fn store_values(
     Ok(())
 }
 
-/// Every live definition of `entity` with each of `ids`' values (`null`
-/// when unset), as the `custom_properties` of the rendered objects.
-pub fn values(db: &dyn Db, entity: &Entity, ids: &[i64]) -> Result<HashMap<i64, Vec<Json>>> {
-    let defs = db.query(
-        "SELECT id, name, data_type FROM custom_property_definitions \
-         WHERE entity_type = ? AND deleted_at IS NULL ORDER BY id",
-        &[entity.entity_type.into()],
-    )?;
-    let defs = defs
-        .iter()
-        .map(|d| Ok((d.i64(0)?, d.string(1)?, d.string(2)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let mut values: HashMap<(i64, i64), String> = HashMap::new();
-    if !defs.is_empty() && !ids.is_empty() {
-        let (table, owner) = (entity.table, entity.owner);
-        for r in db.query(
-            &format!(
-                "SELECT {owner}, property_id, value FROM {table} \
-                 WHERE {owner} IN (SELECT value FROM json_each(?))"
-            ),
-            &[Value::id_array(ids)],
-        )? {
-            values.insert((r.i64(0)?, r.i64(1)?), r.string(2)?);
-        }
-    }
-    Ok(ids
-        .iter()
-        .map(|id| (*id, render(&defs, |pid| values.get(&(*id, pid)).cloned())))
-        .collect())
-}
-
 /// The `custom_properties` of one object: every definition, in order, with
 /// the object's value (`null` when unset).
 fn render(defs: &[(i64, String, String)], value: impl Fn(i64) -> Option<String>) -> Vec<Json> {
@@ -380,10 +349,11 @@ fn render(defs: &[(i64, String, String)], value: impl Fn(i64) -> Option<String>)
         .collect()
 }
 
-/// Two columns for a query over `{table}` (e.g. `users`) that reads
+/// Two columns for a query over `{table}` (`users`, `tasks`) that reads
 /// `entity`'s properties with each row: the live definitions (the same for
 /// every row) and the row's values, as [`json_rows_sql`] arrays that
-/// [`from_columns`] renders. One statement instead of [`values`]' two.
+/// [`from_columns`] renders. The rendering query reads them with its rows
+/// instead of two queries of their own.
 pub fn columns_sql(entity: &Entity, table: &str) -> String {
     let defs = json_rows_sql(
         &["id", "name", "data_type"],

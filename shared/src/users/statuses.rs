@@ -2,13 +2,12 @@
 //! title, optional expiry and "away" mode. Expired statuses read as `null`.
 
 use crate::auth::Principal;
-use crate::platform::db::{transaction, Db, Value};
+use crate::platform::db::{transaction, Db};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::events::{self, Event};
 use crate::platform::time::{self, Timestamp};
 use crate::platform::validate::{self, Fields};
 use serde_json::{json, Value as Json};
-use std::collections::HashMap;
 
 /// `maxLength` of the status title.
 pub const TITLE_MAX: usize = 50;
@@ -114,22 +113,17 @@ pub fn parse_input(body: &Json) -> Result<StatusInput> {
     }
 }
 
-const COLUMNS: &str = "user_id, emoji, title, expires_at, is_away, away_message";
+/// The columns [`render_row`] reads, qualified so that a query reading
+/// users joins them as they are.
+pub(crate) const COLUMNS: &str =
+    "user_statuses.user_id, user_statuses.emoji, user_statuses.title, \
+     user_statuses.expires_at, user_statuses.is_away, user_statuses.away_message";
 
-/// How many columns [`columns`] names.
-pub(crate) const COLUMN_COUNT: usize = 6;
+/// A status that has not expired as of its one parameter (now).
+pub(crate) const ACTIVE: &str =
+    "(user_statuses.expires_at IS NULL OR user_statuses.expires_at > ?)";
 
-/// The columns [`render_row`] reads, of `user_statuses` as `alias`, for a
-/// query that reads statuses with their users.
-pub(crate) fn columns(alias: &str) -> String {
-    COLUMNS
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A status as the spec's `UserStatus`, from a row of [`columns`].
+/// A status as the spec's `UserStatus`, from a row of [`COLUMNS`].
 pub(crate) fn render_row(r: &crate::platform::db::Row) -> Result<Json> {
     Ok(json!({
         "emoji": r.string(1)?,
@@ -140,30 +134,17 @@ pub(crate) fn render_row(r: &crate::platform::db::Row) -> Result<Json> {
     }))
 }
 
-/// Active statuses of several users (expired ones omitted).
-pub fn load_many(db: &dyn Db, ids: &[i64]) -> Result<HashMap<i64, Json>> {
-    let mut out = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let mut params: Vec<Value> = ids.iter().map(|i| Value::Integer(*i)).collect();
-    params.push(time::now().to_string().into());
-    for r in db.query(
-        &format!(
-            "SELECT {COLUMNS} FROM user_statuses WHERE user_id IN ({}) AND (expires_at IS NULL OR expires_at > ?)",
-            vec!["?"; ids.len()].join(", ")
-        ),
-        &params,
-    )? {
-        out.insert(r.i64(0)?, render_row(&r)?);
-    }
-    Ok(out)
-}
-
 /// Active status of a live user (`None` = no status); 404 when the user does not exist.
 pub fn get(db: &dyn Db, user_id: i64) -> Result<Option<Json>> {
     crate::users::load(db, user_id, "user_id")?;
-    Ok(load_many(db, &[user_id])?.remove(&user_id))
+    db.query_row(
+        &format!(
+            "SELECT {COLUMNS} FROM user_statuses WHERE user_statuses.user_id = ? AND {ACTIVE}"
+        ),
+        &[user_id.into(), time::now().to_string().into()],
+    )?
+    .map(|r| render_row(&r))
+    .transpose()
 }
 
 fn status_event(db: &dyn Db, actor: &Principal, user_id: i64, event: &str) -> Result<()> {
