@@ -36,12 +36,19 @@ fn bot(ws: &Workspace, webhook: Value) -> (i64, String, String) {
 /// has an attempt recorded (the receiver may see a request a moment before
 /// the host records the answer).
 fn log_after_attempt(ws: &Workspace, bot_id: i64, query: &str) -> Value {
+    log_once(ws, bot_id, query, |log| {
+        log["data"][0]["attempts_count"].as_i64().unwrap_or(0) > 0
+    })
+}
+
+/// The bot's delivery log (with `query`) once `done` holds for it, or as it
+/// is after [`WAIT`].
+fn log_once(ws: &Workspace, bot_id: i64, query: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + WAIT;
+    let path = format!("/bots/{bot_id}/deliveries{query}");
     loop {
-        let path = format!("/bots/{bot_id}/deliveries{query}");
         let log = expect(&ws.owner("GET", &path, None), 200);
-        let recorded = log["data"][0]["attempts_count"].as_i64().unwrap_or(0) > 0;
-        if recorded || std::time::Instant::now() > deadline {
+        if done(&log) || std::time::Instant::now() > deadline {
             return log;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -957,15 +964,9 @@ fn the_scheduler_run_removes_week_old_deliveries_and_two_week_old_history() {
     // The run answers at once and removes them after its answer.
     let run = expect(&ws.owner("POST", "/webhooks/deliveries/run", None), 202);
     assert_eq!(run["data"]["queued"], 0);
-    let deadline = std::time::Instant::now() + WAIT;
-    let path = format!("/bots/{bot_id}/deliveries");
-    let log = loop {
-        let log = expect(&ws.owner("GET", &path, None), 200);
-        if log["data"].as_array().map(Vec::len) == Some(1) || std::time::Instant::now() > deadline {
-            break log;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let log = log_once(&ws, bot_id, "", |log| {
+        log["data"].as_array().map(Vec::len) == Some(1)
+    });
     assert_eq!(log["data"].as_array().map(Vec::len), Some(1), "{log}");
     // What is left is the new message's delivery, with its body.
     assert_eq!(log["data"][0]["payload"]["id"], json!(new), "{log}");
