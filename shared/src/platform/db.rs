@@ -439,11 +439,9 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// handler: 1 ms, then 2 ms) before it fails busy and [`wait_for_lock`]
 /// runs it again. Waiting there costs nothing; each run again costs a
 /// prepare (about 100 µs for `INSERT INTO messages` with its triggers)
-/// and, on Spin, a trip to a blocking thread. Measured with 16 clients
-/// sending in the host's Spin mode (`--sqlite-mode spin`), five runs each
-/// way: failed runs per message went from about 6 to 1.5 (statements per
-/// message from 12 to 7.6), the p99 from 111–154 ms to 91–109 ms, and
-/// the rate and the host's CPU per message stayed within the noise.
+/// and, on Spin, a trip to a blocking thread. The sending p99 of
+/// `STEPS=modes scripts/bench messages` in Spin's storage mode shows the
+/// effect (issue 15's closing note has the before and after).
 pub const IN_STATEMENT_WAIT_MS: i64 = 3;
 
 /// Runs `attempt` until it does not fail on the write lock: every 0.1–0.6

@@ -98,13 +98,9 @@ pub fn json_text(body: &Json) -> String {
 }
 
 /// `body` serialized straight into bytes. `Json`'s `to_string` goes
-/// through `Display`, which passes every piece through a `fmt::Formatter`:
-/// that was about 7 % of the host's CPU reading 50 messages (`perf`, the
-/// guest's symbols from wasmtime's perf map). Two hosts side by side,
-/// requests alternated: `GET /messages?limit=50` went from 1,853 to
-/// 2,154/s at 16 clients (p50 at one client 1.01 to 0.89 ms) in the pooled
-/// mode, and from 613 to 635/s in Spin's. A `Json` value always
-/// serializes; the fallback is for the type's sake.
+/// through `Display`, which passes every piece through a `fmt::Formatter`,
+/// a cost that showed in profiles of reading 50 messages. A `Json` value
+/// always serializes; the fallback is for the type's sake.
 pub fn json_bytes(body: &Json) -> Vec<u8> {
     json_text(body).into_bytes()
 }
