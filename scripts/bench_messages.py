@@ -25,7 +25,9 @@ Run by `scripts/bench messages` (which builds everything and installs wrk):
    them while CONNECTIONS clients send.
 8. modes: the request path in each of the host's SQLite modes side by side
    (`--sqlite-mode pooled`, ours, and `spin`, which opens a connection per
-   request as real Spin does): sending with CONNECTIONS clients and with
+   request as real Spin does), and `spin` again with SQLite's memory
+   statistics off (`--sqlite-memory-statistics off`: what a Spin built with
+   `LIBSQLITE3_FLAGS=SQLITE_DEFAULT_MEMSTATUS=0` does): sending with CONNECTIONS clients and with
    one (again with another connection holding the file open, which spares
    each request's connection the WAL checkpoint and clean-up SQLite runs
    when the last connection to a file closes), reading 50 messages,
@@ -36,8 +38,9 @@ Prints one line per measurement. Environment: SEND_SECONDS (30),
 READ_SECONDS (10), MESSAGES (1000000), REACTORS (1000), CONNECTIONS (16),
 BOTS (10; 0 skips step 5), OUTAGE_SECONDS (120), EXPIRED (500000), STEPS
 (comma-separated subset of send,reactions,bots,bots100,outage,retention,
-read,modes; all but outage and retention by default), SQLITE_MODE (the mode of steps 1-7: pooled, the default, or
-spin).
+read,modes; all but outage and retention by default), SQLITE_MODE (the mode of
+steps 1-7: pooled, the default, or spin) and SPIN_HOST_SQLITE_MEMORY_STATISTICS
+(on or off; the host's default is off when pooled, on in the Spin mode).
 Reads and searches are measured with one connection (latency) and with
 CONNECTIONS (throughput; latency then includes queueing).
 """
@@ -92,7 +95,8 @@ def free_port() -> int:
 class Host:
     """The release host serving spin.toml on a free port."""
 
-    def __init__(self, state: str, sqlite_mode: str = SQLITE_MODE):
+    def __init__(self, state: str, sqlite_mode: str = SQLITE_MODE,
+                 memory_statistics: str | None = None):
         self.state = state
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -101,6 +105,8 @@ class Host:
                    # Counted (its cost is in the figures) but never reached.
                    SPIN_VARIABLE_RATE_LIMIT="1000000",
                    SPIN_HOST_SQLITE_MODE=sqlite_mode)
+        if memory_statistics is not None:
+            env["SPIN_HOST_SQLITE_MEMORY_STATISTICS"] = memory_statistics
         self.proc = subprocess.Popen(
             [str(ROOT / "target/release/spin-host"), "up", "--from", str(ROOT / "spin.toml"),
              "--listen", f"127.0.0.1:{self.port}", "--state-dir", state],
@@ -576,9 +582,14 @@ def bench_reactions(host: Host):
 def bench_modes(work: Path):
     """The same requests in each SQLite mode of the host, side by side."""
     rows: dict[str, dict[str, dict]] = {}
-    for mode in ("pooled", "spin"):
+    columns = {
+        "pooled": ("pooled (ours)", "pooled", None),
+        "spin": ("spin (as real Spin)", "spin", None),
+        "spin-nostat": ("spin, no SQLite mem. stats", "spin", "off"),
+    }
+    for mode, (_, sqlite_mode, memory_statistics) in columns.items():
         print(f"-- sqlite mode {mode}", flush=True)
-        host = Host(str(work / f"state-{mode}"), mode)
+        host = Host(str(work / f"state-{mode}"), sqlite_mode, memory_statistics)
         try:
             results = {}
             sent = bench_sending(host, work, label=f" ({mode})")
@@ -614,11 +625,11 @@ def bench_modes(work: Path):
             host.stop()
         for name, r in results.items():
             rows.setdefault(name, {})[mode] = r
-    print(f"\n{'request':<32} {'pooled (ours)':>30} {'spin (as real Spin)':>30}")
+    print(f"\n{'request':<32}" + "".join(f" {title:>30}" for title, _, _ in columns.values()))
     for name, by_mode in rows.items():
         cells = [f"{r['rps']:>7.0f}/s p50 {r['p50']:6.2f} p99 {r['p99']:7.2f}"
-                 for r in (by_mode["pooled"], by_mode["spin"])]
-        print(f"{name:<32} {cells[0]:>30} {cells[1]:>30}", flush=True)
+                 for r in (by_mode[mode] for mode in columns)]
+        print(f"{name:<32}" + "".join(f" {cell:>30}" for cell in cells), flush=True)
 
 
 def main():

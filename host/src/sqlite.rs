@@ -20,6 +20,12 @@
 //!   blocking pool. It exists to measure the app as real Spin and SpinKube
 //!   run it, without the Spin CLI.
 //!
+//! SQLite's memory statistics ([`set_memory_statistics`]) are process-wide
+//! and chosen once, before the first connection: off by default in the
+//! pooled mode, on in the Spin mode as in Spin 4.0.2's bundled SQLite. With
+//! them on, every allocation SQLite makes takes one process-wide mutex, and
+//! requests parsing the schema on fresh connections in parallel queue on it.
+//!
 //! As a Spin factor does, this module defines its own per-request grant
 //! ([`SqliteAccess`]) and the view the host functions run on
 //! ([`SqliteView`]), and registers itself with [`add_to_linker`] given a
@@ -58,6 +64,44 @@ const MAX_IDLE_CONNECTIONS: usize = 16;
 /// Prepared statements cached per connection. An API request runs a few
 /// dozen distinct statements; rusqlite's default of 16 would re-parse most.
 const STATEMENT_CACHE_CAPACITY: usize = 512;
+
+/// SQLite refused to change its process-wide configuration: it was already
+/// initialized, by a connection opened earlier in the process.
+#[derive(Debug, thiserror::Error)]
+#[error("SQLite's process-wide configuration can no longer change (code {0}): it is set before the first connection opens")]
+pub struct AlreadyInitialized(std::os::raw::c_int);
+
+/// Turns SQLite's memory statistics (`SQLITE_CONFIG_MEMSTATUS`) on or off
+/// for the whole process.
+///
+/// SQLite's default, and that of Spin 4.0.2's bundled build, is on: every
+/// `malloc` and `free` inside SQLite then takes one process-wide mutex to
+/// keep a count nobody here reads. Real Spin opens a connection per request
+/// and parses the whole schema on it, thousands of allocations; with 16
+/// requests doing that on blocking threads at once, the futex waits and
+/// wakeups on that one mutex became about a quarter of the host's CPU
+/// (`perf record --call-graph dwarf`, Spin mode, 16 clients sending). Off,
+/// they are gone; a Spin built with
+/// `LIBSQLITE3_FLAGS=SQLITE_DEFAULT_MEMSTATUS=0` gets the same. What it
+/// gives up: `sqlite3_memory_used` and the soft heap limit, which neither
+/// this host nor Spin uses.
+///
+/// # Safety
+/// `sqlite3_config` is not thread-safe: no other thread may use SQLite
+/// while it runs. Call it before the process starts threads that could.
+/// After SQLite has initialized (any connection opened) it changes nothing
+/// and this returns [`AlreadyInitialized`].
+pub unsafe fn set_memory_statistics(enabled: bool) -> Result<(), AlreadyInitialized> {
+    let flag = std::os::raw::c_int::from(enabled);
+    // SAFETY: the caller guarantees no other thread uses SQLite meanwhile;
+    // SQLITE_CONFIG_MEMSTATUS takes exactly one int.
+    let rc = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, flag) };
+    if rc == rusqlite::ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(AlreadyInitialized(rc))
+    }
+}
 
 /// How guest connections map to SQLite connections (see the module doc).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
