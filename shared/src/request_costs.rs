@@ -171,7 +171,7 @@ fn reading_fifty_messages_stays_within_its_statement_budget() {
         None,
     );
     assert_eq!(status, 200);
-    assert_budget("GET /messages?limit=50", &statements, 4, 0);
+    assert_budget("GET /messages?limit=50", &statements, 3, 0);
 }
 
 #[test]

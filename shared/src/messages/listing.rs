@@ -59,15 +59,19 @@ pub fn list(
     origin: &str,
 ) -> Result<(Vec<Json>, Json)> {
     readable_chat(db, p, lp.chat_id, "chat_id")?;
-    let (ids, meta) = pagination::keyset_page(
+    // The page is read with what renders it, in one statement.
+    let (rows, meta) = pagination::keyset_page_rows(
         db,
-        "SELECT id AS id, id AS k FROM messages WHERE chat_id = ? AND deleted_at IS NULL",
+        &format!(
+            "SELECT {}, m.id AS k {RENDER_FROM} WHERE m.chat_id = ? AND m.deleted_at IS NULL",
+            render_columns()
+        ),
         &[lp.chat_id.into()],
         lp.ascending,
         lp.limit,
         lp.cursor.as_ref(),
     )?;
-    Ok((render_many(db, &ids, origin)?, meta))
+    Ok((render_rows(db, &rows, origin)?, meta))
 }
 
 /// `GET /messages/{id}/read_member_ids`: ids of the users (other than the

@@ -32,49 +32,75 @@ fn render_file(r: &Row, origin: &str) -> Result<(i64, Json, Option<Json>)> {
     Ok((r.i64(0)?, file, voice.transpose()?))
 }
 
+/// What a rendered message is read with, as a `SELECT` list over
+/// [`RENDER_FROM`]: the message's [`COLUMNS`] (so [`message_row`] reads the
+/// row as it is), then its author's bot flag, its thread's id and chat, and
+/// whether it has files. The thread's columns are renamed so that a query
+/// wrapping this one (a keyset page) sees one `id` and one `chat_id`.
+pub(super) fn render_columns() -> String {
+    format!(
+        "{}, u.bot, t.id AS thread_id, t.chat_id AS thread_chat_id, \
+         EXISTS (SELECT 1 FROM message_files f WHERE f.message_id = m.id) AS has_files",
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The tables [`render_columns`] reads, `m` being the message.
+pub(super) const RENDER_FROM: &str =
+    "FROM messages m JOIN users u ON u.id = m.user_id LEFT JOIN threads t ON t.message_id = m.id";
+
+/// Index of the bot flag in a [`render_columns`] row, after the message's
+/// columns; the thread's id, its chat and the files flag follow.
+const BOT_COLUMN: usize = crate::platform::db::column_count(COLUMNS);
+
 /// Renders messages (spec `Message`) in the order of `ids`; `origin` (e.g.
 /// `https://chat.example.com`) prefixes the stored link paths.
 pub fn render_many(db: &dyn Db, ids: &[i64], origin: &str) -> Result<Vec<Json>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = Value::id_array(ids);
-    // The messages with their author's bot flag, their thread (one per
-    // message) and whether they have files: the files are read only when
-    // some message has any.
-    let mut rows: HashMap<i64, (MessageRow, bool)> = HashMap::new();
-    let mut thread_of: HashMap<i64, Json> = HashMap::new();
-    let mut with_files = false;
+    let mut by_id: HashMap<i64, Row> = HashMap::new();
     for r in db.query(
         &format!(
-            "SELECT {}, u.bot, t.id, t.chat_id, \
-                    EXISTS (SELECT 1 FROM message_files f WHERE f.message_id = m.id) \
-             FROM messages m JOIN users u ON u.id = m.user_id \
-             LEFT JOIN threads t ON t.message_id = m.id \
-             WHERE m.id IN (SELECT value FROM json_each(?))",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("m.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {} {RENDER_FROM} WHERE m.id IN (SELECT value FROM json_each(?))",
+            render_columns()
         ),
-        std::slice::from_ref(&list),
+        &[Value::id_array(ids)],
     )? {
-        let m = message_row(&r)?;
-        let bot = r.bool(17)?;
-        if let Some(thread) = r.opt_i64(18)? {
-            thread_of.insert(m.id, json!({"id": thread, "chat_id": r.i64(19)?}));
+        by_id.insert(r.i64(0)?, r);
+    }
+    let rows: Vec<Row> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    render_rows(db, &rows, origin)
+}
+
+/// Renders [`render_columns`] rows in their order, reading the files of
+/// those that have any in one more query.
+pub(super) fn render_rows(db: &dyn Db, rows: &[Row], origin: &str) -> Result<Vec<Json>> {
+    let mut read = Vec::with_capacity(rows.len());
+    let mut with_files = Vec::new();
+    for r in rows {
+        let m = message_row(r)?;
+        let bot = r.bool(BOT_COLUMN)?;
+        let thread = match r.opt_i64(BOT_COLUMN + 1)? {
+            Some(thread) => Some(json!({"id": thread, "chat_id": r.i64(BOT_COLUMN + 2)?})),
+            None => None,
+        };
+        if r.bool(BOT_COLUMN + 3)? {
+            with_files.push(m.id);
         }
-        with_files |= r.bool(20)?;
-        rows.insert(m.id, (m, bot));
+        read.push((m, bot, thread));
     }
     let mut files: HashMap<i64, Vec<Json>> = HashMap::new();
     let mut voices: HashMap<i64, Json> = HashMap::new();
-    if with_files {
+    if !with_files.is_empty() {
         for r in db.query(
             "SELECT message_id, id, file_key, name, file_type, size, width, height, duration_ms, waveform \
              FROM message_files WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-            &[list],
+            &[Value::id_array(&with_files)],
         )? {
             let (mid, file, voice) = render_file(&r, origin)?;
             files.entry(mid).or_default().push(file);
@@ -83,21 +109,20 @@ pub fn render_many(db: &dyn Db, ids: &[i64], origin: &str) -> Result<Vec<Json>> 
             }
         }
     }
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some((m, bot)) = rows.get(id) else {
-            continue;
-        };
-        out.push(render_row(
-            m,
-            *bot,
-            files.remove(id).unwrap_or_default(),
-            voices.remove(id),
-            thread_of.remove(id),
-            origin,
-        ));
-    }
-    Ok(out)
+    Ok(read
+        .into_iter()
+        .map(|(m, bot, thread)| {
+            let id = m.id;
+            render_row(
+                &m,
+                bot,
+                files.remove(&id).unwrap_or_default(),
+                voices.remove(&id),
+                thread,
+                origin,
+            )
+        })
+        .collect())
 }
 
 /// One `Message` from its row and what [`render_many`] reads beside it:

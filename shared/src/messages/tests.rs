@@ -192,6 +192,95 @@ fn mentions_are_rewritten_with_nicknames() {
     assert_eq!(m["content"], "@bob and @Alice and <@424242>");
 }
 
+/// One page of `GET /messages` as the API answers it: data and meta.
+fn page(db: &dyn Db, p: &Principal, chat_id: i64, q: &str) -> (Vec<Json>, Json) {
+    let mut lp =
+        messages::parse_list_params(&Query::parse(&format!("chat_id={chat_id}&{q}")), 50).unwrap();
+    lp.chat_id = chat_id;
+    messages::list(db, p, &lp, "https://x.test").unwrap()
+}
+
+#[test]
+fn a_listed_page_renders_each_message_as_reading_it_by_id_does() {
+    let db = test_db();
+    let (_, pa) = user(&db, "alice");
+    let c = chat(&db, &pa, false, false, &[]);
+    let mut ids = vec![id(&post(&db, &pa, c, "plain"))];
+    let file = input::FileInput {
+        key: "attaches/files/1/report.pdf".into(),
+        name: "report.pdf".into(),
+        file_type: "file".into(),
+        size: 3,
+        width: None,
+        height: None,
+        duration_ms: None,
+        waveform: None,
+    };
+    let with_file = NewMessage {
+        files: vec![file],
+        ..msg("discussion", c, "with a file")
+    };
+    ids.push(id(&messages::create(
+        &db,
+        &pa,
+        &with_file,
+        "https://x.test",
+    )
+    .unwrap()));
+    let root = id(&post(&db, &pa, c, "with a thread"));
+    threads::create_for_message(&db, &pa, root).unwrap();
+    ids.push(root);
+    let with_buttons = NewMessage {
+        buttons: Some(json!([[{"text": "Yes", "data": "yes"}]])),
+        ..msg("discussion", c, "with buttons")
+    };
+    ids.push(id(&messages::create(
+        &db,
+        &pa,
+        &with_buttons,
+        "https://x.test",
+    )
+    .unwrap()));
+    ids.push(id(&post(&db, &pa, c, "last")));
+    let by_id = |page: &[Json]| {
+        let ids: Vec<i64> = page.iter().map(id).collect();
+        messages::render_many(&db, &ids, "https://x.test").unwrap()
+    };
+
+    let (all, _) = page(&db, &pa, c, "order=asc");
+    assert_eq!(all.iter().map(id).collect::<Vec<_>>(), ids);
+    assert_eq!(all, by_id(&all));
+    assert_eq!(all[1]["files"][0]["name"], "report.pdf");
+    assert!(all[2]["thread"]["id"].as_i64().is_some());
+    assert_eq!(all[3]["buttons"][0][0]["data"], "yes");
+
+    // Pages of two, forward and back again by cursors, in both orders.
+    for order in ["asc", "desc"] {
+        let mut expected = all.clone();
+        if order == "desc" {
+            expected.reverse();
+        }
+        let (mut seen, mut meta) = page(&db, &pa, c, &format!("order={order}&limit=2"));
+        assert_eq!(seen, by_id(&seen));
+        while meta["paginate"]["has_next"] == true {
+            let next = meta["paginate"]["next_page"].as_str().unwrap().to_owned();
+            let (more, m) = page(&db, &pa, c, &format!("order={order}&limit=2&cursor={next}"));
+            assert_eq!(more, by_id(&more));
+            seen.extend(more);
+            meta = m;
+        }
+        assert_eq!(seen, expected, "order {order}");
+        let prev = meta["paginate"]["prev_page"].as_str().unwrap().to_owned();
+        let (back, _) = page(&db, &pa, c, &format!("order={order}&limit=2&cursor={prev}"));
+        // The last page holds the fifth message; the two before it come back.
+        assert_eq!(
+            back,
+            expected[2..4],
+            "order {order}, back from the last page"
+        );
+    }
+}
+
 #[test]
 fn list_is_newest_first_with_cursors_and_skips_tombstones() {
     let db = test_db();

@@ -6,7 +6,7 @@
 //! render `meta.paginate.{next_page, prev_page, has_next, has_prev}`; search
 //! methods render `meta.total` and `meta.paginate.next_page`.
 
-use crate::platform::db::{Db, Value};
+use crate::platform::db::{Db, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -245,8 +245,30 @@ pub fn keyset_page(
     limit: i64,
     cur: Option<&Cursor>,
 ) -> Result<(Vec<i64>, Json)> {
-    keyset_page_counted(db, source, params, ascending, limit, cur, false)
-        .map(|(ids, meta, _)| (ids, meta))
+    let (rows, meta, _) =
+        keyset_page_counted(db, source, params, ascending, limit, cur, Page::Ids)?;
+    Ok((ids_of(&rows)?, meta))
+}
+
+/// [`keyset_page`] that returns the page's whole rows: every column of
+/// `source`, in its order, instead of the ids alone. A list that renders
+/// from columns `source` can join gets its page and its rows in one
+/// statement, where ids and a second read by id take two.
+pub fn keyset_page_rows(
+    db: &dyn Db,
+    source: &str,
+    params: &[Value],
+    ascending: bool,
+    limit: i64,
+    cur: Option<&Cursor>,
+) -> Result<(Vec<Row>, Json)> {
+    let (rows, meta, _) =
+        keyset_page_counted(db, source, params, ascending, limit, cur, Page::Rows)?;
+    let rows = rows
+        .into_iter()
+        .map(|mut r| Row(r.0.split_off(PAGE_KEY_COLUMNS.min(r.0.len()))))
+        .collect();
+    Ok((rows, meta))
 }
 
 /// The `meta` of search methods: `total` and `paginate.next_page` only.
@@ -266,7 +288,9 @@ pub fn keyset_page_with_total(
     limit: i64,
     cur: Option<&Cursor>,
 ) -> Result<(Vec<i64>, Json, i64)> {
-    let (ids, meta, total) = keyset_page_counted(db, source, params, ascending, limit, cur, true)?;
+    let (rows, meta, total) =
+        keyset_page_counted(db, source, params, ascending, limit, cur, Page::IdsAndTotal)?;
+    let ids = ids_of(&rows)?;
     let total = match total {
         Some(n) => n,
         None => db
@@ -278,8 +302,27 @@ pub fn keyset_page_with_total(
     Ok((ids, meta, total))
 }
 
-/// The page, its meta, and (when `count` and the page is a first page) the
-/// total row count of `source`.
+/// What a keyset page's statement selects after its `id, k`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    /// Nothing more.
+    Ids,
+    /// The total row count of the source (first pages only).
+    IdsAndTotal,
+    /// Every column of the source.
+    Rows,
+}
+
+/// The columns every page row starts with: `id, k`.
+const PAGE_KEY_COLUMNS: usize = 2;
+
+/// The ids (first column) of page rows.
+fn ids_of(rows: &[Row]) -> Result<Vec<i64>> {
+    rows.iter().map(|r| r.i64(0).map_err(Error::from)).collect()
+}
+
+/// The page's rows (`id, k`, then what `page` asks for), its meta, and (for
+/// [`Page::IdsAndTotal`] on a first page) the total row count of `source`.
 fn keyset_page_counted(
     db: &dyn Db,
     source: &str,
@@ -287,8 +330,9 @@ fn keyset_page_counted(
     ascending: bool,
     limit: i64,
     cur: Option<&Cursor>,
-    count: bool,
-) -> Result<(Vec<i64>, Json, Option<i64>)> {
+    page: Page,
+) -> Result<(Vec<Row>, Json, Option<i64>)> {
+    let count = page == Page::IdsAndTotal;
     let (fwd, back, ord, rev) = if ascending {
         (">", "<", "ASC", "DESC")
     } else {
@@ -298,7 +342,7 @@ fn keyset_page_counted(
                  order: &str,
                  anchor: Option<(&Value, i64)>,
                  n: i64,
-                 with_total: bool| {
+                 extra: &str| {
         let mut p = params.to_vec();
         let filter = match (op, anchor) {
             (Some(op), Some((k, id))) => {
@@ -309,10 +353,9 @@ fn keyset_page_counted(
             _ => String::new(),
         };
         p.push(n.into());
-        let total = if with_total { ", COUNT(*) OVER ()" } else { "" };
         db.query(
             &format!(
-                "SELECT id, k{total} FROM ({source}) {filter} ORDER BY k {order}, id {order} LIMIT ?"
+                "SELECT id, k{extra} FROM ({source}) {filter} ORDER BY k {order}, id {order} LIMIT ?"
             ),
             &p,
         )
@@ -329,10 +372,16 @@ fn keyset_page_counted(
     let backward = cur.is_some_and(|c| c.dir == Direction::Prev);
     let anchor = cur.map(|c| (key_value(c.key.as_ref()), c.id));
     let first_page = anchor.is_none();
+    let extra = match page {
+        Page::Ids => "",
+        Page::IdsAndTotal if first_page => ", COUNT(*) OVER ()",
+        Page::IdsAndTotal => "",
+        Page::Rows => ", *",
+    };
     let mut rows = match (&anchor, backward) {
-        (Some((k, id)), true) => fetch(Some(back), rev, Some((k, *id)), limit + 1, false)?,
-        (Some((k, id)), false) => fetch(Some(fwd), ord, Some((k, *id)), limit + 1, false)?,
-        (None, _) => fetch(None, ord, None, limit + 1, count)?,
+        (Some((k, id)), true) => fetch(Some(back), rev, Some((k, *id)), limit + 1, extra)?,
+        (Some((k, id)), false) => fetch(Some(fwd), ord, Some((k, *id)), limit + 1, extra)?,
+        (None, _) => fetch(None, ord, None, limit + 1, extra)?,
     };
     let total = if count && first_page {
         Some(match rows.first() {
@@ -354,7 +403,7 @@ fn keyset_page_counted(
         .last()
         .map(|r| (r.0.get(1).cloned().unwrap_or(Value::Null), r.i64(0)));
     let exists = |op: &str, pos: &(Value, i64)| -> Result<bool> {
-        Ok(!fetch(Some(op), ord, Some((&pos.0, pos.1)), 1, false)?.is_empty())
+        Ok(!fetch(Some(op), ord, Some((&pos.0, pos.1)), 1, "")?.is_empty())
     };
     let mk = |pos: Option<&(Value, i64)>, dir: Direction, end: bool| -> String {
         Cursor {
@@ -386,10 +435,6 @@ fn keyset_page_counted(
         }
         _ => (false, false),
     };
-    let ids = rows
-        .iter()
-        .map(|r| r.i64(0))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
     let anchor_pos = anchor.clone();
     let next_page = match &last {
         Some(l) => mk(Some(l), Direction::Next, false),
@@ -400,7 +445,7 @@ fn keyset_page_counted(
         None => mk(anchor_pos.as_ref(), Direction::Prev, anchor_pos.is_none()),
     };
     Ok((
-        ids,
+        rows,
         json!({"paginate": {
             "next_page": next_page,
             "prev_page": prev_page,
