@@ -78,10 +78,10 @@ pub struct AlreadyInitialized(std::os::raw::c_int);
 /// `malloc` and `free` inside SQLite then takes one process-wide mutex to
 /// keep a count nobody here reads. Real Spin opens a connection per request
 /// and parses the whole schema on it, thousands of allocations; with 16
-/// requests doing that on blocking threads at once, the futex waits and
-/// wakeups on that one mutex became about a quarter of the host's CPU
-/// (`perf record --call-graph dwarf`, Spin mode, 16 clients sending). Off,
-/// they are gone; a Spin built with
+/// requests doing that on blocking threads at once, they queue on that one
+/// mutex in futex waits and wakeups (`STEPS=modes scripts/bench messages`
+/// prints the Spin mode with and without; README, "Storage on real
+/// Spin"). Off, the mutex is not taken; a Spin built with
 /// `LIBSQLITE3_FLAGS=SQLITE_DEFAULT_MEMSTATUS=0` gets the same. What it
 /// gives up: `sqlite3_memory_used` and the soft heap limit, which neither
 /// this host nor Spin uses.
