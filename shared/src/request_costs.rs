@@ -1,7 +1,7 @@
 //! What the hot requests cost in SQL, on a fresh connection as every request
 //! gets one on Spin: the statements `POST /messages` (also into a chat with
 //! 10 subscribed bots, and the delivery of their webhooks after the
-//! response), `GET /messages` (50), `GET /profile` and
+//! response), `GET /messages` (50), `GET /threads`, `GET /profile` and
 //! `POST /messages/{id}/reactions` run, from the connection pragmas to the response, and
 //! how many of them run while the write lock is held (between `BEGIN
 //! IMMEDIATE` and `COMMIT`). On Spin every statement is a trip to a blocking
@@ -172,6 +172,32 @@ fn reading_fifty_messages_stays_within_its_statement_budget() {
     );
     assert_eq!(status, 200);
     assert_budget("GET /messages?limit=50", &statements, 3, 0);
+}
+
+#[test]
+fn listing_threads_stays_within_its_statement_budget() {
+    let mut ws = workspace("threads");
+    let chat = ws.chat_id;
+    let (_, _, page) = ws.request(
+        crate::components::messages,
+        "GET",
+        &format!("/messages?chat_id={chat}&limit=5"),
+        None,
+    );
+    for m in page["data"].as_array().expect("messages") {
+        let (status, _, _) = ws.request(
+            crate::components::messages,
+            "POST",
+            &format!("/messages/{}/thread", m["id"]),
+            None,
+        );
+        assert_eq!(status, 201);
+    }
+    let (status, statements, listed) =
+        ws.request(crate::components::messages, "GET", "/threads", None);
+    assert_eq!(status, 200);
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(5));
+    assert_budget("GET /threads (5)", &statements, 2, 0);
 }
 
 #[test]

@@ -32,7 +32,7 @@ fn thread_row(r: &Row) -> Result<ThreadRow> {
 }
 
 /// A thread from the columns of [`qualified_columns`] starting at `at`.
-pub(super) fn thread_row_at(r: &Row, at: usize) -> Result<ThreadRow> {
+pub(crate) fn thread_row_at(r: &Row, at: usize) -> Result<ThreadRow> {
     Ok(ThreadRow {
         id: r.i64(at)?,
         chat_id: r.i64(at + 1)?,
@@ -43,7 +43,7 @@ pub(super) fn thread_row_at(r: &Row, at: usize) -> Result<ThreadRow> {
 }
 
 /// A thread's columns under the table alias `alias`, for joins.
-pub(super) fn qualified_columns(alias: &str) -> String {
+pub(crate) fn qualified_columns(alias: &str) -> String {
     COLUMNS
         .split(", ")
         .map(|c| format!("{alias}.{c}"))

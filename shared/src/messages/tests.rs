@@ -282,6 +282,31 @@ fn a_listed_page_renders_each_message_as_reading_it_by_id_does() {
 }
 
 #[test]
+fn threads_are_listed_newest_activity_first_each_as_get_shows_it() {
+    let db = test_db();
+    let (_, pa) = user(&db, "alice");
+    let c = chat(&db, &pa, false, false, &[]);
+    let mut shown: Vec<Json> = (0..3)
+        .map(|i| {
+            let root = id(&post(&db, &pa, c, &format!("root {i}")));
+            let t = threads::create_for_message(&db, &pa, root).unwrap();
+            threads::get(&db, &pa, id(&t)).unwrap()
+        })
+        .collect();
+    // Newest activity first; equal times by id, newest first.
+    shown.sort_by(|a, b| (b["updated_at"].as_str(), id(b)).cmp(&(a["updated_at"].as_str(), id(a))));
+    let params = |q: &str| threads::parse_list_params(&Query::parse(q), 50).unwrap();
+    let (all, _) = threads::list(&db, &pa, &params("")).unwrap();
+    assert_eq!(all, shown);
+    let (first, meta) = threads::list(&db, &pa, &params("limit=2")).unwrap();
+    assert_eq!(first, shown[..2]);
+    let next = meta["paginate"]["next_page"].as_str().unwrap();
+    let (rest, meta) = threads::list(&db, &pa, &params(&format!("limit=2&cursor={next}"))).unwrap();
+    assert_eq!(rest, shown[2..]);
+    assert_eq!(meta["paginate"]["has_next"], false);
+}
+
+#[test]
 fn list_is_newest_first_with_cursors_and_skips_tombstones() {
     let db = test_db();
     let (_, pa) = user(&db, "alice");
