@@ -73,12 +73,28 @@ impl Ctx<'_> {
 }
 
 /// The reads that ride on the setup read of the connection a request opens
-/// ([`Rider`]): its token's lookup, and for a request that may write,
-/// whether any bot listens ([`crate::webhooks::fanout::listening_rider`]).
+/// ([`Rider`]): its token's lookup; for a request that may write, whether
+/// any bot listens ([`crate::webhooks::fanout::listening_rider`]); and for
+/// a request whose first check is the caller's standing in a chat it names
+/// (`GET`/`POST /messages`), that standing
+/// ([`crate::chats::standing_rider`]), for the token's user or the admin
+/// token's owner. The standing rider comes last: it may read the token
+/// rider's user.
 pub fn riders(cfg: &Config, req: &Request) -> Vec<Rider> {
-    let token = crate::auth::token_rider(cfg.admin_token.as_deref(), req.header("authorization"));
+    let authorization = req.header("authorization");
+    let token = crate::auth::token_rider(cfg.admin_token.as_deref(), authorization);
     let listening = crate::webhooks::fanout::listening_rider(&req.method);
-    token.into_iter().chain(listening).collect()
+    let user = if token.is_some() {
+        Some(crate::chats::StandingUser::TokenUser)
+    } else {
+        crate::auth::is_admin_token(cfg.admin_token.as_deref(), authorization)
+            .then_some(crate::chats::StandingUser::Id(crate::auth::OWNER_ID))
+    };
+    let standing = user.and_then(|user| {
+        crate::messages::routes::first_checked_chat(req)
+            .map(|chat| crate::chats::standing_rider(chat, user))
+    });
+    token.into_iter().chain(listening).chain(standing).collect()
 }
 
 /// A component's entry point: one request against the database

@@ -159,7 +159,7 @@ const TOKEN_COLUMNS: &[&str] = &[
 /// lookup.
 pub fn token_rider(admin_token: Option<&str>, authorization: Option<&str>) -> Option<Rider> {
     let token = bearer(authorization).ok()?;
-    if admin_token.is_some_and(|admin| !admin.is_empty() && constant_time_eq(token, admin)) {
+    if is_admin_token(admin_token, authorization) {
         return None;
     }
     let hash = hash_token(token);
@@ -170,6 +170,15 @@ pub fn token_rider(admin_token: Option<&str>, authorization: Option<&str>) -> Op
             "LEFT JOIN access_tokens t ON t.token_sha256 = ? LEFT JOIN users u ON u.id = t.user_id",
         params: vec![hash.into()],
     })
+}
+
+/// Whether `authorization` carries the configured admin token (`None` or
+/// empty disables it), which [`authenticate`] takes for the owner.
+pub fn is_admin_token(admin_token: Option<&str>, authorization: Option<&str>) -> bool {
+    let Ok(token) = bearer(authorization) else {
+        return false;
+    };
+    admin_token.is_some_and(|admin| !admin.is_empty() && constant_time_eq(token, admin))
 }
 
 /// The lookup [`token_rider`] made for `hash` when the connection opened:

@@ -12,6 +12,31 @@ use crate::platform::http::Response;
 use crate::platform::pagination::{parse_cursor, parse_limit};
 use crate::platform::params::{id_param, LIST_MAX};
 
+/// The chat whose standing is the first thing `req` checks, known before
+/// it runs: the `chat_id` of `GET /messages`, the `entity_id` of a
+/// `POST /messages` to a discussion. `None` for any other request (or one
+/// too malformed to say), which then reads its standing itself.
+pub fn first_checked_chat(req: &crate::platform::http::Request) -> Option<i64> {
+    if req.path.strip_prefix(crate::auth::context::PREFIX) != Some("/messages") {
+        return None;
+    }
+    match req.method.as_str() {
+        "GET" => req.query().get("chat_id")?.parse().ok(),
+        "POST" => {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).ok()?;
+            let message = body.get("message")?;
+            let discussion = message
+                .get("entity_type")
+                .and_then(|t| t.as_str())
+                .is_none_or(|t| t.eq_ignore_ascii_case("discussion"));
+            discussion
+                .then(|| message.get("entity_id")?.as_i64())
+                .flatten()
+        }
+        _ => None,
+    }
+}
+
 /// Routes one request of this area (path segments after the API prefix);
 /// [`crate::components`] serves it.
 pub fn route(c: &Ctx<'_>, segs: &[&str]) -> Result<Response> {

@@ -307,6 +307,114 @@ fn threads_are_listed_newest_activity_first_each_as_get_shows_it() {
 }
 
 #[test]
+fn a_standing_read_with_the_setup_is_what_the_query_reads_and_costs_no_statement() {
+    use crate::chats::{standing, standing_rider, StandingUser};
+    use crate::platform::db::Rider;
+    let db = test_db();
+    let (alice, pa) = user(&db, "alice");
+    let (bob, _) = user(&db, "bob");
+    let c = chat(&db, &pa, false, false, &[]);
+    // Ids that differ from the chat's, so no column can stand in for another.
+    post(&db, &pa, c, "first");
+    post(&db, &pa, c, "second");
+    let root = id(&post(&db, &pa, c, "root"));
+    assert_ne!(root, c);
+    let thread_chat = threads::create_for_message(&db, &pa, root).unwrap()["chat_id"]
+        .as_i64()
+        .unwrap();
+    let queried = |chat: i64, user: i64| format!("{:?}", standing(&db, chat, user).unwrap());
+    // The standing of `user` in `chat`, with the connection opened with
+    // `riders` and then the standing rider for `rider_user`; and the
+    // statements that reading it ran.
+    let read = |chat: i64, user: i64, rider_user: StandingUser, mut riders: Vec<Rider>| {
+        let rec = RecordingDb::new(&db);
+        riders.push(standing_rider(chat, rider_user));
+        rec.read_setup_with(&riders).unwrap();
+        rec.clear();
+        let first = format!("{:?}", standing(&rec, chat, user).unwrap());
+        let first_cost = rec.statements().len();
+        // Taken once: reading it again queries.
+        let again = format!("{:?}", standing(&rec, chat, user).unwrap());
+        assert_eq!(rec.statements().len(), first_cost + 1);
+        assert_eq!(again, first);
+        (first, first_cost)
+    };
+
+    // A member, a non-member, a thread chat and a chat that does not exist,
+    // for a user known beforehand (the admin token's owner).
+    for (chat, user) in [(c, alice), (c, bob), (thread_chat, alice), (987_654, alice)] {
+        let (got, cost) = read(chat, user, StandingUser::Id(user), vec![]);
+        assert_eq!(got, queried(chat, user), "chat {chat}, user {user}");
+        assert_eq!(cost, 0, "chat {chat}, user {user}");
+    }
+    assert!(queried(c, alice).contains("Owner"));
+    assert!(queried(thread_chat, alice).contains("message_id: Some"));
+
+    // For a personal token's user, read by the token rider in the same statement.
+    let token = crate::auth::access_tokens::issue(
+        &db,
+        &owner_principal(),
+        crate::auth::access_tokens::IssueRequest {
+            user_id: Some(bob),
+            name: None,
+            scopes: None,
+        },
+    )
+    .unwrap()
+    .token;
+    let token_rider = || {
+        crate::auth::token_rider(Some(ADMIN), Some(&format!("Bearer {token}")))
+            .into_iter()
+            .collect()
+    };
+    let (got, cost) = read(c, bob, StandingUser::TokenUser, token_rider());
+    assert_eq!((got, cost), (queried(c, bob), 0));
+
+    // Read for someone else, it is not used: the query runs.
+    let (got, cost) = read(c, bob, StandingUser::Id(alice), vec![]);
+    assert_eq!((got, cost), (queried(c, bob), 1));
+    let (got, cost) = read(c, alice, StandingUser::TokenUser, token_rider());
+    assert_eq!((got, cost), (queried(c, alice), 1));
+}
+
+#[test]
+fn the_chat_a_request_checks_first_is_known_before_it_runs_only_where_it_is_certain() {
+    use crate::messages::routes::first_checked_chat;
+    let get = |q: &str| Request::new("GET", &format!("/api/shared/v1/messages{q}"));
+    let post = |body: Json| Request::new("POST", "/api/shared/v1/messages").with_json(&body);
+    assert_eq!(first_checked_chat(&get("?chat_id=42&limit=50")), Some(42));
+    assert_eq!(first_checked_chat(&get("?chat_id=abc")), None);
+    assert_eq!(first_checked_chat(&get("")), None);
+    let to = |message: Json| first_checked_chat(&post(json!({ "message": message })));
+    assert_eq!(to(json!({"entity_id": 7, "content": "x"})), Some(7));
+    assert_eq!(
+        to(json!({"entity_type": "Discussion", "entity_id": 7})),
+        Some(7)
+    );
+    // A thread's or a user's id is not a chat id.
+    assert_eq!(to(json!({"entity_type": "thread", "entity_id": 7})), None);
+    assert_eq!(to(json!({"entity_type": "user", "entity_id": 7})), None);
+    assert_eq!(to(json!({"entity_id": "7"})), None);
+    assert_eq!(
+        first_checked_chat(&Request::new("POST", "/api/shared/v1/messages")),
+        None
+    );
+    // Other routes and methods name none.
+    assert_eq!(
+        first_checked_chat(&Request::new("GET", "/api/shared/v1/messages/7")),
+        None
+    );
+    assert_eq!(
+        first_checked_chat(&Request::new("DELETE", "/api/shared/v1/messages?chat_id=7")),
+        None
+    );
+    assert_eq!(
+        first_checked_chat(&Request::new("GET", "/api/shared/v1/chats?chat_id=7")),
+        None
+    );
+}
+
+#[test]
 fn list_is_newest_first_with_cursors_and_skips_tombstones() {
     let db = test_db();
     let (_, pa) = user(&db, "alice");
