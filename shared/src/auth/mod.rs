@@ -165,7 +165,7 @@ pub fn token_rider(admin_token: Option<&str>, authorization: Option<&str>) -> Op
     let hash = hash_token(token);
     Some(Rider {
         key: hash.clone(),
-        columns: TOKEN_COLUMNS,
+        columns: TOKEN_COLUMNS.iter().map(|c| c.to_string()).collect(),
         joins:
             "LEFT JOIN access_tokens t ON t.token_sha256 = ? LEFT JOIN users u ON u.id = t.user_id",
         params: vec![hash.into()],
@@ -183,20 +183,17 @@ pub fn is_admin_token(admin_token: Option<&str>, authorization: Option<&str>) ->
 
 /// The lookup [`token_rider`] made for `hash` when the connection opened:
 /// `Some(None)` when it found no token with its user (the rider's joins are
-/// `LEFT JOIN`s; the lookup's own query joins them inner). `None` when there
-/// was none, or when the schema was migrated since (the row may predate
-/// it), so the caller reads the token itself.
+/// `LEFT JOIN`s; the lookup's own query joins them inner). `None` when
+/// there is none to use ([`Db::prefetched`]), so the caller reads the token
+/// itself.
 fn prefetched_token(db: &dyn Db, hash: &str) -> Option<Option<Row>> {
-    let current = db
-        .setup()
-        .is_some_and(|s| s.schema_version() >= crate::platform::migrate::latest_version());
     let row = db.prefetched(hash)?;
     let found = |r: &Row| {
         [TOKEN_ID, USER_ID]
             .iter()
             .all(|&i| r.0.get(i).is_some_and(|v| *v != Value::Null))
     };
-    current.then(|| Some(row).filter(found))
+    Some(Some(row).filter(found))
 }
 
 /// Where [`TOKEN_COLUMNS`] has the token's id and its user's.
@@ -212,16 +209,14 @@ pub fn authenticate(
     authorization: Option<&str>,
 ) -> Result<Principal> {
     let token = bearer(authorization)?;
-    if let Some(admin) = admin_token.filter(|t| !t.is_empty()) {
-        if constant_time_eq(token, admin) {
-            return Ok(Principal {
-                user_id: OWNER_ID,
-                role: Role::Owner,
-                bot: false,
-                scopes: scopes::allowed_for(Role::Owner, false),
-                credential: Credential::AdminToken,
-            });
-        }
+    if is_admin_token(admin_token, authorization) {
+        return Ok(Principal {
+            user_id: OWNER_ID,
+            role: Role::Owner,
+            bot: false,
+            scopes: scopes::allowed_for(Role::Owner, false),
+            credential: Credential::AdminToken,
+        });
     }
     let hash = hash_token(token);
     let row = match prefetched_token(db, &hash) {

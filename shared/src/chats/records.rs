@@ -101,20 +101,33 @@ pub fn standing(db: &dyn Db, chat_id: i64, user_id: i64) -> Result<Option<Standi
     if let Some(r) = prefetched_standing(db, chat_id, user_id) {
         return standing_from_row(&r);
     }
-    let chat_columns: Vec<String> = CHAT_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
     match db.query_row(
         &format!(
-            "SELECT {}, m.role, m.direct, {} FROM chats c \
+            "SELECT {} FROM chats c \
              LEFT JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ? \
              LEFT JOIN threads t ON t.chat_id = c.id WHERE c.id = ?",
-            chat_columns.join(", "),
-            threads::qualified_columns("t"),
+            standing_columns("c", "m", "t").join(", "),
         ),
         &[user_id.into(), chat_id.into()],
     )? {
         Some(r) => standing_from_row(&r),
         None => Ok(None),
     }
+}
+
+/// The columns [`standing_from_row`] reads, with the chat, the membership
+/// and the thread under the table aliases given.
+fn standing_columns(chat: &str, member: &str, thread: &str) -> Vec<String> {
+    CHAT_COLUMNS
+        .split(", ")
+        .map(|c| format!("{chat}.{c}"))
+        .chain([format!("{member}.role"), format!("{member}.direct")])
+        .chain(
+            threads::qualified_columns(thread)
+                .split(", ")
+                .map(str::to_owned),
+        )
+        .collect()
 }
 
 /// A [`Standing`] from its columns: the chat's, `role, direct`, then the
@@ -150,36 +163,6 @@ pub enum StandingUser {
     TokenUser,
 }
 
-/// The columns of a [`standing_rider`]: those [`standing_from_row`] reads,
-/// under the rider's aliases, then the user the membership was read for.
-macro_rules! standing_rider_columns {
-    ($user:literal) => {
-        &[
-            "sc.id",
-            "sc.name",
-            "sc.owner_id",
-            "sc.channel",
-            "sc.public",
-            "sc.personal",
-            "sc.archived",
-            "sc.meet_room_slug",
-            "sc.last_message_at",
-            "sc.created_at",
-            "sm.role",
-            "sm.direct",
-            "st.id",
-            "st.chat_id",
-            "st.message_id",
-            "st.message_chat_id",
-            "st.updated_at",
-            $user,
-        ]
-    };
-}
-
-/// Where a [`standing_rider`]'s row has the user it was read for.
-const STANDING_RIDER_USER: usize = 17;
-
 /// The key a [`standing_rider`] is taken back under.
 fn standing_key(chat_id: i64) -> String {
     format!("standing:{chat_id}")
@@ -189,10 +172,16 @@ fn standing_key(chat_id: i64) -> String {
 /// connection's setup, for a request whose first check is that standing
 /// (`GET /messages`, `POST /messages`): on Spin that is one statement less.
 pub fn standing_rider(chat_id: i64, user: StandingUser) -> Rider {
+    // The standing's columns, then the user the membership is read for.
+    let columns = |user: &str| {
+        let mut columns = standing_columns("sc", "sm", "st");
+        columns.push(user.to_owned());
+        columns
+    };
     match user {
         StandingUser::Id(id) => Rider {
             key: standing_key(chat_id),
-            columns: standing_rider_columns!("su.uid"),
+            columns: columns("su.uid"),
             joins: "LEFT JOIN (SELECT ? AS uid) su ON 1 = 1 \
                     LEFT JOIN chats sc ON sc.id = ? \
                     LEFT JOIN chat_members sm ON sm.chat_id = sc.id AND sm.user_id = su.uid \
@@ -201,7 +190,7 @@ pub fn standing_rider(chat_id: i64, user: StandingUser) -> Rider {
         },
         StandingUser::TokenUser => Rider {
             key: standing_key(chat_id),
-            columns: standing_rider_columns!("t.user_id"),
+            columns: columns("t.user_id"),
             joins: "LEFT JOIN chats sc ON sc.id = ? \
                     LEFT JOIN chat_members sm ON sm.chat_id = sc.id AND sm.user_id = t.user_id \
                     LEFT JOIN threads st ON st.chat_id = sc.id",
@@ -210,16 +199,11 @@ pub fn standing_rider(chat_id: i64, user: StandingUser) -> Rider {
     }
 }
 
-/// The row a [`standing_rider`] read for `chat_id`, taken once, if it was
-/// read for `user_id` on the current schema (a migration in this request
-/// may have changed what it read).
+/// The row a [`standing_rider`] read for `chat_id` ([`Db::prefetched`]),
+/// if it was read for `user_id` (its last column).
 fn prefetched_standing(db: &dyn Db, chat_id: i64, user_id: i64) -> Option<Row> {
-    let current = db
-        .setup()
-        .is_some_and(|s| s.schema_version() >= crate::platform::migrate::latest_version());
     let row = db.prefetched(&standing_key(chat_id))?;
-    let for_user = row.0.get(STANDING_RIDER_USER) == Some(&Value::Integer(user_id));
-    (current && for_user).then_some(row)
+    (row.0.last() == Some(&Value::Integer(user_id))).then_some(row)
 }
 
 /// The chat as seen by `p` with `p`'s membership; 404 on `id` when it does

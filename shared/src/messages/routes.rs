@@ -23,18 +23,30 @@ pub fn first_checked_chat(req: &crate::platform::http::Request) -> Option<i64> {
     match req.method.as_str() {
         "GET" => req.query().get("chat_id")?.parse().ok(),
         "POST" => {
-            let body: serde_json::Value = serde_json::from_slice(&req.body).ok()?;
-            let message = body.get("message")?;
-            let discussion = message
-                .get("entity_type")
-                .and_then(|t| t.as_str())
+            // Only the two fields, typed: the handler parses the whole body
+            // again, so this pass builds nothing else.
+            let body: PostTarget = serde_json::from_slice(&req.body).ok()?;
+            let m = body.message;
+            let discussion = m
+                .entity_type
                 .is_none_or(|t| t.eq_ignore_ascii_case("discussion"));
-            discussion
-                .then(|| message.get("entity_id")?.as_i64())
-                .flatten()
+            discussion.then_some(m.entity_id).flatten()
         }
         _ => None,
     }
+}
+
+/// What [`first_checked_chat`] reads of a `POST /messages` body.
+#[derive(serde::Deserialize)]
+struct PostTarget {
+    message: PostTargetMessage,
+}
+
+/// The target of the message in [`PostTarget`].
+#[derive(serde::Deserialize)]
+struct PostTargetMessage {
+    entity_type: Option<String>,
+    entity_id: Option<i64>,
 }
 
 /// Routes one request of this area (path segments after the API prefix);

@@ -240,7 +240,9 @@ pub trait Db {
 
     /// The row a [`Rider`] keyed `key` read along with the setup when the
     /// connection opened, taken once; `None` if there was none, it was for
-    /// another key, or it was taken already.
+    /// another key, it was taken already, or it was read on an older schema
+    /// than this build's (the request migrates it, which may change what
+    /// the rider read): the caller then reads for itself.
     fn prefetched(&self, _key: &str) -> Option<Row> {
         None
     }
@@ -260,7 +262,7 @@ pub struct Rider {
     /// What the reader asks for it by (e.g. the token's hash).
     pub key: String,
     /// The rider's result columns.
-    pub columns: &'static [&'static str],
+    pub columns: Vec<String>,
     /// Its `LEFT JOIN`s onto the setup row.
     pub joins: &'static str,
     /// The joins' parameters.
@@ -293,7 +295,12 @@ impl Opened {
     pub fn prefetched(&self, key: &str) -> Option<Row> {
         let mut rows = self.prefetched.borrow_mut();
         let at = rows.iter().position(|(k, _)| k == key)?;
-        Some(rows.swap_remove(at).1)
+        let row = rows.swap_remove(at).1;
+        let current = self
+            .setup
+            .get()
+            .is_some_and(|s| s.schema_version() >= crate::platform::migrate::latest_version());
+        current.then_some(row)
     }
 }
 
@@ -357,7 +364,7 @@ impl Setup {
         if !riders.is_empty() {
             let columns: Vec<&str> = riders
                 .iter()
-                .flat_map(|r| r.columns.iter().copied())
+                .flat_map(|r| r.columns.iter().map(String::as_str))
                 .collect();
             let joins: Vec<&str> = riders
                 .iter()
@@ -809,16 +816,19 @@ mod tests {
         bare.execute("CREATE TABLE t (k TEXT, v INTEGER)", &[])
             .unwrap();
         bare.execute("INSERT INTO t VALUES ('a', 7)", &[]).unwrap();
+        let latest = crate::platform::migrate::latest_version();
+        bare.execute(&format!("PRAGMA user_version = {latest}"), &[])
+            .unwrap();
         let rider = |key: &str| Rider {
             key: key.into(),
-            columns: &["t.k", "t.v"],
+            columns: vec!["t.k".into(), "t.v".into()],
             joins: "LEFT JOIN t ON t.k = ?",
             params: vec![key.into()],
         };
         // A second rider: a scalar subquery, with no joins.
         let count = Rider {
             key: "count".into(),
-            columns: &["(SELECT count(*) FROM t)"],
+            columns: vec!["(SELECT count(*) FROM t)".into()],
             joins: "",
             params: vec![],
         };
@@ -853,6 +863,15 @@ mod tests {
         assert!(db.setup().is_some());
         assert_eq!(db.prefetched("a"), None);
         assert_eq!(db.prefetched("count"), None);
+
+        // Read on an older schema than this build's: the request migrates
+        // it first, so the row is not handed out.
+        bare.execute(&format!("PRAGMA user_version = {}", latest - 1), &[])
+            .unwrap();
+        let db = crate::testutil::RecordingDb::new(&bare);
+        db.read_setup_with(&[rider("a")]).unwrap();
+        assert_eq!(db.statements().len(), 1, "{:?}", db.statements());
+        assert_eq!(db.prefetched("a"), None);
     }
 
     #[test]

@@ -59,15 +59,14 @@ const CANDIDATE_COLUMNS: &str = "b.user_id, b.outgoing_url, b.events_json, b.tri
      b.commands_json, b.ignore_self_messages, b.events_history_enabled";
 
 /// Live bots that have a URL or keep their history: `FROM ... WHERE ...`.
-macro_rules! live_subscribed {
-    () => {
-        "FROM bots b JOIN users u ON u.id = b.user_id \
-         WHERE u.deleted_at IS NULL AND u.suspended = 0 \
-         AND ((b.outgoing_url IS NOT NULL AND b.outgoing_url <> '') OR b.events_history_enabled = 1)"
-    };
-}
+const LIVE_SUBSCRIBED: &str = "FROM bots b JOIN users u ON u.id = b.user_id \
+     WHERE u.deleted_at IS NULL AND u.suspended = 0 \
+     AND ((b.outgoing_url IS NOT NULL AND b.outgoing_url <> '') OR b.events_history_enabled = 1)";
 
-const LIVE_SUBSCRIBED: &str = live_subscribed!();
+/// Whether any bot listens: a row when one does.
+fn any_subscribed_sql() -> String {
+    format!("SELECT 1 {LIVE_SUBSCRIBED} LIMIT 1")
+}
 
 fn json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
@@ -105,7 +104,7 @@ pub fn listening_rider(method: &str) -> Option<Rider> {
     }
     Some(Rider {
         key: LISTENING.into(),
-        columns: &[concat!("(SELECT 1 ", live_subscribed!(), " LIMIT 1)")],
+        columns: vec![format!("({})", any_subscribed_sql())],
         joins: "",
         params: Vec::new(),
     })
@@ -122,10 +121,7 @@ fn any_subscribed(db: &dyn Db) -> Result<bool, DbError> {
     }
     let known = match db.prefetched(LISTENING) {
         Some(row) => row.0.first().is_some_and(|v| *v != Value::Null),
-        None => {
-            let sql = format!("SELECT 1 {LIVE_SUBSCRIBED} LIMIT 1");
-            db.query_row(&sql, &[])?.is_some()
-        }
+        None => db.query_row(&any_subscribed_sql(), &[])?.is_some(),
     };
     SUBSCRIBED.with(|s| s.set((request, Some(known))));
     Ok(known)
