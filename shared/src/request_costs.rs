@@ -9,7 +9,6 @@
 //! numbers are the lean request path's budget: a change that adds
 //! statements to one of these paths fails here and prints the list.
 
-use crate::auth::access_tokens::{self, IssueRequest};
 use crate::auth::context::{Config, Handler};
 use crate::platform::db::{Db, NativeDb};
 use crate::platform::http::Request;
@@ -40,17 +39,7 @@ fn workspace(name: &str) -> Workspace {
     let db = NativeDb::open(&path).expect("open");
     crate::platform::migrate::migrate(&db).expect("migrate");
     let user = create_user(&db, "member@example.com", "user");
-    let token = access_tokens::issue(
-        &db,
-        &owner_principal(),
-        IssueRequest {
-            user_id: Some(user),
-            name: None,
-            scopes: None,
-        },
-    )
-    .expect("token")
-    .token;
+    let token = personal_token(&db, user);
     let chat = create_chat(&db, "General", &[user]);
     let mut ws = Workspace {
         dir,

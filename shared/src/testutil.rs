@@ -26,6 +26,22 @@ pub fn owner_principal() -> Principal {
     }
 }
 
+/// A personal access token of `user` with every scope their role allows,
+/// issued by the owner.
+pub fn personal_token(db: &dyn Db, user: i64) -> String {
+    crate::auth::access_tokens::issue(
+        db,
+        &owner_principal(),
+        crate::auth::access_tokens::IssueRequest {
+            user_id: Some(user),
+            name: None,
+            scopes: None,
+        },
+    )
+    .expect("token")
+    .token
+}
+
 /// A regular user (`bot` for a bot account) acting with every scope, as
 /// the domain functions see a caller.
 pub fn user_principal(user_id: i64, bot: bool) -> Principal {

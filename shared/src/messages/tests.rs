@@ -83,15 +83,18 @@ fn post_err(db: &dyn Db, p: &Principal, m: &NewMessage) -> (u16, Json) {
     (e.status(), e.body())
 }
 
+/// The ids of one page of `GET /messages`, and its meta.
 fn list(db: &dyn Db, p: &Principal, chat_id: i64, q: &str) -> (Vec<i64>, Json) {
+    let (data, meta) = page(db, p, chat_id, q);
+    (data.iter().map(id).collect(), meta)
+}
+
+/// One page of `GET /messages` as the API answers it: data and meta.
+fn page(db: &dyn Db, p: &Principal, chat_id: i64, q: &str) -> (Vec<Json>, Json) {
     let mut lp =
         messages::parse_list_params(&Query::parse(&format!("chat_id={chat_id}&{q}")), 50).unwrap();
     lp.chat_id = chat_id;
-    let (data, meta) = messages::list(db, p, &lp, "").unwrap();
-    (
-        data.iter().map(|m| m["id"].as_i64().unwrap()).collect(),
-        meta,
-    )
+    messages::list(db, p, &lp, "https://x.test").unwrap()
 }
 
 fn id(v: &Json) -> i64 {
@@ -190,14 +193,6 @@ fn mentions_are_rewritten_with_nicknames() {
     let c = chat(&db, &pa, false, false, &[]);
     let m = post(&db, &pa, c, &format!("<@{b}> and @Alice and <@424242>"));
     assert_eq!(m["content"], "@bob and @Alice and <@424242>");
-}
-
-/// One page of `GET /messages` as the API answers it: data and meta.
-fn page(db: &dyn Db, p: &Principal, chat_id: i64, q: &str) -> (Vec<Json>, Json) {
-    let mut lp =
-        messages::parse_list_params(&Query::parse(&format!("chat_id={chat_id}&{q}")), 50).unwrap();
-    lp.chat_id = chat_id;
-    messages::list(db, p, &lp, "https://x.test").unwrap()
 }
 
 #[test]
@@ -351,17 +346,7 @@ fn a_standing_read_with_the_setup_is_what_the_query_reads_and_costs_no_statement
     assert!(queried(thread_chat, alice).contains("message_id: Some"));
 
     // For a personal token's user, read by the token rider in the same statement.
-    let token = crate::auth::access_tokens::issue(
-        &db,
-        &owner_principal(),
-        crate::auth::access_tokens::IssueRequest {
-            user_id: Some(bob),
-            name: None,
-            scopes: None,
-        },
-    )
-    .unwrap()
-    .token;
+    let token = personal_token(&db, bob);
     let token_rider = || {
         crate::auth::token_rider(Some(ADMIN), Some(&format!("Bearer {token}")))
             .into_iter()

@@ -444,11 +444,11 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a statement waits for the write lock inside SQLite (its busy
 /// handler: 1 ms, then 2 ms) before it fails busy and [`wait_for_lock`]
-/// runs it again. Waiting there costs nothing; each run again costs a
-/// prepare (about 100 µs for `INSERT INTO messages` with its triggers)
-/// and, on Spin, a trip to a blocking thread. The sending p99 of
-/// `STEPS=modes scripts/bench messages` in Spin's storage mode shows the
-/// effect (issue 15's closing note has the before and after).
+/// runs it again. Waiting there costs nothing; each run again is, on Spin,
+/// a trip to a blocking thread and the statement started over (its
+/// compiled form stays in the connection's statement cache). Where it
+/// shows: the sending p99 of `STEPS=modes scripts/bench messages` in
+/// Spin's storage mode.
 pub const IN_STATEMENT_WAIT_MS: i64 = 3;
 
 /// Runs `attempt` until it does not fail on the write lock: every 0.1–0.6

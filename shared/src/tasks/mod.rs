@@ -216,6 +216,9 @@ fn visible_params(p: &Principal) -> [Value; 3] {
     [p.user_id.into(), p.user_id.into(), p.user_id.into()]
 }
 
+/// Where [`render_many`]'s custom property columns follow the task's.
+const PROPS_AT: usize = column_count(COLUMNS);
+
 /// Renders tasks (spec `Task`) in the order of `ids`: the tasks with their
 /// custom properties in one query, the performers in another.
 fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
@@ -232,8 +235,8 @@ fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
         std::slice::from_ref(&list),
     )? {
         let t = task_row(&r)?;
-        let at = column_count(COLUMNS);
-        let props = custom_properties::from_columns(&r.string(at)?, &r.string(at + 1)?)?;
+        let props =
+            custom_properties::from_columns(&r.string(PROPS_AT)?, &r.string(PROPS_AT + 1)?)?;
         rows.insert(t.id, (t, props));
     }
     let mut performers: std::collections::HashMap<i64, Vec<i64>> = Default::default();

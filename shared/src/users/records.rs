@@ -68,7 +68,7 @@ pub fn render_many(db: &dyn Db, ids: &[i64]) -> Result<Vec<Json>> {
 /// Renders the users of `ids` that pass `filter` (SQL over `users`, e.g.
 /// `AND deleted_at IS NULL`), in the order of `ids`: one statement reads
 /// each user with their active status, tags and custom properties (on Spin
-/// every statement is a trip to a blocking thread; `GET /profile` took four).
+/// every statement is a trip to a blocking thread).
 fn render(db: &dyn Db, ids: &[i64], filter: &str) -> Result<Vec<Json>> {
     if ids.is_empty() {
         return Ok(Vec::new());
