@@ -1,7 +1,8 @@
 //! What the hot requests cost in SQL, on a fresh connection as every request
 //! gets one on Spin: the statements `POST /messages` (also into a chat with
 //! 10 subscribed bots, and the delivery of their webhooks after the
-//! response), `GET /messages` (50), `GET /threads`, `GET /profile` and
+//! response), `GET /messages` (50), `GET /threads`, `GET /profile`, `GET
+//! /bots`, a bot's delivery log and
 //! `POST /messages/{id}/reactions` run, from the connection pragmas to the response, and
 //! how many of them run while the write lock is held (between `BEGIN
 //! IMMEDIATE` and `COMMIT`). On Spin every statement is a trip to a blocking
@@ -279,4 +280,56 @@ fn posting_into_a_chat_with_ten_bots_stays_within_its_statement_budget() {
     let sent = delivery::run(&db, &scheduled, &AnsweringOk, true).expect("deliver");
     assert_eq!(sent, 10);
     assert_budget("delivering its 10 webhooks", &db.statements(), 4, 3);
+}
+
+#[test]
+fn listing_bots_and_a_bots_deliveries_stays_within_its_statement_budget() {
+    let mut ws = workspace("bots-list");
+    let mut bots = Vec::new();
+    for i in 0..5 {
+        let (status, _, answer) = ws.request(
+            crate::components::webhooks,
+            "POST",
+            "/bots",
+            Some(json!({"webhook": {"name": format!("Listed {i}"), "nickname": format!("listed_{i}_bot"),
+                                    "outgoing_url": "https://hooks.example.com/in"}})),
+        );
+        assert_eq!(status, 201, "{answer}");
+        bots.push(answer["data"]["id"].as_i64().expect("bot id"));
+    }
+    let (status, statements, answer) =
+        ws.request(crate::components::webhooks, "GET", "/bots?limit=50", None);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"].as_array().map(Vec::len), Some(5));
+    assert_budget("GET /bots (5 bots)", &statements, 3, 0);
+
+    let conn = NativeDb::open(&ws.path).expect("open");
+    for event in 0..5 {
+        conn.execute(
+            "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, state, attempts, \
+             next_attempt_at, created_at) VALUES (?, ?, 'message_new', 'https://hooks.example.com/in', \
+             '{}', 'pending', 2, '2026-12-06T10:00:00.000Z', '2026-12-06T10:00:00.000Z')",
+            &[bots[0].into(), event.into()],
+        )
+        .expect("delivery");
+        let delivery = conn.last_insert_rowid();
+        for _ in 0..2 {
+            conn.execute(
+                "INSERT INTO webhook_attempts (delivery_id, bot_id, status, latency_ms, created_at) \
+                 VALUES (?, ?, 500, 3, '2026-12-06T10:00:00.000Z')",
+                &[delivery.into(), bots[0].into()],
+            )
+            .expect("attempt");
+        }
+    }
+    let path = format!("/bots/{}/deliveries?limit=50", bots[0]);
+    let (status, statements, answer) = ws.request(crate::components::webhooks, "GET", &path, None);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"].as_array().map(Vec::len), Some(5));
+    assert_budget(
+        "GET /bots/{id}/deliveries (5 deliveries)",
+        &statements,
+        5,
+        0,
+    );
 }

@@ -155,6 +155,45 @@ pub fn id_page(
     limit: i64,
     cur: Option<&Cursor>,
 ) -> Result<IdPage> {
+    Ok(id_page_selecting(db, from_where, id_expr, "", params, limit, cur)?.0)
+}
+
+/// [`id_page`] that also returns the page's rows: the `columns` (a
+/// `SELECT` list over `from_where`'s tables) of each id, in page order. A
+/// list that renders from columns it can join gets its page and its rows
+/// in one statement, where ids and a read per id take one plus the page
+/// size.
+pub fn id_page_rows(
+    db: &dyn Db,
+    from_where: &str,
+    id_expr: &str,
+    columns: &str,
+    params: &[Value],
+    limit: i64,
+    cur: Option<&Cursor>,
+) -> Result<(IdPage, Vec<Row>)> {
+    id_page_selecting(
+        db,
+        from_where,
+        id_expr,
+        &format!(", {columns}"),
+        params,
+        limit,
+        cur,
+    )
+}
+
+/// The page of [`id_page`], reading `extra` (empty, or `, <columns>`) after
+/// the id of each row; the rows come back without their id column.
+fn id_page_selecting(
+    db: &dyn Db,
+    from_where: &str,
+    id_expr: &str,
+    extra: &str,
+    params: &[Value],
+    limit: i64,
+    cur: Option<&Cursor>,
+) -> Result<(IdPage, Vec<Row>)> {
     let exists = |op: &str, anchor: i64| -> Result<bool> {
         let mut p = params.to_vec();
         p.push(anchor.into());
@@ -165,51 +204,59 @@ pub fn id_page(
             )?
             .is_some())
     };
-    let fetch = |op: &str, order: &str, anchor: i64| -> Result<Vec<i64>> {
+    let fetch = |op: &str, order: &str, anchor: i64| -> Result<(Vec<i64>, Vec<Row>)> {
         let mut p = params.to_vec();
         p.push(anchor.into());
         p.push((limit + 1).into());
-        db.query(
+        let mut ids = Vec::new();
+        let mut rows = Vec::new();
+        for mut r in db.query(
             &format!(
-                "SELECT {id_expr} {from_where} AND {id_expr} {op} ? ORDER BY {id_expr} {order} LIMIT ?"
+                "SELECT {id_expr}{extra} {from_where} AND {id_expr} {op} ? ORDER BY {id_expr} {order} LIMIT ?"
             ),
             &p,
-        )?
-        .iter()
-        .map(|r| r.i64(0).map_err(Error::from))
-        .collect()
+        )? {
+            ids.push(r.i64(0)?);
+            rows.push(Row(r.0.split_off(1.min(r.0.len()))));
+        }
+        Ok((ids, rows))
     };
     let lim = usize::try_from(limit).unwrap_or(0);
     match cur {
         Some(c) if c.dir == Direction::Prev => {
-            let mut ids = fetch("<", "DESC", c.id)?;
+            let (mut ids, mut rows) = fetch("<", "DESC", c.id)?;
             let has_prev = ids.len() > lim;
             ids.truncate(lim);
+            rows.truncate(lim);
             ids.reverse();
+            rows.reverse();
             let after = ids.last().copied().unwrap_or(c.id - 1);
             let first = ids.first().copied().unwrap_or(c.id);
-            Ok(IdPage {
+            let page = IdPage {
                 has_next: exists(">", after)?,
                 has_prev,
                 next_page: cursor(after, Direction::Next),
                 prev_page: cursor(first, Direction::Prev),
                 ids,
-            })
+            };
+            Ok((page, rows))
         }
         _ => {
             let anchor = cur.map_or(0, |c| c.id);
-            let mut ids = fetch(">", "ASC", anchor)?;
+            let (mut ids, mut rows) = fetch(">", "ASC", anchor)?;
             let has_next = ids.len() > lim;
             ids.truncate(lim);
+            rows.truncate(lim);
             let last = ids.last().copied().unwrap_or(anchor);
             let before = ids.first().copied().unwrap_or(anchor + 1);
-            Ok(IdPage {
+            let page = IdPage {
                 has_next,
                 has_prev: exists("<", before)?,
                 next_page: cursor(last, Direction::Next),
                 prev_page: cursor(before, Direction::Prev),
                 ids,
-            })
+            };
+            Ok((page, rows))
         }
     }
 }

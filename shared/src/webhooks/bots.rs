@@ -24,7 +24,7 @@ use crate::auth::scopes;
 use crate::auth::Principal;
 use crate::chats::membership_sync::ChatMembershipSync;
 use crate::platform::audit;
-use crate::platform::db::{transaction, Db, Value};
+use crate::platform::db::{self, transaction, Db, Row, Value};
 use crate::platform::error::{Error, ErrorCode, Result};
 use crate::platform::outbox;
 use crate::platform::pagination::{self, Cursor};
@@ -54,28 +54,42 @@ pub struct Bot {
     pub created_at: String,
 }
 
+/// The columns a [`Bot`] is read from, of `bots b JOIN users u`, in the
+/// order [`Bot::from_row`] reads them.
+fn bot_columns() -> String {
+    format!(
+        "u.id, u.first_name, u.nickname, b.creator_id, b.signing_secret, b.created_at, {}",
+        settings::COLUMNS
+    )
+}
+
+impl Bot {
+    /// The bot in [`bot_columns`] of `r`, from column `at` on.
+    fn from_row(r: &Row, at: usize) -> Result<Bot> {
+        Ok(Bot {
+            id: r.i64(at)?,
+            name: r.opt_string(at + 1)?.unwrap_or_default(),
+            nickname: r.string(at + 2)?,
+            creator_id: r.i64(at + 3)?,
+            signing_secret: r.string(at + 4)?,
+            created_at: r.string(at + 5)?,
+            settings: settings::from_row(r, at + 6)?,
+        })
+    }
+}
+
 /// Loads a live (not deleted) bot.
 pub fn load(db: &dyn Db, id: i64) -> Result<Option<Bot>> {
-    let Some(r) = db.query_row(
+    db.query_row(
         &format!(
-            "SELECT u.id, u.first_name, u.nickname, b.creator_id, b.signing_secret, b.created_at, {} \
-             FROM bots b JOIN users u ON u.id = b.user_id WHERE b.user_id = ? AND u.deleted_at IS NULL",
-            settings::COLUMNS
+            "SELECT {} FROM bots b JOIN users u ON u.id = b.user_id \
+             WHERE b.user_id = ? AND u.deleted_at IS NULL",
+            bot_columns()
         ),
         &[id.into()],
     )?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Bot {
-        id: r.i64(0)?,
-        name: r.opt_string(1)?.unwrap_or_default(),
-        nickname: r.string(2)?,
-        creator_id: r.i64(3)?,
-        signing_secret: r.string(4)?,
-        created_at: r.string(5)?,
-        settings: settings::from_row(&r, 6)?,
-    }))
+    .map(|r| Bot::from_row(&r, 0))
+    .transpose()
 }
 
 /// Whether `p` chat-owns (owner or admin role in) a chat the bot is in.
@@ -145,6 +159,11 @@ pub(crate) fn editable(db: &dyn Db, p: &Principal, id: i64) -> Result<Bot> {
 /// sees `webhook.url`, the bot's secret incoming URL; whoever sees the bot
 /// sees `webhook.last_request_body` and `webhook.last_request_at`.
 fn render(db: &dyn Db, p: &Principal, bot: &Bot) -> Result<Json> {
+    Ok(render_with(p, bot, &incoming::state(db, bot.id)?))
+}
+
+/// [`render`] with the bot's incoming-webhook state already read.
+fn render_with(p: &Principal, bot: &Bot, incoming: &incoming::IncomingState) -> Json {
     let administer = can_administer(p, bot);
     let mut out = json!({
         "id": bot.id,
@@ -162,7 +181,6 @@ fn render(db: &dyn Db, p: &Principal, bot: &Bot) -> Result<Json> {
         },
         "webhook": settings::render(&bot.name, &bot.nickname, &bot.settings),
     });
-    let incoming = incoming::state(db, bot.id)?;
     out["webhook"]["last_request_body"] = json!(incoming.last_request_body);
     out["webhook"]["last_request_at"] = json!(incoming.last_request_at);
     if bot.creator_id == p.user_id {
@@ -171,7 +189,7 @@ fn render(db: &dyn Db, p: &Principal, bot: &Bot) -> Result<Json> {
             out["webhook"]["url"] = json!(incoming::url(&outbox::origin(), token));
         }
     }
-    Ok(out)
+    out
 }
 
 /// A new signing secret: 32 random bytes, hex.
@@ -330,7 +348,9 @@ pub fn create(db: &dyn Db, actor: &Principal, input: &SettingsInput) -> Result<J
 }
 
 /// `GET /bots`: the bots `p` may edit, by id, optionally filtered by a
-/// case-insensitive part of the name (`query`).
+/// case-insensitive part of the name (`query`). The page is read with the
+/// bots' columns and their incoming-webhook state, in one statement (plus
+/// the one that tells whether there are more before or after it).
 pub fn list(
     db: &dyn Db,
     p: &Principal,
@@ -339,7 +359,8 @@ pub fn list(
     cursor: Option<&Cursor>,
 ) -> Result<(Vec<Json>, Json)> {
     let mut from_where = String::from(
-        "FROM bots b JOIN users u ON u.id = b.user_id WHERE u.deleted_at IS NULL \
+        "FROM bots b JOIN users u ON u.id = b.user_id \
+         LEFT JOIN bot_incoming i ON i.bot_id = b.user_id WHERE u.deleted_at IS NULL \
          AND (b.creator_id = ? \
               OR (? = 1 AND EXISTS (SELECT 1 FROM json_each(b.can_edit_json) WHERE value = 'admin')) \
               OR (EXISTS (SELECT 1 FROM json_each(b.can_edit_json) WHERE value = 'chat_owners') \
@@ -358,13 +379,24 @@ pub fn list(
         from_where.push_str(" AND instr(lower(COALESCE(u.first_name, '')), lower(?)) > 0");
         params.push(q.to_owned().into());
     }
-    let page = pagination::id_page(db, &from_where, "b.user_id", &params, limit, cursor)?;
-    let mut data = Vec::with_capacity(page.ids.len());
-    for id in &page.ids {
-        if let Some(bot) = load(db, *id)? {
-            data.push(render(db, p, &bot)?);
-        }
-    }
+    let columns = format!("{}, {}", incoming::STATE_COLUMNS, bot_columns());
+    let state_columns = db::column_count(incoming::STATE_COLUMNS);
+    let (page, rows) = pagination::id_page_rows(
+        db,
+        &from_where,
+        "b.user_id",
+        &columns,
+        &params,
+        limit,
+        cursor,
+    )?;
+    let data = rows
+        .iter()
+        .map(|r| {
+            let incoming = incoming::IncomingState::from_row(r, 0)?;
+            Ok(render_with(p, &Bot::from_row(r, state_columns)?, &incoming))
+        })
+        .collect::<Result<_>>()?;
     Ok((data, page.meta()))
 }
 
@@ -636,4 +668,109 @@ pub fn rotate_incoming_url(db: &dyn Db, p: &Principal, id: i64) -> Result<Json> 
         incoming::set_token(db, bot.id, &token)
     })?;
     Ok(json!({"id": id, "url": incoming::url(&outbox::origin(), &token)}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::scopes::Role;
+    use crate::testutil::*;
+
+    /// Creates a bot as `creator` with the webhook settings `webhook`.
+    fn new_bot(db: &dyn Db, creator: &Principal, webhook: Json) -> i64 {
+        let input = settings::parse(webhook.as_object().expect("object"), true).expect("valid");
+        create(db, creator, &input).expect("create")["id"]
+            .as_i64()
+            .expect("id")
+    }
+
+    /// Every bot `p` may list, walking pages of `limit` forward, then
+    /// walking back from the last page's `prev_page`.
+    fn walk(db: &dyn Db, p: &Principal, limit: i64) -> (Vec<Json>, Vec<Json>) {
+        let (mut forward, mut cursor) = (Vec::new(), None);
+        loop {
+            let (page, meta) = list(db, p, None, limit, cursor.as_ref()).expect("list");
+            forward.extend(page.clone());
+            if !meta["paginate"]["has_next"].as_bool().expect("has_next") {
+                let (mut back, mut prev) = (page, meta);
+                loop {
+                    if !prev["paginate"]["has_prev"].as_bool().expect("has_prev") {
+                        return (forward, back);
+                    }
+                    let c = Cursor::decode(prev["paginate"]["prev_page"].as_str().expect("prev"))
+                        .expect("cursor");
+                    let (page, meta) = list(db, p, None, limit, Some(&c)).expect("back");
+                    back.splice(0..0, page);
+                    prev = meta;
+                }
+            }
+            let next = meta["paginate"]["next_page"].as_str().expect("next");
+            cursor = Some(Cursor::decode(next).expect("cursor"));
+        }
+    }
+
+    #[test]
+    fn a_listed_page_renders_each_bot_as_getting_it_does() {
+        let db = test_db();
+        let creator_id = create_user(&db, "creator@example.com", "user");
+        let admin_id = create_user(&db, "admin@example.com", "admin");
+        let creator = user_principal(creator_id, false);
+        let admin = Principal {
+            role: Role::Admin,
+            ..user_principal(admin_id, false)
+        };
+        let plain = new_bot(
+            &db,
+            &creator,
+            json!({"name": "Plain", "nickname": "plain_bot"}),
+        );
+        let shared = new_bot(
+            &db,
+            &creator,
+            json!({"name": "Shared", "nickname": "shared_bot", "can_edit": ["admin"],
+                   "outgoing_url": "https://hooks.example.com/shared",
+                   "events": ["message_new"], "trigger_on": "all_messages"}),
+        );
+        let by_admin = new_bot(
+            &db,
+            &admin,
+            json!({"name": "Admin's", "nickname": "admins_bot"}),
+        );
+        // One bot has received an incoming webhook, one has no incoming row.
+        db.execute(
+            "UPDATE bot_incoming SET last_request_body = '{\"text\":\"hi\"}', \
+             last_request_at = '2026-12-06T10:00:00.000Z' WHERE bot_id = ?",
+            &[shared.into()],
+        )
+        .expect("incoming");
+        db.execute("DELETE FROM bot_incoming WHERE bot_id = ?", &[plain.into()])
+            .expect("no incoming");
+
+        for (p, visible) in [
+            (&creator, vec![plain, shared]),
+            (&admin, vec![shared, by_admin]),
+        ] {
+            let expected: Vec<Json> = visible
+                .iter()
+                .map(|id| get(&db, p, *id).expect("get"))
+                .collect();
+            for limit in [1, 2, 50] {
+                let (forward, back) = walk(&db, p, limit);
+                assert_eq!(forward, expected, "pages of {limit} for user {}", p.user_id);
+                assert_eq!(back, expected, "back, pages of {limit}");
+            }
+        }
+        let shared_json = get(&db, &creator, shared).expect("get");
+        assert_eq!(
+            shared_json["webhook"]["last_request_body"],
+            "{\"text\":\"hi\"}"
+        );
+        assert!(shared_json["webhook"]["url"].is_string(), "{shared_json}");
+        assert!(shared_json["signing_secret"].is_string());
+        let plain_json = get(&db, &creator, plain).expect("get");
+        assert!(plain_json["webhook"]["last_request_at"].is_null());
+        assert!(plain_json["webhook"].get("url").is_none(), "{plain_json}");
+        let others = user_principal(create_user(&db, "other@example.com", "user"), false);
+        assert!(walk(&db, &others, 2).0.is_empty());
+    }
 }

@@ -2,6 +2,8 @@
 //! every attempt (status code, latency, error), its dead letters, and
 //! redelivery. Whoever may edit the bot may read its log and redeliver.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value as Json};
 
 use crate::auth::Principal;
@@ -17,28 +19,36 @@ pub const STATES: &[&str] = &["pending", "delivered", "dead"];
 /// Most attempts shown per delivery.
 const ATTEMPTS_SHOWN: i64 = 20;
 
-/// A delivery with its attempts, newest first. A delivery whose first
-/// attempt succeeded has no row in `webhook_attempts` (see
-/// [`crate::webhooks::delivery::finish`]): its one attempt is read from the
-/// delivery row itself.
-fn render(db: &dyn Db, r: &Row) -> Result<Json> {
-    let id = r.i64(0)?;
-    let mut attempts: Vec<Json> = db
-        .query(
-            "SELECT status, latency_ms, error, created_at FROM webhook_attempts \
-             WHERE delivery_id = ? ORDER BY id DESC LIMIT ?",
-            &[id.into(), ATTEMPTS_SHOWN.into()],
-        )?
-        .iter()
-        .map(|a| -> Result<Json> {
-            Ok(json!({
-                "status": a.opt_i64(0)?,
-                "latency_ms": a.i64(1)?,
-                "error": a.opt_string(2)?,
-                "created_at": a.string(3)?,
-            }))
-        })
-        .collect::<Result<_>>()?;
+/// The attempts of each of `ids`, newest first and at most
+/// [`ATTEMPTS_SHOWN`] each, in one read.
+fn attempts_of(db: &dyn Db, ids: &[i64]) -> Result<HashMap<i64, Vec<Json>>> {
+    let mut by_delivery: HashMap<i64, Vec<Json>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_delivery);
+    }
+    for a in db.query(
+        "SELECT delivery_id, status, latency_ms, error, created_at FROM (\
+           SELECT delivery_id, id, status, latency_ms, error, created_at, \
+           row_number() OVER (PARTITION BY delivery_id ORDER BY id DESC) AS n \
+           FROM webhook_attempts WHERE delivery_id IN (SELECT value FROM json_each(?))\
+         ) AS a WHERE n <= ? ORDER BY delivery_id, id DESC",
+        &[Value::id_array(ids), ATTEMPTS_SHOWN.into()],
+    )? {
+        by_delivery.entry(a.i64(0)?).or_default().push(json!({
+            "status": a.opt_i64(1)?,
+            "latency_ms": a.i64(2)?,
+            "error": a.opt_string(3)?,
+            "created_at": a.string(4)?,
+        }));
+    }
+    Ok(by_delivery)
+}
+
+/// A delivery ([`COLUMNS`] of `r`) with its `attempts`, newest first. A
+/// delivery whose first attempt succeeded has no row in
+/// `webhook_attempts` (see [`crate::webhooks::delivery::finish`]): its one
+/// attempt is read from the delivery row itself.
+fn render(r: &Row, mut attempts: Vec<Json>) -> Result<Json> {
     if attempts.is_empty() && r.i64(4)? > 0 {
         attempts.push(json!({
             "status": r.opt_i64(6)?,
@@ -48,7 +58,7 @@ fn render(db: &dyn Db, r: &Row) -> Result<Json> {
         }));
     }
     Ok(json!({
-        "id": id,
+        "id": r.i64(0)?,
         "event_type": r.string(1)?,
         "url": r.string(2)?,
         "state": r.string(3)?,
@@ -66,6 +76,19 @@ fn render(db: &dyn Db, r: &Row) -> Result<Json> {
     }))
 }
 
+/// Renders delivery rows in their order, with their attempts read at once.
+fn render_rows(db: &dyn Db, rows: &[Row]) -> Result<Vec<Json>> {
+    let ids = rows
+        .iter()
+        .map(|r| r.i64(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut attempts = attempts_of(db, &ids)?;
+    rows.iter()
+        .zip(&ids)
+        .map(|(r, id)| render(r, attempts.remove(id).unwrap_or_default()))
+        .collect()
+}
+
 const COLUMNS: &str = concat!(
     "id, event_type, url, state, attempts, next_attempt_at, last_status, \
      last_error, created_at, finished_at, ",
@@ -74,15 +97,19 @@ const COLUMNS: &str = concat!(
 );
 
 fn load(db: &dyn Db, id: i64) -> Result<Option<Json>> {
-    db.query_row(
+    let Some(r) = db.query_row(
         &format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE id = ?"),
         &[id.into()],
     )?
-    .map(|r| render(db, &r))
-    .transpose()
+    else {
+        return Ok(None);
+    };
+    Ok(render_rows(db, &[r])?.pop())
 }
 
-/// `GET /bots/{id}/deliveries`: oldest first, optionally one `state`.
+/// `GET /bots/{id}/deliveries`: oldest first, optionally one `state`. The
+/// page is read with its columns, and the attempts of all its deliveries in
+/// one more statement.
 pub fn list(
     db: &dyn Db,
     p: &Principal,
@@ -106,14 +133,9 @@ pub fn list(
         from_where.push_str(" AND state = ?");
         params.push(s.to_owned().into());
     }
-    let page = pagination::id_page(db, &from_where, "id", &params, limit, cursor)?;
-    let mut data = Vec::with_capacity(page.ids.len());
-    for id in &page.ids {
-        if let Some(d) = load(db, *id)? {
-            data.push(d);
-        }
-    }
-    Ok((data, page.meta()))
+    let (page, rows) =
+        pagination::id_page_rows(db, &from_where, "id", COLUMNS, &params, limit, cursor)?;
+    Ok((render_rows(db, &rows)?, page.meta()))
 }
 
 /// `POST /bots/{id}/deliveries/{delivery_id}/redeliver`: a delivered or dead
@@ -153,4 +175,181 @@ pub fn redeliver(db: &dyn Db, p: &Principal, bot_id: i64, delivery_id: i64) -> R
         Ok(())
     })?;
     load(db, delivery_id)?.ok_or_else(|| Error::not_found("delivery_id", delivery_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    /// A delivery row of `bot` for event `event_id`; its body is the shared
+    /// payload when `body` is `None`.
+    #[allow(clippy::too_many_arguments)]
+    fn delivery(
+        db: &dyn Db,
+        bot: i64,
+        event_id: i64,
+        body: Option<&str>,
+        state: &str,
+        attempts: i64,
+        last_status: Option<i64>,
+        finished_at: Option<&str>,
+    ) -> i64 {
+        db.execute(
+            "INSERT INTO webhook_deliveries (bot_id, event_id, event_type, url, body, state, attempts, \
+             next_attempt_at, last_status, latency_ms, created_at, finished_at) \
+             VALUES (?, ?, 'message_new', 'https://hooks.example.com/in', ?, ?, ?, \
+             '2026-12-06T10:05:00.000Z', ?, 7, '2026-12-06T10:00:00.000Z', ?)",
+            &[
+                bot.into(),
+                event_id.into(),
+                body.map(str::to_owned).into(),
+                state.to_owned().into(),
+                attempts.into(),
+                last_status.into(),
+                finished_at.map(str::to_owned).into(),
+            ],
+        )
+        .expect("delivery");
+        db.last_insert_rowid()
+    }
+
+    /// `count` failed attempts of `delivery`, the n-th answered `500 + n`.
+    fn failed_attempts(db: &dyn Db, delivery: i64, bot: i64, count: i64) {
+        for n in 0..count {
+            db.execute(
+                "INSERT INTO webhook_attempts (delivery_id, bot_id, status, latency_ms, error, created_at) \
+                 VALUES (?, ?, ?, ?, 'server error', ?)",
+                &[
+                    delivery.into(),
+                    bot.into(),
+                    (500 + n).into(),
+                    n.into(),
+                    format!("2026-12-06T10:{n:02}:00.000Z").into(),
+                ],
+            )
+            .expect("attempt");
+        }
+    }
+
+    /// Every delivery of `bot` (in `state`), in pages of `limit`.
+    fn walk(db: &dyn Db, p: &Principal, bot: i64, state: Option<&str>, limit: i64) -> Vec<Json> {
+        let (mut all, mut cursor) = (Vec::new(), None);
+        loop {
+            let (page, meta) = list(db, p, bot, state, limit, cursor.as_ref()).expect("list");
+            all.extend(page);
+            if !meta["paginate"]["has_next"].as_bool().expect("has_next") {
+                return all;
+            }
+            let next = meta["paginate"]["next_page"].as_str().expect("next");
+            cursor = Some(Cursor::decode(next).expect("cursor"));
+        }
+    }
+
+    #[test]
+    fn a_listed_page_shows_each_delivery_with_its_own_newest_attempts() {
+        let db = test_db();
+        let creator = user_principal(create_user(&db, "creator@example.com", "user"), false);
+        let input = crate::webhooks::settings::parse(
+            json!({"name": "Log", "nickname": "log_bot"})
+                .as_object()
+                .expect("object"),
+            true,
+        )
+        .expect("valid");
+        let bot = bots::create(&db, &creator, &input).expect("bot")["id"]
+            .as_i64()
+            .expect("id");
+        let other_bot = create_bot(&db, "other", Some("https://hooks.example.com/other"));
+        db.execute(
+            "INSERT INTO webhook_payloads (event_id, event_type, body, created_at) \
+             VALUES (1, 'message_new', '{\"shared\":true}', '2026-12-06T10:00:00.000Z')",
+            &[],
+        )
+        .expect("payload");
+        let pending = delivery(&db, bot, 1, None, "pending", 0, None, None);
+        let first_try = delivery(
+            &db,
+            bot,
+            2,
+            Some("{\"own\":2}"),
+            "delivered",
+            1,
+            Some(200),
+            Some("2026-12-06T10:00:01.000Z"),
+        );
+        let dead = delivery(
+            &db,
+            bot,
+            3,
+            Some("{\"own\":3}"),
+            "dead",
+            25,
+            Some(524),
+            None,
+        );
+        let retried = delivery(
+            &db,
+            bot,
+            4,
+            Some("{\"own\":4}"),
+            "delivered",
+            3,
+            Some(200),
+            Some("2026-12-06T10:09:00.000Z"),
+        );
+        let elsewhere = delivery(&db, other_bot, 1, None, "pending", 0, None, None);
+        failed_attempts(&db, dead, bot, 25);
+        failed_attempts(&db, retried, bot, 2);
+        failed_attempts(&db, elsewhere, other_bot, 3);
+
+        let all = walk(&db, &creator, bot, None, 50);
+        let ids: Vec<i64> = all.iter().map(|d| d["id"].as_i64().expect("id")).collect();
+        assert_eq!(ids, vec![pending, first_try, dead, retried]);
+        for limit in [1, 3] {
+            assert_eq!(
+                walk(&db, &creator, bot, None, limit),
+                all,
+                "pages of {limit}"
+            );
+        }
+        for d in &all {
+            let id = d["id"].as_i64().expect("id");
+            assert_eq!(
+                Some(d.clone()),
+                load(&db, id).expect("load"),
+                "delivery {id}"
+            );
+        }
+        // Pending, never tried: no attempts; its body is the shared payload.
+        assert_eq!(all[0]["attempts"], json!([]));
+        assert_eq!(all[0]["payload"], json!({"shared": true}));
+        assert_eq!(all[0]["next_attempt_at"], "2026-12-06T10:05:00.000Z");
+        // Delivered at the first try: the one attempt is the row's own.
+        assert_eq!(
+            all[1]["attempts"],
+            json!([{"status": 200, "latency_ms": 7, "error": null,
+                    "created_at": "2026-12-06T10:00:01.000Z"}])
+        );
+        assert!(all[1]["next_attempt_at"].is_null());
+        // Dead after 25: the 20 newest, newest first.
+        let statuses: Vec<i64> = all[2]["attempts"]
+            .as_array()
+            .expect("attempts")
+            .iter()
+            .map(|a| a["status"].as_i64().expect("status"))
+            .collect();
+        assert_eq!(statuses, (505..525).rev().collect::<Vec<_>>());
+        // Retried: only its own two failures (not the other bot's three).
+        let retried_attempts = all[3]["attempts"].as_array().expect("attempts");
+        assert_eq!(retried_attempts.len(), 2);
+        assert_eq!(
+            retried_attempts[0]["created_at"],
+            "2026-12-06T10:01:00.000Z"
+        );
+        assert_eq!(retried_attempts[1]["error"], "server error");
+
+        let delivered = walk(&db, &creator, bot, Some("delivered"), 1);
+        assert_eq!(delivered, vec![all[1].clone(), all[3].clone()]);
+    }
 }

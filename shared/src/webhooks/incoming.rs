@@ -32,7 +32,7 @@ use crate::auth::{Credential, Principal};
 use crate::chats::{self, visibility as vis};
 use crate::messages::input::NewMessage;
 use crate::messages::posting;
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Row};
 use crate::platform::error::{Error, ErrorCode, FieldError, Result};
 use crate::platform::random;
 use crate::platform::time;
@@ -69,20 +69,31 @@ pub struct IncomingState {
     pub last_request_at: Option<String>,
 }
 
+/// The columns [`IncomingState::from_row`] reads, of `bot_incoming` as `i`
+/// (all `NULL` for a bot without a row, as a `LEFT JOIN` gives).
+pub const STATE_COLUMNS: &str = "i.token, i.last_request_body, i.last_request_at";
+
+impl IncomingState {
+    /// The state in [`STATE_COLUMNS`] of `r`, from column `at` on.
+    pub fn from_row(r: &Row, at: usize) -> Result<Self> {
+        Ok(IncomingState {
+            token: r.opt_string(at)?,
+            last_request_body: r.opt_string(at + 1)?,
+            last_request_at: r.opt_string(at + 2)?,
+        })
+    }
+}
+
 /// The bot's incoming-webhook state, in one read.
 pub fn state(db: &dyn Db, bot_id: i64) -> Result<IncomingState> {
     let Some(r) = db.query_row(
-        "SELECT token, last_request_body, last_request_at FROM bot_incoming WHERE bot_id = ?",
+        &format!("SELECT {STATE_COLUMNS} FROM bot_incoming i WHERE i.bot_id = ?"),
         &[bot_id.into()],
     )?
     else {
         return Ok(IncomingState::default());
     };
-    Ok(IncomingState {
-        token: r.opt_string(0)?,
-        last_request_body: r.opt_string(1)?,
-        last_request_at: r.opt_string(2)?,
-    })
+    IncomingState::from_row(&r, 0)
 }
 
 /// Gives `bot_id` a new incoming token (call inside a transaction).
