@@ -37,7 +37,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value as Json;
 use sha2::Sha256;
 
-use crate::platform::db::{rows_source, transaction, Db, Row, Value};
+use crate::platform::db::{rows_source, transaction, write_alone, Db, Row, Value};
 use crate::platform::error::Result;
 use crate::platform::outbox::{RecordedEvent, Scheduled};
 use crate::platform::random;
@@ -356,7 +356,8 @@ pub fn due_ids(db: &dyn Db, limit: i64) -> Result<Vec<i64>> {
     .collect()
 }
 
-/// Records attempts in one short transaction: delivered on a 2xx;
+/// Records attempts in one write (one statement when every attempt was a
+/// first success, else a short transaction): delivered on a 2xx;
 /// otherwise the next attempt is scheduled, or the delivery is dead once
 /// past [`RETRY_WINDOW_MS`]. The delivery row keeps the last attempt's
 /// status, error and latency; a row in `webhook_attempts` is written for
@@ -419,10 +420,17 @@ pub fn finish(db: &dyn Db, sent: &[(OutgoingWebhook, Attempt)], now: Timestamp) 
          FROM {} AS s WHERE webhook_deliveries.id = s.id",
         rows_source(&["id", "state", "status", "error", "latency_ms", "next_at", "finished_at"])
     );
+    if attempts.is_empty() {
+        // Only first attempts that succeeded, the common case: the update
+        // is the whole change, atomic on its own, without the two round
+        // trips of `BEGIN` and `COMMIT`.
+        return write_alone(db, |db| -> Result<()> {
+            db.execute(&update, &[Value::rows(updates)])?;
+            Ok(())
+        });
+    }
     transaction(db, |db| -> Result<()> {
-        if !attempts.is_empty() {
-            db.execute(&insert, &[at.into(), Value::rows(attempts)])?;
-        }
+        db.execute(&insert, &[at.into(), Value::rows(attempts)])?;
         db.execute(&update, &[Value::rows(updates)])?;
         Ok(())
     })
