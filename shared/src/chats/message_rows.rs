@@ -3,6 +3,8 @@
 //! system messages (joins and leaves) itself; the messages area builds every
 //! user-facing operation on it.
 
+use std::cell::RefCell;
+
 use crate::platform::db::{rows_source, Db, Row, Value};
 use crate::platform::error::Result;
 use crate::platform::events::{self, Event};
@@ -118,9 +120,15 @@ pub fn message_event_of<'a>(actor: i64, m: &MessageRow, event: &'a str) -> Event
     }
 }
 
+thread_local! {
+    /// The message [`announce_new`] is fanning out, while it does.
+    static ANNOUNCING: RefCell<Option<MessageRow>> = const { RefCell::new(None) };
+}
+
 /// Fans out the `message`/`new` event the insert of `m` recorded, to the
 /// bots that listen. Call in the insert's transaction: the event is then
-/// the newest row of `events`.
+/// the newest row of `events`. The fan-out gets `m` as inserted
+/// ([`load_announced`]) instead of reading it back under the write lock.
 pub fn announce_new(db: &dyn Db, m: &MessageRow) -> Result<()> {
     let id = db
         .query_row(
@@ -130,7 +138,20 @@ pub fn announce_new(db: &dyn Db, m: &MessageRow) -> Result<()> {
         )?
         .ok_or_else(|| crate::Error::Internal("the new message's event is missing".into()))?
         .i64(0)?;
-    events::fan_out_recorded(db, id, &message_event_of(m.user_id, m, "new"))
+    ANNOUNCING.with(|a| *a.borrow_mut() = Some(m.clone()));
+    let fanned_out = events::fan_out_recorded(db, id, &message_event_of(m.user_id, m, "new"));
+    ANNOUNCING.with(|a| a.borrow_mut().take());
+    fanned_out
+}
+
+/// [`load`], except for the message [`announce_new`] is fanning out, which
+/// it returns as inserted (in the same transaction, nothing has changed it).
+pub fn load_announced(db: &dyn Db, id: i64) -> Result<Option<MessageRow>> {
+    let announced = ANNOUNCING.with(|a| a.borrow().as_ref().filter(|m| m.id == id).cloned());
+    match announced {
+        Some(m) => Ok(Some(m)),
+        None => load(db, id),
+    }
 }
 
 /// Stored fields of a message about to be inserted.
@@ -295,4 +316,55 @@ pub fn announce_new_many(db: &dyn Db, since: i64, list: &[MessageRow]) -> Result
         events::fan_out_recorded(db, id, &message_event_of(m.user_id, m, "new"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::db::transaction;
+    use crate::testutil::*;
+
+    #[test]
+    fn the_message_being_announced_is_the_message_as_stored_and_costs_no_read() {
+        let db = test_db();
+        let author = create_user(&db, "author@example.com", "user");
+        let chat = create_chat(&db, "General", &[author]);
+        let m = transaction(&db, |db| {
+            insert(
+                db,
+                &Insert {
+                    chat_id: chat,
+                    root_chat_id: chat,
+                    entity_type: "discussion",
+                    entity_id: chat,
+                    user_id: author,
+                    content: "hello",
+                    buttons: Some("[]".into()),
+                    parent_message_id: None,
+                    display_name: Some("Shown".into()),
+                    display_avatar_url: None,
+                    link_preview: true,
+                    system: false,
+                },
+            )
+        })
+        .expect("insert");
+        // As inserted (its URL filled in as the trigger stores it) is as stored.
+        assert_eq!(load(&db, m.id).expect("load"), Some(m.clone()));
+        assert!(m.url.ends_with(&format!("?message={}", m.id)), "{}", m.url);
+
+        let rec = RecordingDb::new(&db);
+        ANNOUNCING.with(|a| *a.borrow_mut() = Some(m.clone()));
+        assert_eq!(
+            load_announced(&rec, m.id).expect("announced"),
+            Some(m.clone())
+        );
+        assert!(rec.statements().is_empty(), "{:?}", rec.statements());
+        // Any other message is read.
+        assert_eq!(load_announced(&rec, m.id + 1).expect("other"), None);
+        assert_eq!(rec.statements().len(), 1);
+        ANNOUNCING.with(|a| a.borrow_mut().take());
+        assert_eq!(load_announced(&rec, m.id).expect("after"), Some(m));
+        assert_eq!(rec.statements().len(), 2);
+    }
 }

@@ -363,7 +363,7 @@ pub fn enqueue(db: &dyn Db, rec: &RecordedEvent<'_>) -> Result<Vec<i64>> {
     // Message, reaction and button events are about one message: read once.
     let message = match e.kind {
         events::MESSAGE | events::REACTION | events::BUTTON => {
-            match message_rows::load(db, e.entity_id)? {
+            match message_rows::load_announced(db, e.entity_id)? {
                 Some(m) => Some(m),
                 None => return Ok(Vec::new()),
             }
