@@ -90,19 +90,11 @@ pub fn riders(cfg: &Config, req: &Request) -> Vec<Rider> {
         crate::auth::is_admin_token(cfg.admin_token.as_deref(), authorization)
             .then_some(crate::chats::StandingUser::Id(crate::auth::OWNER_ID))
     };
-    let chat = crate::messages::routes::first_checked_chat(req);
-    let standing = user.and_then(|user| chat.map(|chat| crate::chats::standing_rider(chat, user)));
-    // Only where a new message may follow (the listening rider rides on
-    // requests that may write).
-    let chat_bots = chat
-        .filter(|_| listening.is_some())
-        .map(crate::webhooks::fanout::chat_bots_rider);
-    token
-        .into_iter()
-        .chain(listening)
-        .chain(standing)
-        .chain(chat_bots)
-        .collect()
+    let standing = user.and_then(|user| {
+        crate::messages::routes::first_checked_chat(req)
+            .map(|chat| crate::chats::standing_rider(chat, user))
+    });
+    token.into_iter().chain(listening).chain(standing).collect()
 }
 
 /// A component's entry point: one request against the database

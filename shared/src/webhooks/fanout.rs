@@ -44,7 +44,7 @@ thread_local! {
 }
 
 /// A bot that may receive the event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 struct Candidate {
     id: i64,
     url: Option<String>,
@@ -125,74 +125,6 @@ fn any_subscribed(db: &dyn Db) -> Result<bool, DbError> {
     };
     SUBSCRIBED.with(|s| s.set((request, Some(known))));
     Ok(known)
-}
-
-/// The key of [`chat_bots_rider`]'s row.
-const CHAT_BOTS: &str = "webhooks.chat_bots";
-
-/// The live subscribed bots that are members of one chat, as one JSON
-/// array of [`CANDIDATE_COLUMNS`] arrays (SQLite's `json_group_array`: the
-/// dialect-specific part of reading a list within the one-row setup read).
-/// Its one parameter is the chat.
-fn chat_bots_json_sql() -> String {
-    format!(
-        "(SELECT json_group_array(json_array(c.id, c.url, c.events, c.trigger_on, c.commands, \
-         c.ignore_self, c.history)) FROM (SELECT b.user_id AS id, b.outgoing_url AS url, \
-         b.events_json AS events, b.trigger_on AS trigger_on, b.commands_json AS commands, \
-         b.ignore_self_messages AS ignore_self, b.events_history_enabled AS history \
-         {LIVE_SUBSCRIBED} AND b.user_id IN (SELECT m.user_id FROM chat_members m WHERE m.chat_id = ?) \
-         ORDER BY b.user_id) AS c)"
-    )
-}
-
-/// For `POST /messages` to a discussion (`chat_id`, from
-/// [`crate::messages::routes::first_checked_chat`]): the chat's live
-/// subscribed bots, read with the connection's setup ([`Rider`]), before
-/// the write lock is taken. The new message's fan-out then reads no bot
-/// inside its transaction. A bot that joins or leaves the chat between the
-/// two is a change concurrent with the message, which may land on either
-/// side of it.
-pub fn chat_bots_rider(chat_id: i64) -> Rider {
-    static JOINS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let joins = JOINS.get_or_init(|| {
-        format!(
-            "LEFT JOIN (SELECT ? AS chat, {} AS bots) wb ON 1 = 1",
-            chat_bots_json_sql()
-        )
-    });
-    Rider {
-        key: CHAT_BOTS.into(),
-        columns: vec!["wb.chat".into(), "wb.bots".into()],
-        joins,
-        params: vec![chat_id.into(), chat_id.into()],
-    }
-}
-
-/// The bots [`chat_bots_rider`] read for `chat_id`, if it did (once; on the
-/// current schema).
-fn ridden_chat_bots(db: &dyn Db, chat_id: i64) -> Option<Vec<Candidate>> {
-    let row = db.prefetched(CHAT_BOTS)?;
-    if row.0.first() != Some(&Value::Integer(chat_id)) {
-        return None;
-    }
-    let list: Vec<Json> = serde_json::from_str(&row.opt_string(1).ok()??).ok()?;
-    list.iter().map(candidate_of_json).collect()
-}
-
-/// One element of [`chat_bots_json_sql`]'s array, as [`candidate`] reads
-/// a row.
-fn candidate_of_json(v: &Json) -> Option<Candidate> {
-    let text = |i: usize| v.get(i).and_then(Json::as_str);
-    let flag = |i: usize| v.get(i).and_then(Json::as_i64).map(|n| n != 0);
-    Some(Candidate {
-        id: v.get(0)?.as_i64()?,
-        url: text(1).filter(|u| !u.is_empty()).map(str::to_owned),
-        events: json_list(text(2)?),
-        trigger_on: text(3)?.to_owned(),
-        commands: json_list(text(4)?),
-        ignore_self_messages: flag(5)?,
-        history: flag(6)?,
-    })
 }
 
 /// Live subscribed bots that are members of `chats` (or every one when
@@ -495,17 +427,7 @@ fn to_receivers(
         }
         _ => (None, Vec::new(), None),
     };
-    // A new message in a discussion: its chat's bots may have been read
-    // with the setup, before the lock.
-    let ridden = match (&message, chats.as_deref()) {
-        (Some(_), Some(&[chat])) if e.event == "new" => ridden_chat_bots(db, chat),
-        _ => None,
-    };
-    let everyone = match ridden {
-        Some(bots) => bots,
-        None => candidates(db, chats.as_deref(), &removed)?,
-    };
-    let receivers: Vec<Candidate> = everyone
+    let receivers: Vec<Candidate> = candidates(db, chats.as_deref(), &removed)?
         .into_iter()
         .filter(|c| c.events.iter().any(|n| n == &name))
         .filter(|c| message.is_none_or(|m| wants_message(c, &name, m)))
@@ -578,82 +500,6 @@ mod tests {
             (true, vec![]),
             "a bot with a URL: no statement"
         );
-    }
-
-    #[test]
-    fn a_chats_bots_read_with_the_setup_are_the_bots_the_fan_out_queries() {
-        use crate::testutil::{create_bot, create_chat, create_user, test_db, RecordingDb};
-        let db = test_db();
-        let human = create_user(&db, "human@example.com", "user");
-        let plain = create_bot(&db, "plain", Some("http://127.0.0.1:9/plain"));
-        let commands = create_bot(&db, "commands", Some("http://127.0.0.1:9/commands"));
-        let history = create_bot(&db, "history", None);
-        let suspended = create_bot(&db, "suspended", Some("http://127.0.0.1:9/s"));
-        let deleted = create_bot(&db, "deleted", Some("http://127.0.0.1:9/d"));
-        let silent = create_bot(&db, "silent", None);
-        let elsewhere = create_bot(&db, "elsewhere", Some("http://127.0.0.1:9/e"));
-        for (bot, settings) in [
-            (
-                plain,
-                "events_json = '[\"message_new\"]', trigger_on = 'all_messages'",
-            ),
-            (
-                commands,
-                "events_json = '[\"message_new\",\"reaction_new\"]', \
-                 commands_json = '[\"/deploy\",\"/rollback\"]', ignore_self_messages = 1",
-            ),
-            (
-                history,
-                "events_history_enabled = 1, events_json = '[\"message_new\"]'",
-            ),
-        ] {
-            db.execute(
-                &format!("UPDATE bots SET {settings} WHERE user_id = ?"),
-                &[bot.into()],
-            )
-            .expect("settings");
-        }
-        let chat = create_chat(
-            &db,
-            "With bots",
-            &[human, plain, commands, history, suspended, deleted, silent],
-        );
-        let other = create_chat(&db, "Elsewhere", &[human, elsewhere]);
-        let empty = create_chat(&db, "No bots", &[human]);
-        // Bots that stop being live stay members.
-        db.execute(
-            "UPDATE users SET suspended = 1 WHERE id = ?",
-            &[suspended.into()],
-        )
-        .expect("suspend");
-        db.execute(
-            "UPDATE users SET deleted_at = '2026-12-01T00:00:00.000Z' WHERE id = ?",
-            &[deleted.into()],
-        )
-        .expect("delete");
-
-        for (chat, expected) in [
-            (chat, vec![plain, commands, history]),
-            (other, vec![elsewhere]),
-            (empty, vec![]),
-        ] {
-            let queried = candidates(&db, Some(&[chat]), &[]).expect("queried");
-            let ids: Vec<i64> = queried.iter().map(|c| c.id).collect();
-            assert_eq!(ids, expected);
-            let rec = RecordingDb::new(&db);
-            rec.read_setup_with(&[chat_bots_rider(chat)])
-                .expect("setup");
-            rec.clear();
-            assert_eq!(ridden_chat_bots(&rec, chat), Some(queried), "chat {chat}");
-            assert!(rec.statements().is_empty(), "{:?}", rec.statements());
-            // Taken once.
-            assert_eq!(ridden_chat_bots(&rec, chat), None);
-        }
-        // Read for another chat: not taken.
-        let rec = RecordingDb::new(&db);
-        rec.read_setup_with(&[chat_bots_rider(other)])
-            .expect("setup");
-        assert_eq!(ridden_chat_bots(&rec, chat), None);
     }
 
     #[test]
