@@ -204,32 +204,25 @@ fn id_page_selecting(
             )?
             .is_some())
     };
-    let fetch = |op: &str, order: &str, anchor: i64| -> Result<(Vec<i64>, Vec<Row>)> {
+    let fetch = |op: &str, order: &str, anchor: i64| -> Result<Vec<Row>> {
         let mut p = params.to_vec();
         p.push(anchor.into());
         p.push((limit + 1).into());
-        let mut ids = Vec::new();
-        let mut rows = Vec::new();
-        for mut r in db.query(
+        Ok(db.query(
             &format!(
                 "SELECT {id_expr}{extra} {from_where} AND {id_expr} {op} ? ORDER BY {id_expr} {order} LIMIT ?"
             ),
             &p,
-        )? {
-            ids.push(r.i64(0)?);
-            rows.push(Row(r.0.split_off(1.min(r.0.len()))));
-        }
-        Ok((ids, rows))
+        )?)
     };
     let lim = usize::try_from(limit).unwrap_or(0);
-    match cur {
+    let (rows, page) = match cur {
         Some(c) if c.dir == Direction::Prev => {
-            let (mut ids, mut rows) = fetch("<", "DESC", c.id)?;
-            let has_prev = ids.len() > lim;
-            ids.truncate(lim);
+            let mut rows = fetch("<", "DESC", c.id)?;
+            let has_prev = rows.len() > lim;
             rows.truncate(lim);
-            ids.reverse();
             rows.reverse();
+            let ids = ids_of(&rows)?;
             let after = ids.last().copied().unwrap_or(c.id - 1);
             let first = ids.first().copied().unwrap_or(c.id);
             let page = IdPage {
@@ -239,14 +232,14 @@ fn id_page_selecting(
                 prev_page: cursor(first, Direction::Prev),
                 ids,
             };
-            Ok((page, rows))
+            (rows, page)
         }
         _ => {
             let anchor = cur.map_or(0, |c| c.id);
-            let (mut ids, mut rows) = fetch(">", "ASC", anchor)?;
-            let has_next = ids.len() > lim;
-            ids.truncate(lim);
+            let mut rows = fetch(">", "ASC", anchor)?;
+            let has_next = rows.len() > lim;
             rows.truncate(lim);
+            let ids = ids_of(&rows)?;
             let last = ids.last().copied().unwrap_or(anchor);
             let before = ids.first().copied().unwrap_or(anchor + 1);
             let page = IdPage {
@@ -256,9 +249,10 @@ fn id_page_selecting(
                 prev_page: cursor(before, Direction::Prev),
                 ids,
             };
-            Ok((page, rows))
+            (rows, page)
         }
-    }
+    };
+    Ok((page, without_leading(rows, 1)))
 }
 
 /// Converts a sort key read from SQL into its cursor form.
@@ -311,11 +305,7 @@ pub fn keyset_page_rows(
 ) -> Result<(Vec<Row>, Json)> {
     let (rows, meta, _) =
         keyset_page_counted(db, source, params, ascending, limit, cur, Page::Rows)?;
-    let rows = rows
-        .into_iter()
-        .map(|mut r| Row(r.0.split_off(PAGE_KEY_COLUMNS.min(r.0.len()))))
-        .collect();
-    Ok((rows, meta))
+    Ok((without_leading(rows, PAGE_KEY_COLUMNS), meta))
 }
 
 /// The `meta` of search methods: `total` and `paginate.next_page` only.
@@ -366,6 +356,14 @@ const PAGE_KEY_COLUMNS: usize = 2;
 /// The ids (first column) of page rows.
 fn ids_of(rows: &[Row]) -> Result<Vec<i64>> {
     rows.iter().map(|r| r.i64(0).map_err(Error::from)).collect()
+}
+
+/// Page rows without their first `n` columns (the page's own: the id, and
+/// a keyset page's sort key).
+fn without_leading(rows: Vec<Row>, n: usize) -> Vec<Row> {
+    rows.into_iter()
+        .map(|mut r| Row(r.0.split_off(n.min(r.0.len()))))
+        .collect()
 }
 
 /// The page's rows (`id, k`, then what `page` asks for), its meta, and (for
