@@ -3,6 +3,7 @@
 use crate::auth::scopes::{self, Role};
 use crate::auth::{Credential, Principal};
 use crate::platform::db::{Db, DbError, NativeDb, Opened, Rider, Row, Rows, Setup, Value};
+use serde_json::Value as Json;
 use std::cell::RefCell;
 
 /// Admin token configured in tests.
@@ -40,6 +41,32 @@ pub fn personal_token(db: &dyn Db, user: i64) -> String {
     )
     .expect("token")
     .token
+}
+
+/// Every item of a list method, in pages: `list` answers one page (data and
+/// meta) for a cursor (`None`: the first page). Follows `next_page` to the
+/// last page, then `prev_page` from it back to the first; returns the items
+/// seen forward and those seen walking back, each in list order.
+pub fn walk_pages(
+    mut list: impl FnMut(Option<&crate::platform::pagination::Cursor>) -> (Vec<Json>, Json),
+) -> (Vec<Json>, Vec<Json>) {
+    let cursor = |meta: &Json, which: &str| {
+        let encoded = meta["paginate"][which].as_str().expect("a cursor");
+        crate::platform::pagination::Cursor::decode(encoded).expect("a valid cursor")
+    };
+    let (mut page, mut meta) = list(None);
+    let mut forward = page.clone();
+    while meta["paginate"]["has_next"].as_bool().expect("has_next") {
+        (page, meta) = list(Some(&cursor(&meta, "next_page")));
+        forward.extend(page.clone());
+    }
+    let mut back = page;
+    while meta["paginate"]["has_prev"].as_bool().expect("has_prev") {
+        let earlier;
+        (earlier, meta) = list(Some(&cursor(&meta, "prev_page")));
+        back.splice(0..0, earlier);
+    }
+    (forward, back)
 }
 
 /// A regular user (`bot` for a bot account) acting with every scope, as

@@ -684,29 +684,10 @@ mod tests {
             .expect("id")
     }
 
-    /// Every bot `p` may list, walking pages of `limit` forward, then
-    /// walking back from the last page's `prev_page`.
+    /// Every bot `p` may list, in pages of `limit`: walked forward, then
+    /// back ([`walk_pages`]).
     fn walk(db: &dyn Db, p: &Principal, limit: i64) -> (Vec<Json>, Vec<Json>) {
-        let (mut forward, mut cursor) = (Vec::new(), None);
-        loop {
-            let (page, meta) = list(db, p, None, limit, cursor.as_ref()).expect("list");
-            forward.extend(page.clone());
-            if !meta["paginate"]["has_next"].as_bool().expect("has_next") {
-                let (mut back, mut prev) = (page, meta);
-                loop {
-                    if !prev["paginate"]["has_prev"].as_bool().expect("has_prev") {
-                        return (forward, back);
-                    }
-                    let c = Cursor::decode(prev["paginate"]["prev_page"].as_str().expect("prev"))
-                        .expect("cursor");
-                    let (page, meta) = list(db, p, None, limit, Some(&c)).expect("back");
-                    back.splice(0..0, page);
-                    prev = meta;
-                }
-            }
-            let next = meta["paginate"]["next_page"].as_str().expect("next");
-            cursor = Some(Cursor::decode(next).expect("cursor"));
-        }
+        walk_pages(|cursor| list(db, p, None, limit, cursor).expect("list"))
     }
 
     #[test]

@@ -232,18 +232,16 @@ mod tests {
         }
     }
 
-    /// Every delivery of `bot` (in `state`), in pages of `limit`.
-    fn walk(db: &dyn Db, p: &Principal, bot: i64, state: Option<&str>, limit: i64) -> Vec<Json> {
-        let (mut all, mut cursor) = (Vec::new(), None);
-        loop {
-            let (page, meta) = list(db, p, bot, state, limit, cursor.as_ref()).expect("list");
-            all.extend(page);
-            if !meta["paginate"]["has_next"].as_bool().expect("has_next") {
-                return all;
-            }
-            let next = meta["paginate"]["next_page"].as_str().expect("next");
-            cursor = Some(Cursor::decode(next).expect("cursor"));
-        }
+    /// Every delivery of `bot` (in `state`), in pages of `limit`, walked
+    /// forward and back ([`walk_pages`]).
+    fn walk(
+        db: &dyn Db,
+        p: &Principal,
+        bot: i64,
+        state: Option<&str>,
+        limit: i64,
+    ) -> (Vec<Json>, Vec<Json>) {
+        walk_pages(|cursor| list(db, p, bot, state, limit, cursor).expect("list"))
     }
 
     #[test]
@@ -303,15 +301,13 @@ mod tests {
         failed_attempts(&db, retried, bot, 2);
         failed_attempts(&db, elsewhere, other_bot, 3);
 
-        let all = walk(&db, &creator, bot, None, 50);
+        let (all, _) = walk(&db, &creator, bot, None, 50);
         let ids: Vec<i64> = all.iter().map(|d| d["id"].as_i64().expect("id")).collect();
         assert_eq!(ids, vec![pending, first_try, dead, retried]);
         for limit in [1, 3] {
-            assert_eq!(
-                walk(&db, &creator, bot, None, limit),
-                all,
-                "pages of {limit}"
-            );
+            let (forward, back) = walk(&db, &creator, bot, None, limit);
+            assert_eq!(forward, all, "pages of {limit}");
+            assert_eq!(back, all, "back, pages of {limit}");
         }
         for d in &all {
             let id = d["id"].as_i64().expect("id");
@@ -349,7 +345,8 @@ mod tests {
         );
         assert_eq!(retried_attempts[1]["error"], "server error");
 
-        let delivered = walk(&db, &creator, bot, Some("delivered"), 1);
-        assert_eq!(delivered, vec![all[1].clone(), all[3].clone()]);
+        let delivered = vec![all[1].clone(), all[3].clone()];
+        let (forward, back) = walk(&db, &creator, bot, Some("delivered"), 1);
+        assert_eq!((forward, back), (delivered.clone(), delivered));
     }
 }
