@@ -159,7 +159,7 @@ const TOKEN_COLUMNS: &[&str] = &[
 /// lookup.
 pub fn token_rider(admin_token: Option<&str>, authorization: Option<&str>) -> Option<Rider> {
     let token = bearer(authorization).ok()?;
-    if is_admin_token(admin_token, authorization) {
+    if is_admin(admin_token, token) {
         return None;
     }
     let hash = hash_token(token);
@@ -175,9 +175,11 @@ pub fn token_rider(admin_token: Option<&str>, authorization: Option<&str>) -> Op
 /// Whether `authorization` carries the configured admin token (`None` or
 /// empty disables it), which [`authenticate`] takes for the owner.
 pub fn is_admin_token(admin_token: Option<&str>, authorization: Option<&str>) -> bool {
-    let Ok(token) = bearer(authorization) else {
-        return false;
-    };
+    bearer(authorization).is_ok_and(|token| is_admin(admin_token, token))
+}
+
+/// [`is_admin_token`] for a bearer token already read from its header.
+fn is_admin(admin_token: Option<&str>, token: &str) -> bool {
     admin_token.is_some_and(|admin| !admin.is_empty() && constant_time_eq(token, admin))
 }
 
@@ -209,7 +211,7 @@ pub fn authenticate(
     authorization: Option<&str>,
 ) -> Result<Principal> {
     let token = bearer(authorization)?;
-    if is_admin_token(admin_token, authorization) {
+    if is_admin(admin_token, token) {
         return Ok(Principal {
             user_id: OWNER_ID,
             role: Role::Owner,
